@@ -1,0 +1,40 @@
+"""In-code provenance capture: runs, tasks, hand-made tasks.
+
+    import capture
+
+    @capture.task(output_names="y")
+    def double(x):
+        return 2 * x
+
+    with capture.Run(name="demo"):
+        double(21)
+"""
+from __future__ import annotations
+
+from capture._run import Run, current_run, workflow
+from capture._task import Task, lightweight_task, task
+from capture.values import register_handler, summarize
+from kg.config import settings
+
+
+def enable() -> None:
+    """Turn capture on (the default; ``KG_CAPTURE=0`` starts with it off)."""
+    settings.enabled = True
+
+
+def disable() -> None:
+    """Turn capture off: decorated functions run as if undecorated."""
+    settings.enabled = False
+
+
+def flush() -> None:
+    """Write everything captured so far to the store now."""
+    from capture._state import ensure_sink
+
+    ensure_sink().flush()
+
+
+__all__ = [
+    "Run", "workflow", "current_run", "task", "lightweight_task", "Task",
+    "register_handler", "summarize", "enable", "disable", "flush", "settings",
+]

@@ -1,0 +1,101 @@
+"""Value summaries: primitives kept as they are, other objects summarised cheaply and safely."""
+from __future__ import annotations
+
+import argparse
+import reprlib
+from collections.abc import Callable
+from typing import Any
+
+from kg.config import settings
+
+__all__ = ["summarize", "register_handler", "ATOMIC", "snapshot"]
+
+# Immutable atoms: safe to keep by reference and summarise later on the flush thread.
+ATOMIC = frozenset({int, float, bool, str, bytes, type(None), complex})
+_JSON_SCALARS = (int, float, bool, str, type(None))
+
+_handlers: dict[type, Callable[[Any], Any]] = {}
+
+
+def register_handler(tp: type, handler: Callable[[Any], Any]) -> None:
+    """Summarise instances of ``tp`` with ``handler(obj) -> JSON value`` instead of the default."""
+    _handlers[tp] = handler
+
+
+def _repr() -> reprlib.Repr:
+    r = reprlib.Repr()
+    limit = settings.repr_limit
+    r.maxstring = r.maxother = r.maxlong = limit
+    r.maxlist = r.maxtuple = r.maxset = r.maxdict = r.maxfrozenset = r.maxdeque = r.maxarray = 8
+    r.maxlevel = 3
+    return r
+
+
+_short = _repr()
+
+
+def _type_name(tp: type) -> str:
+    mod = tp.__module__
+    return tp.__qualname__ if mod == "builtins" else f"{mod}.{tp.__qualname__}"
+
+
+def summarize(value: Any) -> Any:
+    """A JSON value describing ``value`` without copying it.
+
+    JSON scalars come back as they are (long strings cut); anything else becomes
+    ``{"type", "repr", "size"?, "shape"?, "dtype"?}``, or what ``to_dict()`` or a
+    registered handler returns. Never raises."""
+    tp = type(value)
+    if tp in _JSON_SCALARS:
+        if tp is str and len(value) > settings.repr_limit:
+            return {"type": "str", "size": len(value), "repr": _short.repr(value)}
+        if tp is float and value != value:  # NaN is not JSON
+            return {"type": "float", "repr": "nan"}
+        return value
+    try:
+        handler = _handlers.get(tp)
+        if handler is not None:
+            return handler(value)
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict) and not isinstance(value, type):
+            return {"type": _type_name(tp), "value": _jsonable(to_dict())}
+        out: dict[str, Any] = {"type": _type_name(tp)}
+        shape = getattr(value, "shape", None)
+        if shape is not None and hasattr(value, "dtype"):  # numpy, torch, pandas... never repr the data
+            out["shape"] = [int(s) for s in shape]
+            out["dtype"] = str(value.dtype)
+            return out
+        try:
+            out["size"] = len(value)
+        except Exception:
+            pass
+        out["repr"] = _short.repr(value)
+        return out
+    except Exception as exc:  # a broken __repr__ must not break capture
+        return {"type": _type_name(tp), "repr": f"<unrepresentable: {type(exc).__name__}>"}
+
+
+def _jsonable(obj: Any, depth: int = 0) -> Any:
+    if type(obj) in _JSON_SCALARS:
+        return summarize(obj)
+    if depth < 3 and isinstance(obj, dict):
+        return {str(k): _jsonable(v, depth + 1) for k, v in list(obj.items())[:50]}
+    if depth < 3 and isinstance(obj, (list, tuple)):
+        return [_jsonable(v, depth + 1) for v in obj[:50]]
+    return summarize(obj)
+
+
+def snapshot(values: dict[str, Any]) -> dict[str, Any]:
+    """Summarise the mutable values of ``values`` now (they may change later); atoms are kept.
+
+    An ``argparse.Namespace`` is flattened into its attributes."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if type(v) in ATOMIC:
+            out[k] = v
+        elif isinstance(v, argparse.Namespace):
+            for nk, nv in vars(v).items():
+                out[nk] = nv if type(nv) in ATOMIC else summarize(nv)
+        else:
+            out[k] = summarize(v)
+    return out

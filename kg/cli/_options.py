@@ -1,0 +1,112 @@
+"""Shared CLI pieces: the store handle, output formats, progress bars, time formatting."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from kg.stores import Store, open_store
+
+__all__ = ["Ctx", "pass_ctx", "output_option", "emit_rows", "fmt_time", "fmt_duration", "progress"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Ctx:
+    """Per-invocation state: the store is opened on first use and closed at the end."""
+
+    def __init__(self, store_uri: str | None, debug: bool = False) -> None:
+        self.store_uri = store_uri
+        self.debug = debug
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.store_uri)
+        return self._store
+
+    def open(self, uri: str | None) -> Store:
+        """Another store (push/pull targets)."""
+        return open_store(uri)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def output_option(func: F) -> F:
+    """``--format table|json|csv`` for commands that print rows."""
+    return click.option("--format", "-F", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+                        show_default=True, help="Output format.")(func)
+
+
+def emit_rows(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | None = None) -> None:
+    """Print rows as an aligned table, JSON or CSV."""
+    cols = list(columns or (rows[0].keys() if rows else []))
+    if fmt == "json":
+        click.echo(json.dumps([{c: r.get(c) for c in cols} for r in rows], indent=2, default=str))
+        return
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: _cell(r.get(c)) for c in cols})
+        click.echo(buf.getvalue(), nl=False)
+        return
+    if not rows:
+        click.echo("(no rows)")
+        return
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v[:w].ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, default=str)
+    return str(v)
+
+
+def fmt_time(t: Any) -> str:
+    """Local time, to the second."""
+    if not isinstance(t, (int, float)):
+        return ""
+    return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(seconds: Any) -> str:
+    """1.2ms, 3.40s, 2m05s, 1h02m."""
+    if not isinstance(seconds, (int, float)):
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.1f}ms"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def progress(items: Iterable[Any], *, total: int | None = None, label: str = "", unit: str = "rec") -> Any:
+    """A progress bar on stderr when it is a terminal; the plain iterable otherwise."""
+    if not sys.stderr.isatty():
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc=label, unit=unit, file=sys.stderr, leave=False)

@@ -1,0 +1,105 @@
+"""kg export / load: moving provenance out of and into a store."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kg.cli._options import Ctx, pass_ctx
+from kg.exceptions import InputError
+from kg.export import EXPORTERS, export
+from kg.export._common import select_records
+
+__all__ = ["register", "LOADERS"]
+
+
+def _load_jsonl(path: str) -> tuple[list[Any], list[Any]]:
+    from kg.stores.jsonl import read_records
+
+    return read_records(path)
+
+
+def _load_provjson(path: str) -> tuple[list[Any], list[Any]]:
+    from kg.export.provjson import read_provjson
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    return read_provjson(data, source=path)
+
+
+# format -> loader(path) -> (nodes, edges); parsing completes before anything is written.
+LOADERS = {"jsonl": _load_jsonl, "provjson": _load_provjson}
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("export")
+    @click.argument("runs", nargs=-1)
+    @click.option("--all", "all_runs", is_flag=True, help="Export the whole store.")
+    @click.option("--format", "-F", "fmt", default="provjson", show_default=True,
+                  help=f"Output format: {', '.join(sorted(EXPORTERS))}.")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+                  help="Write to FILE (default: standard output).")
+    @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
+                  help="Format option, e.g. -O rdf_format=nt, -O depth=3 (repeatable).")
+    @pass_ctx
+    def export_cmd(ctx: Ctx, runs: tuple[str, ...], all_runs: bool, fmt: str, output: str | None,
+                   options: tuple[str, ...]) -> None:
+        """Export runs (or --all) as PROV-JSON or another format.
+
+        RUNS are ids, unique prefixes or sequence numbers. The file is written
+        completely or not at all.
+
+        \b
+        Example:
+          kg export 1 --format provjson -o run1.json
+          kg export --all -F provjson > everything.json
+        """
+        if not runs and not all_runs:
+            raise click.UsageError("name at least one run, or --all")
+        if fmt not in EXPORTERS:
+            raise click.BadParameter(f"choose from {', '.join(sorted(EXPORTERS))}", param_hint="--format")
+        opts: dict[str, Any] = {}
+        for item in options:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--option")
+            opts[key.replace("-", "_")] = value
+        nodes, edges = select_records(ctx.store, None if all_runs else list(runs))
+        binary = EXPORTERS[fmt][1]
+        if output is None:
+            out = sys.stdout.buffer if binary else sys.stdout
+            export(fmt, nodes, edges, out, **opts)
+            return
+        tmp = Path(output + ".part")
+        try:
+            with open(tmp, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
+                n = export(fmt, nodes, edges, fh, **opts)
+            tmp.replace(output)
+        finally:
+            tmp.unlink(missing_ok=True)
+        click.echo(f"wrote {n} records to {output}", err=True)
+
+    @cli.command("load")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option("--format", "-F", "fmt", type=click.Choice(sorted(LOADERS)), default=None,
+                  help="Input format (default: from the file name; .jsonl or .json).")
+    @pass_ctx
+    def load_cmd(ctx: Ctx, file: str, fmt: str | None) -> None:
+        """Import an offline JSONL capture or a PROV-JSON document into the store.
+
+        The whole file is checked first; a malformed line or record is reported and
+        nothing is written. Loading the same file twice changes nothing.
+
+        \b
+        Example:
+          kg load .kg/offline.jsonl
+          kg load --format provjson other-tool.json
+        """
+        fmt = fmt or ("provjson" if file.endswith(".json") else "jsonl")
+        nodes, edges = LOADERS[fmt](file)
+        ctx.store.write(nodes, edges)
+        click.echo(f"loaded {len(nodes)} nodes and {len(edges)} edges from {file}", err=True)

@@ -1,0 +1,194 @@
+"""kg list / show / lineage / info: reading runs and their provenance."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from kg.cli._options import Ctx, emit_rows, fmt_duration, fmt_time, output_option, pass_ctx
+from kg.model.records import Node
+from kg.stores.base import Store
+
+__all__ = ["register", "SHOW_RENDERERS", "task_tree"]
+
+# kind -> renderer(ctx, run node, flags dict); other features register theirs (e.g. Trial).
+SHOW_RENDERERS: dict[str, Callable[[Ctx, Node, dict[str, Any]], None]] = {}
+
+
+def _status(n: Node) -> str:
+    return str(n.props.get("status") or "")
+
+
+def run_rows(store: Store) -> list[dict[str, Any]]:
+    """One row per run/trial for `kg list`."""
+    rows = []
+    for r in store.runs():
+        p = r.props
+        started, ended = p.get("started"), p.get("ended")
+        rows.append({
+            "#": p.get("seq"), "id": r.id, "kind": r.kind.lower(), "name": p.get("name"),
+            "status": _status(r), "start": fmt_time(started),
+            "duration": fmt_duration(p.get("duration") if p.get("duration") is not None
+                                     else (ended - started if ended and started else None)),
+        })
+    return rows
+
+
+def task_tree(store: Store, run: Node) -> list[tuple[int, Node]]:
+    """The activities of a run as (depth, node), depth-first in start order."""
+    children: dict[str, list[Node]] = {}
+    for n in store.find_nodes(run=run.id, cls="Activity"):
+        if n.id == run.id:
+            continue
+        children.setdefault(str(n.props.get("parent") or run.id), []).append(n)
+    for kids in children.values():
+        kids.sort(key=lambda n: (n.props.get("started") or 0, n.id))
+    out: list[tuple[int, Node]] = []
+    ids_in_tree = set()
+
+    def walk(pid: str, depth: int) -> None:
+        for kid in children.get(pid, ()):
+            if kid.id in ids_in_tree:
+                continue
+            ids_in_tree.add(kid.id)
+            out.append((depth, kid))
+            walk(kid.id, depth + 1)
+
+    walk(run.id, 0)
+    orphans = [n for kids in children.values() for n in kids if n.id not in ids_in_tree]
+    for n in orphans:  # parent not captured (e.g. another process): show at top level
+        if n.id not in ids_in_tree:
+            ids_in_tree.add(n.id)
+            out.append((0, n))
+            walk(n.id, 1)
+    return out
+
+
+def _brief(values: Any, limit: int = 60) -> str:
+    if not values:
+        return ""
+    parts = []
+    for k, v in values.items():
+        if isinstance(v, dict) and "type" in v:
+            text = v.get("repr") or v.get("type")
+            if "shape" in v:
+                text = f"{v['type']}{v['shape']}:{v.get('dtype')}"
+        else:
+            text = json.dumps(v, default=str)
+        parts.append(f"{k}={text}")
+    out = ", ".join(parts)
+    return out if len(out) <= limit else out[:limit - 1] + "…"
+
+
+def render_run(ctx: Ctx, run: Node, flags: dict[str, Any]) -> None:
+    """The default `kg show`: header, then the task tree with inputs, outputs, status, duration."""
+    p = run.props
+    click.echo(f"{run.kind} {p.get('seq', '')}: {p.get('name', '')}  [{run.id}]")
+    click.echo(f"  status   {_status(run)}")
+    click.echo(f"  started  {fmt_time(p.get('started'))}   duration {fmt_duration(p.get('duration'))}")
+    for key in ("user", "host", "python", "campaign", "args", "tags", "error_type", "error"):
+        if p.get(key) not in (None, "", [], {}):
+            click.echo(f"  {key:<8} {p[key] if not isinstance(p[key], (dict, list)) else json.dumps(p[key])}")
+    tree = task_tree(ctx.store, run)
+    click.echo(f"  tasks    {len(tree)}")
+    limit = flags.get("limit") or 0
+    for i, (depth, n) in enumerate(tree):
+        if limit and i >= limit:
+            click.echo(f"  … {len(tree) - limit} more (use --limit 0 for all)")
+            break
+        q = n.props
+        status = _status(n)
+        mark = "✗" if status == "ERROR" else "•"
+        line = f"  {'  ' * depth}{mark} {q.get('name', n.kind)}"
+        io = _brief(q.get("used"))
+        line += f"({io})" if io or q.get("used") is not None else "()"
+        out = _brief(q.get("generated"))
+        if out:
+            line += f" -> {out}"
+        line += f"  {status} {fmt_duration(q.get('duration'))}"
+        click.echo(line.rstrip())
+        if status == "ERROR" and q.get("error_type"):
+            click.echo(f"  {'  ' * depth}    {q['error_type']}: {q.get('error', '')}")
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("list")
+    @output_option
+    @pass_ctx
+    def list_cmd(ctx: Ctx, fmt: str) -> None:
+        """List runs and trials: number, id, status, start, duration.
+
+        \b
+        Example:
+          kg list
+          kg list --format json
+        """
+        emit_rows(run_rows(ctx.store), fmt, ["#", "id", "kind", "name", "status", "start", "duration"])
+
+    @cli.command("show")
+    @click.argument("run")
+    @click.option("-m", "--modules", is_flag=True, help="Trials: module dependencies.")
+    @click.option("-d", "--definitions", is_flag=True, help="Trials: function/class definitions.")
+    @click.option("-e", "--environment", is_flag=True, help="Trials: environment attributes.")
+    @click.option("-a", "--activations", is_flag=True, help="Trials: function activations.")
+    @click.option("-f", "--file-accesses", "files", is_flag=True, help="Trials: file accesses.")
+    @click.option("--limit", type=int, default=200, show_default=True, help="Show at most N tasks (0: all).")
+    @pass_ctx
+    def show_cmd(ctx: Ctx, run: str, **flags: Any) -> None:
+        """Show a run or trial: its attributes and its task tree.
+
+        RUN is a full id, a unique id prefix or a sequence number from `kg list`.
+
+        \b
+        Example:
+          kg show 1
+          kg show 01a2f3 --limit 0
+        """
+        node = ctx.store.resolve_run(run)
+        SHOW_RENDERERS.get(node.kind, render_run)(ctx, node, flags)
+
+    @cli.command("lineage")
+    @click.argument("node_id")
+    @click.option("--up/--down", "up", default=True, help="Upstream (what it came from, default) or downstream.")
+    @click.option("--depth", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hops to follow.")
+    @output_option
+    @pass_ctx
+    def lineage_cmd(ctx: Ctx, node_id: str, up: bool, depth: int, fmt: str) -> None:
+        """Upstream lineage (--up) or downstream impact (--down) of a node.
+
+        NODE_ID is a node id or unique prefix (a value, file version, task, run).
+
+        \b
+        Example:
+          kg lineage 't-abc.../out/y' --up --depth 5
+          kg lineage sha256:9f2c --down --format json
+        """
+        start = ctx.store.resolve_node(node_id)
+        sg = ctx.store.lineage(start.id, direction="up" if up else "down", depth=depth)
+        by_id = {n.id: n for n in sg.nodes}
+        via: dict[str, str] = {}
+        for e in sg.edges:
+            far = e.dst if up else e.src
+            via.setdefault(far, e.rel)
+        rows = []
+        for nid, d in sorted(sg.depth.items(), key=lambda kv: (kv[1], kv[0])):
+            n = by_id.get(nid)
+            rows.append({"depth": d, "via": via.get(nid, ""), "kind": n.kind if n else "?", "id": nid,
+                         "name": n.props.get("name") if n else None,
+                         "value": (n.props.get("value") if n else None)})
+        emit_rows(rows, fmt, ["depth", "via", "kind", "name", "id", "value"])
+
+    @cli.command("info")
+    @output_option
+    @pass_ctx
+    def info_cmd(ctx: Ctx, fmt: str) -> None:
+        """Show which store is in use and how many nodes and edges it holds.
+
+        \b
+        Example:
+          kg info
+          kg --store bolt://127.0.0.1:7687 info
+        """
+        emit_rows([ctx.store.describe()], fmt)

@@ -1,0 +1,85 @@
+"""Where the store lives and how capture behaves: environment, config file, defaults."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kg.exceptions import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib
+
+__all__ = ["Settings", "settings", "kg_home", "store_uri", "load_config"]
+
+SECRET_MARKERS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH", "COOKIE",
+                  "SESSION", "PRIVATE", "SIGNATURE", "CERT")
+
+
+def kg_home() -> Path:
+    """``$KG_HOME`` or ``./.kg``: the store, the content store and spools live here."""
+    return Path(os.environ.get("KG_HOME") or Path.cwd() / ".kg")
+
+
+def load_config(home: Path | None = None) -> dict[str, Any]:
+    """The ``[kg]`` table of ``$KG_HOME/config.toml`` (empty when there is no file)."""
+    path = (home or kg_home()) / "config.toml"
+    if not path.exists():
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    table = data.get("kg", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [kg] must be a table")
+    return table
+
+
+def store_uri(explicit: str | None = None) -> str:
+    """The store to use: ``--store``, else ``$KG_STORE``, else config ``store``, else ``$KG_HOME/kg.db``."""
+    uri = explicit or os.environ.get("KG_STORE") or load_config().get("store")
+    return str(uri) if uri else str(kg_home() / "kg.db")
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    val = os.environ.get(name)
+    if val is None:
+        return default
+    return val.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def _env_int(name: str, default: int) -> int:
+    val = os.environ.get(name)
+    if not val:
+        return default
+    try:
+        return int(val)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {val!r}") from None
+
+
+@dataclass
+class Settings:
+    """Capture settings. Read once from the environment; tests and users may change them in code."""
+
+    enabled: bool = field(default_factory=lambda: _env_bool("KG_CAPTURE", True))
+    strict: bool = field(default_factory=lambda: _env_bool("KG_STRICT", False))
+    repr_limit: int = field(default_factory=lambda: _env_int("KG_REPR_LIMIT", 120))
+    buffer_cap: int = field(default_factory=lambda: _env_int("KG_BUFFER_CAP", 100_000))
+    batch_size: int = field(default_factory=lambda: _env_int("KG_BATCH_SIZE", 10_000))
+    flush_interval: float = 0.5
+    secret_markers: tuple[str, ...] = SECRET_MARKERS
+
+    def is_secret(self, name: str) -> bool:
+        """True for environment variable names that look like credentials."""
+        upper = name.upper()
+        return any(m in upper for m in self.secret_markers)
+
+
+settings = Settings()

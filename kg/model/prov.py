@@ -1,0 +1,77 @@
+"""Compact activities and their PROV expansion.
+
+Hot capture paths (tasks, activations) store one node per call: an Activity whose
+``used`` / ``generated`` props hold the argument and return summaries and whose
+``parent`` prop names the enclosing activity. ``explode`` turns such a node into the
+PROV it stands for: Value entities ``<id>/in/<name>`` and ``<id>/out/<name>``, USED and
+WAS_GENERATED_BY relations (with role and time), and WAS_INFORMED_BY its parent.
+The ids are deterministic, so exploding twice, or importing an exploded export, gives
+the same graph (one write per call instead of seven is what makes capture cheap)."""
+from __future__ import annotations
+
+from typing import Any
+
+from kg.model.records import Edge, Node
+from kg.model.terms import Kind, ProvClass, Relation
+
+__all__ = ["explode", "is_compact", "value_owner", "exported_props", "COMPACT_KEYS"]
+
+COMPACT_KEYS = ("used", "generated")
+_ENT, _VALUE = ProvClass.ENTITY.value, Kind.VALUE.value
+_USED, _WGB, _WIB = Relation.USED.value, Relation.WAS_GENERATED_BY.value, Relation.WAS_INFORMED_BY.value
+
+
+def is_compact(n: Node) -> bool:
+    """True if ``n`` carries PROV that ``explode`` expands."""
+    p = n.props
+    return n.cls == ProvClass.ACTIVITY.value and ("used" in p or "generated" in p or "parent" in p)
+
+
+def value_owner(value_id: str) -> tuple[str, str, str] | None:
+    """For a virtual Value id ``<activity>/in|out/<name>``: (activity id, "in"|"out", name)."""
+    head, sep, name = value_id.rpartition("/")
+    if not sep:
+        return None
+    owner, sep, direction = head.rpartition("/")
+    if not sep or direction not in ("in", "out"):
+        return None
+    return owner, direction, name
+
+
+def explode(n: Node) -> tuple[list[Node], list[Edge]]:
+    """The Value entities and relations that compact node ``n`` stands for."""
+    p = n.props
+    run = p.get("run")
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    for key, direction, rel, t in (("used", "in", _USED, p.get("started")),
+                                   ("generated", "out", _WGB, p.get("ended"))):
+        values = p.get(key)
+        if not values:
+            continue
+        for name, value in values.items():
+            vid = f"{n.id}/{direction}/{name}"
+            vprops: dict[str, Any] = {"name": name, "value": value}
+            if run is not None:
+                vprops["run"] = run
+            nodes.append(Node(vid, _ENT, _VALUE, vprops))
+            eprops: dict[str, Any] = {"role": name}
+            if run is not None:
+                eprops["run"] = run
+            if t is not None:
+                eprops["time"] = t
+            edges.append(Edge(rel, n.id, vid, eprops) if rel == _USED else Edge(rel, vid, n.id, eprops))
+    parent = p.get("parent")
+    if parent and parent != n.id:
+        eprops = {"role": "parent"}
+        if run is not None:
+            eprops["run"] = run
+        edges.append(Edge(_WIB, n.id, parent, eprops))
+    return nodes, edges
+
+
+def exported_props(n: Node) -> dict[str, Any]:
+    """The props of ``n`` as exported: the compact keys are expressed by explode's records instead."""
+    if not is_compact(n):
+        return n.props
+    return {k: v for k, v in n.props.items() if k not in COMPACT_KEYS}

@@ -1,0 +1,74 @@
+"""Node and Edge: the two record shapes every producer emits and every store keeps."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from kg.exceptions import InputError
+from kg.model.terms import RELATIONS, Kind, ProvClass, Relation
+
+__all__ = ["Node", "Edge", "NODE_COLUMNS", "node", "edge", "check_node", "check_edge"]
+
+# Properties that stores keep in their own indexed columns as well as in the props.
+NODE_COLUMNS = ("run", "name", "status", "parent", "started", "ended")
+
+
+class Node(NamedTuple):
+    """A PROV element. ``props`` holds everything else; its ``run``, ``name``, ``status``,
+    ``parent``, ``started`` and ``ended`` keys are indexed by the stores.
+
+    Times are seconds since the epoch (float, UTC)."""
+
+    id: str
+    cls: str   # ProvClass value
+    kind: str  # Kind value (or a user kind declared in the ontology)
+    props: dict[str, Any]
+
+
+class Edge(NamedTuple):
+    """A PROV relation from its subject ``src`` to its object ``dst``.
+
+    Its identity is (src, rel, dst, role): writing it again updates its props.
+    Qualifiers live in ``props``: ``time``, ``role``, ``plan``, plus ``run``."""
+
+    rel: str  # Relation value
+    src: str
+    dst: str
+    props: dict[str, Any]
+
+
+_CLASSES = frozenset(c.value for c in ProvClass)
+_RELS = frozenset(r.value for r in Relation)
+
+
+def node(id: str, cls: ProvClass | str, kind: Kind | str, **props: Any) -> Node:
+    """Build a Node, dropping ``None`` props (absent and None mean the same)."""
+    return Node(id, str(getattr(cls, "value", cls)), str(getattr(kind, "value", kind)),
+                {k: v for k, v in props.items() if v is not None})
+
+
+def edge(rel: Relation | str, src: str, dst: str, **props: Any) -> Edge:
+    """Build an Edge, dropping ``None`` props."""
+    return Edge(str(getattr(rel, "value", rel)), src, dst, {k: v for k, v in props.items() if v is not None})
+
+
+def check_node(n: Node) -> None:
+    """Raise InputError if ``n`` is not a well-formed node (used on import, not on the hot path)."""
+    if not isinstance(n.id, str) or not n.id:
+        raise InputError(f"node without a string id: {n!r:.200}")
+    if n.cls not in _CLASSES:
+        raise InputError(f"node {n.id!r}: unknown PROV class {n.cls!r}")
+    if not isinstance(n.kind, str) or not n.kind:
+        raise InputError(f"node {n.id!r}: missing kind")
+    if not isinstance(n.props, dict):
+        raise InputError(f"node {n.id!r}: props must be an object")
+
+
+def check_edge(e: Edge) -> None:
+    """Raise InputError if ``e`` is not a well-formed edge."""
+    if e.rel not in _RELS:
+        raise InputError(f"unknown relation {e.rel!r}")
+    if not isinstance(e.src, str) or not e.src or not isinstance(e.dst, str) or not e.dst:
+        raise InputError(f"{e.rel} edge without string endpoints: {e!r:.200}")
+    if not isinstance(e.props, dict):
+        raise InputError(f"{e.rel} edge {e.src!r}->{e.dst!r}: props must be an object")
+    RELATIONS[Relation(e.rel)]  # every relation has a spec

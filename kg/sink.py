@@ -1,0 +1,292 @@
+"""The sink: a bounded buffer that a background thread flushes to the store in batches.
+
+Producers call ``put`` (a deque append: thread-safe, no lock). Items are Nodes, Edges,
+or packed tuples ``(code, ...)`` whose expander (``register_expander``) unpacks them on
+the flush thread, so the caller's thread pays only for building a tuple. Packed tuples
+hold only atoms (ints, floats, strings, tuples of atoms): the garbage collector then
+untracks them, and a buffer of 100,000 records costs no collection time."""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from kg.config import kg_home, settings
+from kg.exceptions import CaptureError, KGError, StoreUnavailable
+from kg.ids import process_prefix
+from kg.model.records import Edge, Node
+from kg.stores import Store, open_store
+
+__all__ = ["Sink", "get_sink", "set_sink", "SinkStats", "on_sink_change", "spool_path", "register_expander"]
+
+Expander = Callable[[Any, list[Node], list[Edge]], None]
+_EXPANDERS: list[Expander] = []
+
+
+def register_expander(fn: Expander) -> int:
+    """Register ``fn(item, nodes, edges)`` for packed items; returns the code to put in ``item[0]``."""
+    _EXPANDERS.append(fn)
+    return len(_EXPANDERS) - 1
+
+log = logging.getLogger("kg.sink")
+
+
+class SinkStats:
+    """Counters a user can read (``kg`` prints them when something was lost)."""
+
+    def __init__(self) -> None:
+        self.written = 0    # records the store accepted
+        self.spooled = 0    # records written to the local spool (store unreachable)
+        self.lost = 0       # records that could not be stored anywhere
+        self.faults = 0     # expansion faults (bad record from a producer)
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+class Sink:
+    """Buffer + flusher for one store. ``close()`` (also run at exit and on SIGTERM) drains it."""
+
+    def __init__(self, store: Store | str | None = None, *, cap: int | None = None,
+                 batch_size: int | None = None, interval: float | None = None,
+                 strict: bool | None = None) -> None:
+        self._store_arg = store
+        self._store: Store | None = store if isinstance(store, Store) else None
+        self.cap = cap or settings.buffer_cap
+        self.batch_size = batch_size or settings.batch_size
+        self.interval = interval if interval is not None else settings.flush_interval
+        self.strict = settings.strict if strict is None else strict
+        self.stats = SinkStats()
+        self.buf: deque[Any] = deque()
+        self.put: Callable[[Any], None] = self.buf.append
+        self._flush_lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._warned = False
+        self._error: BaseException | None = None
+        self._close_hooks: list[Callable[[], None]] = []
+
+    # -- lifecycle ---------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None or self._pid != os.getpid():
+            arg = self._store_arg if not isinstance(self._store_arg, Store) else None
+            self._store = open_store(arg)
+            self._pid = os.getpid()
+        return self._store
+
+    def start(self) -> Sink:
+        """Start the flush thread (idempotent); install exit and SIGTERM handling."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name="kg-sink", daemon=True)
+        self._thread.start()
+        return self
+
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` (which may ``put`` final records) before the last flush."""
+        self._close_hooks.append(hook)
+
+    def _loop(self) -> None:
+        while not self._stop:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except BaseException as exc:  # never let the thread die silently
+                self._error = exc
+
+    def pressure(self) -> None:
+        """Called by producers when the buffer passed its cap: drain it on this thread."""
+        if len(self.buf) >= self.cap:
+            self.flush()
+        else:
+            self._wake.set()
+
+    def close(self) -> None:
+        """Run close hooks, flush everything, stop the thread. Raises in strict mode if records were lost."""
+        hooks, self._close_hooks = self._close_hooks, []
+        for hook in hooks:
+            try:
+                hook()
+            except Exception as exc:  # a hook must not stop the drain
+                self._fault(exc)
+        self._stop = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self._thread = None
+        self.flush()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self.stats.lost and not self.strict:
+            log.warning("provkg: %d provenance records could not be stored", self.stats.lost)
+
+    # -- flushing ----------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything buffered so far. In strict mode a failure raises here."""
+        with self._flush_lock:
+            buf = self.buf
+            while buf:
+                n = min(len(buf), self.batch_size)
+                batch = [buf.popleft() for _ in range(n)]
+                self._write_batch(batch)
+        if self.strict and self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def _expand(self, batch: list[Any]) -> tuple[list[Node], list[Edge]]:
+        nodes: list[Node] = []
+        edges: list[Edge] = []
+        expanders = _EXPANDERS
+        for item in batch:
+            t = type(item)
+            if t is Node:
+                nodes.append(item)
+            elif t is Edge:
+                edges.append(item)
+            else:
+                try:
+                    expanders[item[0]](item, nodes, edges)
+                except Exception as exc:
+                    self.stats.faults += 1
+                    self._fault(exc)
+        return nodes, edges
+
+    def _write_batch(self, batch: list[Any]) -> None:
+        nodes, edges = self._expand(batch)
+        count = len(nodes) + len(edges)
+        if not count:
+            return
+        try:
+            self.store.write(nodes, edges)
+            self.stats.written += count
+            return
+        except StoreUnavailable as exc:
+            self._fault(exc)
+        except KGError as exc:
+            self._fault(exc)
+            self.stats.lost += count
+            return
+        except Exception as exc:  # a driver error we did not wrap: never into user code
+            self._fault(exc)
+            self.stats.lost += count
+            return
+        try:  # unreachable server: keep the records locally for `kg push`
+            from kg.stores.jsonl import JsonlStore
+
+            JsonlStore(spool_path()).write(nodes, edges)
+            self.stats.spooled += count
+        except Exception as exc:
+            self._fault(exc)
+            self.stats.lost += count
+
+    def _fault(self, exc: BaseException) -> None:
+        if self.strict:
+            self._error = exc if isinstance(exc, KGError) else CaptureError(f"capture fault: {exc!r}")
+            return
+        if not self._warned:
+            self._warned = True
+            log.warning("provkg capture fault (reported once): %s", exc)
+
+
+def spool_path() -> os.PathLike[str] | str:
+    """This process's spool file for records a server store could not take."""
+    return kg_home() / "spool" / f"{process_prefix()}.jsonl"
+
+
+_sink: Sink | None = None
+_sink_lock = threading.Lock()
+_handlers_installed = False
+# Producers that cache the sink's ``put`` for speed are told when the default sink changes.
+_listeners: list[Callable[[Sink | None], None]] = []
+
+
+def on_sink_change(listener: Callable[[Sink | None], None]) -> None:
+    """Call ``listener(new_sink)`` whenever the process-wide sink is replaced (set_sink, fork)."""
+    _listeners.append(listener)
+
+
+def _notify() -> None:
+    for listener in _listeners:
+        listener(_sink)
+
+
+def get_sink() -> Sink:
+    """The process-wide sink (created and started on first use, bound to the configured store)."""
+    global _sink
+    sink = _sink
+    if sink is None:
+        with _sink_lock:
+            if _sink is None:
+                _sink = Sink().start()
+                _install_exit_handlers()
+                _notify()
+            sink = _sink
+    return sink
+
+
+def set_sink(sink: Sink | None) -> Sink | None:
+    """Replace the process-wide sink (the previous one is returned, not closed)."""
+    global _sink
+    with _sink_lock:
+        old, _sink = _sink, sink
+        if sink is not None:
+            sink.start()
+            _install_exit_handlers()
+    _notify()
+    return old
+
+
+def _close_default() -> None:
+    sink = _sink
+    if sink is not None:
+        try:
+            sink.close()
+        except Exception as exc:  # at exit there is no caller to raise to
+            log.warning("provkg: final flush failed: %s", exc)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Flush, then die of SIGTERM as the program would have without us.
+    _close_default()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_exit_handlers() -> None:
+    global _handlers_installed
+    if _handlers_installed:
+        return
+    _handlers_installed = True
+    atexit.register(_close_default)
+    # Only where the program has not chosen its own handler, and only from the main thread.
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+                signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):
+            pass
+
+
+def _after_fork() -> None:
+    global _sink, _handlers_installed
+    # The child must not re-write the parent's buffer nor share its connection.
+    if _sink is not None:
+        old = _sink
+        _sink = Sink(old._store_arg if not isinstance(old._store_arg, Store) else None, cap=old.cap,
+                     batch_size=old.batch_size, interval=old.interval, strict=old.strict).start()
+    _notify()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

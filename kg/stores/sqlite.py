@@ -1,0 +1,355 @@
+"""The embedded default store: a property graph in one SQLite file (WAL, safe with several writers)."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
+
+from kg.exceptions import SchemaError, StoreError
+from kg.model.records import Edge, Node
+from kg.model.terms import TOP_LEVEL_KINDS
+from kg.stores.base import Store
+
+__all__ = ["SqliteStore", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+# The schema, in one place.  Nodes and edges are a property graph: the columns
+# are what queries filter on (all indexed), ``props`` is the JSON of every
+# property (columns included, so a node reads back from props alone).
+# WITHOUT ROWID tables keyed by the natural key make the upsert a single B-tree.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kg_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nodes (
+    id      TEXT PRIMARY KEY,
+    cls     TEXT NOT NULL,          -- Entity | Activity | Agent
+    kind    TEXT NOT NULL,          -- Run, Task, Value, FileVersion, ...
+    run     TEXT,                   -- the run/trial the node belongs to (NULL: shared)
+    name    TEXT,
+    status  TEXT,
+    parent  TEXT,                   -- enclosing task/activation (tree display)
+    started REAL,                   -- seconds since epoch
+    ended   REAL,
+    seq     INTEGER,                -- 1, 2, 3... for runs and trials
+    props   TEXT NOT NULL           -- JSON object
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nodes_run    ON nodes(run, started);
+CREATE INDEX IF NOT EXISTS nodes_kind   ON nodes(kind, started);
+CREATE INDEX IF NOT EXISTS nodes_parent ON nodes(parent) WHERE parent IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS nodes_seq ON nodes(seq) WHERE seq IS NOT NULL;
+CREATE TABLE IF NOT EXISTS edges (
+    src   TEXT NOT NULL,
+    rel   TEXT NOT NULL,            -- USED, WAS_GENERATED_BY, ...
+    dst   TEXT NOT NULL,
+    role  TEXT NOT NULL DEFAULT '', -- part of the identity: a task may use one entity in two roles
+    run   TEXT,
+    props TEXT NOT NULL,
+    PRIMARY KEY (src, rel, dst, role)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst, rel);
+CREATE INDEX IF NOT EXISTS edges_run ON edges(run) WHERE run IS NOT NULL;
+"""
+
+_NODE_UPSERT = """
+INSERT INTO nodes (id, cls, kind, run, name, status, parent, started, ended, props)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(id) DO UPDATE SET
+    cls = excluded.cls, kind = excluded.kind,
+    run = coalesce(excluded.run, nodes.run), name = coalesce(excluded.name, nodes.name),
+    status = coalesce(excluded.status, nodes.status), parent = coalesce(excluded.parent, nodes.parent),
+    started = coalesce(excluded.started, nodes.started), ended = coalesce(excluded.ended, nodes.ended),
+    props = CASE WHEN excluded.props = '{}' THEN nodes.props ELSE json_patch(nodes.props, excluded.props) END
+"""
+_EDGE_UPSERT = """
+INSERT INTO edges (src, rel, dst, role, run, props) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT(src, rel, dst, role) DO UPDATE SET
+    run = coalesce(excluded.run, edges.run),
+    props = CASE WHEN excluded.props = '{}' THEN edges.props ELSE json_patch(edges.props, excluded.props) END
+"""
+_ASSIGN_SEQ = """
+UPDATE nodes SET seq = (SELECT coalesce(max(seq), 0) + 1 FROM nodes)
+WHERE id = ? AND seq IS NULL
+"""
+
+_dumps = orjson.dumps
+_loads = orjson.loads
+
+
+def _default(obj: Any) -> Any:
+    # Props should already be JSON values; anything else is kept as its text.
+    return repr(obj)
+
+
+def _json(props: dict[str, Any]) -> str:
+    try:
+        return _dumps(props, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return _dumps({str(k): repr(v) for k, v in props.items()}).decode()
+
+
+_COLS = ("run", "name", "status", "parent", "started", "ended")
+_COLSET = frozenset(_COLS)
+
+
+def _node_row(n: Node) -> tuple[Any, ...]:
+    # Indexed properties live in their columns only; props keeps the rest (smaller JSON, faster insert).
+    p = n.props
+    g = p.get
+    rest = {k: v for k, v in p.items() if k not in _COLSET} if p else p
+    return (n.id, n.cls, n.kind, g("run"), g("name"), g("status"), g("parent"), g("started"), g("ended"),
+            _json(rest) if rest else "{}")
+
+
+def _edge_row(e: Edge) -> tuple[Any, ...]:
+    p = e.props
+    return (e.src, e.rel, e.dst, p.get("role") or "", p.get("run"), _json(p) if p else "{}")
+
+
+_NODE_SELECT = "SELECT id, cls, kind, props, seq, run, name, status, parent, started, ended FROM nodes"
+
+
+def _node(row: Any) -> Node:
+    props = _loads(row[3])
+    for key, val in zip(_COLS, row[5:]):
+        if val is not None:
+            props[key] = val
+    if row[4] is not None:
+        props["seq"] = row[4]
+    return Node(row[0], row[1], row[2], props)
+
+
+def _edge(row: Any) -> Edge:
+    return Edge(row[1], row[0], row[2], _loads(row[3]))
+
+
+class SqliteStore(Store):
+    """``SqliteStore(path)``: opens or creates the store; ``":memory:"`` for a private in-memory graph."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 60.0) -> None:
+        self.path = str(path)
+        self.uri = f"sqlite:///{self.path}"
+        memory = self.path == ":memory:"
+        if not memory:
+            p = Path(self.path)
+            if not p.exists():
+                if not create:
+                    raise StoreError(f"no store at {self.path}")
+                p.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._engine = sa.create_engine(
+            "sqlite://" if memory else f"sqlite:///{self.path}",
+            connect_args={"check_same_thread": False, "timeout": timeout, "isolation_level": None},
+            poolclass=StaticPool,
+        )
+        event.listen(self._engine, "connect", self._on_connect)
+        try:
+            self._conn = self._engine.connect()
+            self._raw: sqlite3.Connection = self._conn.connection.dbapi_connection  # type: ignore[assignment]
+            self._init_schema()
+        except sa.exc.DatabaseError as exc:
+            self._engine.dispose()
+            raise SchemaError(f"{self.path}: not a provkg store ({_reason(exc)})") from None
+
+    @staticmethod
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # WAL lets readers run while a writer commits; NORMAL sync is durable at
+        # checkpoint and never corrupts (a kill -9 loses at most the open batch).
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.close()
+
+    def _init_schema(self) -> None:
+        raw = self._raw
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "kg_meta" not in tables:
+            raise SchemaError(f"{self.path}: a SQLite database but not a provkg store "
+                              f"(tables: {', '.join(sorted(tables)[:5])})")
+        if "kg_meta" in tables:
+            row = raw.execute("SELECT value FROM kg_meta WHERE key='schema_version'").fetchone()
+            if row is None or int(row[0]) != SCHEMA_VERSION:
+                found = row[0] if row else "none"
+                raise SchemaError(f"{self.path}: store schema version {found}, this provkg reads "
+                                  f"version {SCHEMA_VERSION}")
+            return
+        with self._tx():
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    raw.execute(stmt)
+            raw.execute("INSERT OR IGNORE INTO kg_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            raw.execute("INSERT OR IGNORE INTO kg_meta VALUES ('application', 'provkg')")
+
+    # -- transactions ----------------------------------------------------------
+    class _Tx:
+        def __init__(self, store: SqliteStore) -> None:
+            self.store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.store._lock.acquire()
+            # IMMEDIATE takes the write lock up front, so two processes queue on
+            # busy_timeout instead of failing with "database is locked" mid-batch.
+            self.store._raw.execute("BEGIN IMMEDIATE")
+            return self.store._raw
+
+        def __exit__(self, exc_type: Any, *_: Any) -> None:
+            try:
+                self.store._raw.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            finally:
+                self.store._lock.release()
+
+    def _tx(self) -> SqliteStore._Tx:
+        return SqliteStore._Tx(self)
+
+    # -- writing ---------------------------------------------------------------
+    def write(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
+        node_rows = [_node_row(n) for n in nodes]
+        edge_rows = [_edge_row(e) for e in edges]
+        if not node_rows and not edge_rows:
+            return
+        top = [(r[0],) for r in node_rows if r[2] in TOP_LEVEL_KINDS]
+        try:
+            with self._tx() as raw:
+                if node_rows:
+                    raw.executemany(_NODE_UPSERT, node_rows)
+                if edge_rows:
+                    raw.executemany(_EDGE_UPSERT, edge_rows)
+                if top:
+                    raw.executemany(_ASSIGN_SEQ, top)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: write failed ({_reason(exc)})") from None
+
+    # -- reading ---------------------------------------------------------------
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._raw.execute(sql, tuple(params)).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path}: read failed ({_reason(exc)})") from None
+
+    def get_node(self, id: str) -> Node | None:
+        rows = self._query(_NODE_SELECT + " WHERE id = ?", (id,))
+        return _node(rows[0]) if rows else None
+
+    _PAGE = 5000
+
+    def _pages(self, select: str, where: list[str], params: list[Any], key: tuple[str, ...],
+               limit: int | None) -> Iterator[Any]:
+        # Keyset pagination: a long export streams in pages without holding the lock
+        # (or a read transaction) between pages, so capture can keep writing meanwhile.
+        # The key columns are the last ones of each row.
+        cols = ", ".join(key)
+        last: tuple[Any, ...] | None = None
+        left = limit
+        while left is None or left > 0:
+            conds = list(where)
+            args = list(params)
+            if last is not None:
+                conds.append(f"({cols}) > ({', '.join('?' * len(key))})")
+                args += last
+            page = self._PAGE if left is None else min(self._PAGE, left)
+            sql = select + (" WHERE " + " AND ".join(conds) if conds else "") + f" ORDER BY {cols} LIMIT {page}"
+            rows = self._query(sql, args)
+            yield from rows
+            if len(rows) < page:
+                return
+            last = tuple(rows[-1][-len(key):])
+            if left is not None:
+                left -= len(rows)
+
+    def find_nodes(self, *, kind: str | None = None, run: str | None = None, cls: str | None = None,
+                   parent: str | None = None, name: str | None = None, id_prefix: str | None = None,
+                   limit: int | None = None) -> Iterator[Node]:
+        where, params = [], []
+        for col, val in (("kind", kind), ("run", run), ("cls", cls), ("parent", parent), ("name", name)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        if id_prefix is not None:
+            where.append("id >= ? AND id < ?")
+            params += [id_prefix, id_prefix + "\U0010ffff"]
+        select = _NODE_SELECT.replace(" FROM nodes", ", id FROM nodes")
+        for row in self._pages(select, where, params, ("id",), limit):
+            yield _node(row)
+
+    def find_edges(self, *, src: str | None = None, dst: str | None = None, rel: str | None = None,
+                   run: str | None = None) -> Iterator[Edge]:
+        where, params = [], []
+        for col, val in (("src", src), ("dst", dst), ("rel", rel), ("run", run)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        select = "SELECT src, rel, dst, props, src, rel, dst, role FROM edges"
+        for row in self._pages(select, where, params, ("src", "rel", "dst", "role"), None):
+            yield _edge(row)
+
+    def runs(self) -> list[Node]:
+        rows = self._query(_NODE_SELECT + " WHERE seq IS NOT NULL ORDER BY seq")
+        return [_node(r) for r in rows]
+
+    def resolve_run(self, ref: str | int) -> Node:
+        text = str(ref).strip()
+        if text.isdigit():
+            rows = self._query(_NODE_SELECT + " WHERE seq = ?", (int(text),))
+            if rows:
+                return _node(rows[0])
+        return super().resolve_run(text)
+
+    def counts(self) -> dict[str, int]:
+        n = self._query("SELECT count(*) FROM nodes")[0][0]
+        m = self._query("SELECT count(*) FROM edges")[0][0]
+        return {"nodes": n, "edges": m}
+
+    def get_nodes(self, ids: Iterable[str]) -> dict[str, Node]:
+        ids = list(ids)
+        out: dict[str, Node] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._query(f"{_NODE_SELECT} WHERE id IN ({marks})", chunk):
+                out[r[0]] = _node(r)
+        return out
+
+    def edges_of(self, ids: Iterable[str], *, direction: str) -> list[Edge]:
+        ids = list(ids)
+        col = "src" if direction == "up" else "dst"
+        out: list[Edge] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out += [_edge(r) for r in self._query(
+                f"SELECT src, rel, dst, props FROM edges WHERE {col} IN ({marks})", chunk)]
+        return out
+
+    def children_of(self, ids: Iterable[str]) -> list[Node]:
+        ids = list(ids)
+        out: list[Node] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out += [_node(r) for r in self._query(f"{_NODE_SELECT} WHERE parent IN ({marks})", chunk)]
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.close()
+            finally:
+                self._engine.dispose()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return text[:200]
