@@ -81,7 +81,7 @@ class Run:
         recs: list[Any] = [node(
             self.id, ProvClass.ACTIVITY, Kind.RUN, name=self.name, status="unfinished", started=self.started,
             run=self.id, args=snapshot(self.args) or None, tags=self.tags or None,
-            metadata=snapshot(self.metadata) or None, pid=os.getpid(), host=socket.gethostname(),
+            metadata=snapshot(self.metadata) or None, campaign=self.campaign, pid=os.getpid(), host=socket.gethostname(),
             user=_user(), python=platform.python_version(), argv=list(sys.argv), cwd=os.getcwd(),
         )]
         recs += agent_nodes(self.id, self.id)

@@ -49,10 +49,30 @@ class _Flat:
         self.v = v
 
 
+# Dataflow between tasks: the object a task returned, passed on to another task, is the
+# same PROV entity. Outputs are remembered by id() with their summary (a bounded map);
+# an input with the same id() and the same summary is that output, not a new Value.
+_PRODUCED: dict[int, tuple[str, Any]] = {}
+_PRODUCED_CAP = 10_000
+
+
+def _remember(obj: Any, summary: Any, n: int, name: str) -> None:
+    if len(_PRODUCED) >= _PRODUCED_CAP:
+        try:
+            del _PRODUCED[next(iter(_PRODUCED))]
+        except (StopIteration, KeyError, RuntimeError):
+            pass
+    _PRODUCED[id(obj)] = (f"{task_id(n)}/out/{name}", summary)
+
+
 def _snap(v: Any) -> Any:
     if isinstance(v, argparse.Namespace):
         return _Flat(snapshot(vars(v)))
-    return _Snap(summarize(v))
+    summary = summarize(v)
+    made = _PRODUCED.get(id(v))
+    if made is not None and made[1] == summary:
+        return _Snap({"$from": made[0], "summary": summary})
+    return _Snap(summary)
 
 
 def _snap_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -248,7 +268,7 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
                 raise
             t1 = _time()
             _cv_reset(token)
-            cres = result if type(result) in ATOMIC else _snap_result(result, spec)
+            cres = result if type(result) in ATOMIC else _snap_result(result, spec, n)
             _put((_TASK_CODE, spec.idx, n, parent, run, t0, t1, cargs, ckw, cres, None, None), n)
             return result
         return awrapper
@@ -283,7 +303,7 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             raise
         t1 = _time()
         _cv_reset(token)
-        cres = result if type(result) in ATOMIC else _snap_result(result, spec)
+        cres = result if type(result) in ATOMIC else _snap_result(result, spec, n)
         p = st.put
         if p is None:
             _put((_TASK_CODE, spec.idx, n, parent, run.id, t0, t1, cargs, ckw, cres, None, None), n)
@@ -295,14 +315,22 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     return wrapper
 
 
-def _snap_result(result: Any, spec: TaskSpec) -> Any:
+def _out(obj: Any, n: int, name: str) -> Any:
+    if type(obj) in ATOMIC:
+        return obj
+    summary = summarize(obj)
+    _remember(obj, summary, n, name)
+    return _Snap(summary)
+
+
+def _snap_result(result: Any, spec: TaskSpec, n: int) -> Any:
     # Tuples and dicts that are split into named outputs later: summarise their items, not the whole.
     names = spec.output_names
     if type(result) in (tuple, list) and names and len(names) > 1 and len(result) == len(names):
-        return tuple(r if type(r) in ATOMIC else _Snap(summarize(r)) for r in result)
+        return tuple(_out(r, n, name) for r, name in zip(result, names))
     if type(result) is dict and not names:
-        return {k: v if type(v) in ATOMIC else _Snap(summarize(v)) for k, v in result.items()}
-    return _Snap(summarize(result))
+        return {k: _out(v, n, str(k)) for k, v in result.items()}
+    return _out(result, n, names[0] if names else "result")
 
 
 def _check_pressure() -> None:

@@ -71,6 +71,8 @@ def _brief(values: Any, limit: int = 60) -> str:
         return ""
     parts = []
     for k, v in values.items():
+        if isinstance(v, dict) and "$from" in v:
+            v = v.get("summary")
         if isinstance(v, dict) and "type" in v:
             text = v.get("repr") or v.get("type")
             if "shape" in v:

@@ -50,16 +50,20 @@ def explode(n: Node) -> tuple[list[Node], list[Edge]]:
         if not values:
             continue
         for name, value in values.items():
-            vid = f"{n.id}/{direction}/{name}"
-            vprops: dict[str, Any] = {"name": name, "value": value}
-            if run is not None:
-                vprops["run"] = run
-            nodes.append(Node(vid, _ENT, _VALUE, vprops))
             eprops: dict[str, Any] = {"role": name}
             if run is not None:
                 eprops["run"] = run
             if t is not None:
                 eprops["time"] = t
+            if direction == "in" and type(value) is dict and "$from" in value:
+                # the output of another activity, passed on: USED that very entity
+                edges.append(Edge(rel, n.id, str(value["$from"]), eprops))
+                continue
+            vid = f"{n.id}/{direction}/{name}"
+            vprops: dict[str, Any] = {"name": name, "value": value}
+            if run is not None:
+                vprops["run"] = run
+            nodes.append(Node(vid, _ENT, _VALUE, vprops))
             edges.append(Edge(rel, n.id, vid, eprops) if rel == _USED else Edge(rel, vid, n.id, eprops))
     parent = p.get("parent")
     if parent and parent != n.id:
