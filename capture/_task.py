@@ -15,7 +15,7 @@ from capture._state import current_parent, ensure_sink, state, task_id
 from capture.values import ATOMIC, snapshot, summarize
 from kg.config import settings
 from kg.sink import register_expander
-from kg.model import Edge, Kind, Node, ProvClass
+from kg.model import Edge, Kind, Node, ProvClass, Relation
 
 __all__ = ["task", "lightweight_task", "Task", "TaskSpec"]
 
@@ -27,6 +27,7 @@ _cv_get = current_parent.get
 _cv_set = current_parent.set
 _cv_reset = current_parent.reset
 _ACT = ProvClass.ACTIVITY.value
+_USED = Relation.USED.value
 _TASK = Kind.TASK.value
 _PRESSURE_MASK = 1023  # check the buffer cap every 1024 tasks: cheap, and bounds overshoot
 
@@ -113,7 +114,8 @@ class TaskSpec:
                 elif p.kind is p.VAR_KEYWORD:
                     self.var_kw = p.name
                 else:
-                    self.params.append(p.name)
+                    if p.kind is not p.KEYWORD_ONLY:  # only these can be given by position
+                        self.params.append(p.name)
                     if p.default is not p.empty:
                         self.defaults[p.name] = p.default
         if isinstance(output_names, str):
@@ -192,15 +194,22 @@ _SCALARS = frozenset({int, bool, type(None)})
 
 def expand_task(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
     """Flush-thread half of a task: one compact Activity (see kg.model.prov.explode)."""
-    _, spec_idx, n, parent_n, run, t0, t1, args, kwargs, result, exc, extra = item
+    # Layout: (code, spec, n, parent, run, t0, t1, kwargs, result, exc, extra, *args). The
+    # arguments are spread into the record so that it holds only atoms (see kg.sink).
+    _, spec_idx, n, parent_n, run, t0, t1, kwargs, result, exc, extra = item[:11]
+    args = item[11:]
     spec = SPECS[spec_idx] if type(spec_idx) is int else spec_idx
     tid = task_id(n) if type(n) is int else n
     parent = (task_id(parent_n) if type(parent_n) is int else parent_n) if parent_n else run
     props: dict[str, Any] = {"run": run, "name": spec.name, "parent": parent, "started": t0, "ended": t1,
                              "duration": t1 - t0, "status": "ERROR" if exc is not None else "FINISHED"}
-    used = spec.bind(args, kwargs) if type(args) is tuple else args
+    used = kwargs if spec.args_handler is not None or type(spec_idx) is not int else spec.bind(args, kwargs)
     if used:
-        props["used"] = _finals(used)
+        props["used"] = final = _finals(used)
+        for name, v in final.items():
+            if type(v) is dict and "$from" in v:
+                # Dataflow from another task: also a stored edge, so downstream lineage finds it.
+                edges.append(Edge(_USED, tid, v["$from"], {"role": name, "run": run, "time": t0}))
     if exc is None:
         generated = spec.outputs(result)
         if generated:
@@ -239,7 +248,7 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
 
     def capture_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         if handler is not None:
-            return snapshot(handler(*args, **kwargs)), None
+            return (), snapshot(handler(*args, **kwargs))
         if not _atomic_superset(map(type, args)):
             args = _snap_args(args)
         if kwargs and not _atomic_superset(map(type, kwargs.values())):
@@ -264,12 +273,12 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
                 _cv_reset(token)
-                _put((_TASK_CODE, spec.idx, n, parent, run, t0, _time(), cargs, ckw, None, exc, None), n)
+                _put((_TASK_CODE, spec.idx, n, parent, run, t0, _time(), ckw, None, exc, None, *cargs), n)
                 raise
             t1 = _time()
             _cv_reset(token)
             cres = result if type(result) in ATOMIC else _snap_result(result, spec, n)
-            _put((_TASK_CODE, spec.idx, n, parent, run, t0, t1, cargs, ckw, cres, None, None), n)
+            _put((_TASK_CODE, spec.idx, n, parent, run, t0, t1, ckw, cres, None, None, *cargs), n)
             return result
         return awrapper
 
@@ -299,16 +308,16 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             _cv_reset(token)
-            _put((_TASK_CODE, spec.idx, n, parent, run.id, t0, _time(), cargs, ckw, None, exc, None), n)
+            _put((_TASK_CODE, spec.idx, n, parent, run.id, t0, _time(), ckw, None, exc, None, *cargs), n)
             raise
         t1 = _time()
         _cv_reset(token)
         cres = result if type(result) in ATOMIC else _snap_result(result, spec, n)
         p = st.put
         if p is None:
-            _put((_TASK_CODE, spec.idx, n, parent, run.id, t0, t1, cargs, ckw, cres, None, None), n)
+            _put((_TASK_CODE, spec.idx, n, parent, run.id, t0, t1, ckw, cres, None, None, *cargs), n)
         else:
-            p((_TASK_CODE, spec.idx, n, parent, run.id, t0, t1, cargs, ckw, cres, None, None))
+            p((_TASK_CODE, spec.idx, n, parent, run.id, t0, t1, ckw, cres, None, None, *cargs))
             if not n & _PRESSURE_MASK:
                 _check_pressure()
         return result
@@ -340,7 +349,8 @@ def _check_pressure() -> None:
 
 
 def _expand_light(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
-    _, spec_idx, args, kwargs, result, run = item
+    _, spec_idx, kwargs, result, run = item[:5]
+    args = item[5:]
     spec = SPECS[spec_idx]
     props: dict[str, Any] = {"run": run, "name": spec.name, "parent": run, "status": "FINISHED",
                              "lightweight": True}
@@ -368,10 +378,10 @@ def _wrap_light(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
         result = fn(*args, **kwargs)
         p = st.put
         if p is not None and cfg.enabled:
-            p((_LIGHT_CODE, spec.idx, args, kwargs, result, st.run.id if st.run else ""))
+            p((_LIGHT_CODE, spec.idx, kwargs or None, result, st.run.id if st.run else "", *args))
         elif cfg.enabled:
             try:
-                _put((_LIGHT_CODE, spec.idx, args, kwargs, result, current_run().id), 1)
+                _put((_LIGHT_CODE, spec.idx, kwargs or None, result, current_run().id, *args), 1)
             except Exception:
                 pass
         return result
@@ -467,7 +477,7 @@ class Task:
             extra = dict(self.extra)
             extra["status"] = status if exc is None else "ERROR"
             _put((_TASK_CODE, self.spec, self.n, parent, run, self.started, self.ended or _time(),
-                  self.used, {}, generated if generated is not None else {}, exc, extra), self.n)
+                  self.used, generated if generated is not None else {}, exc, extra), self.n)
         except Exception:
             if settings.strict:
                 raise

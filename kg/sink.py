@@ -125,7 +125,7 @@ class Sink:
             self._thread.join(timeout=30)
         self._thread = None
         self.flush()
-        if self._store is not None:
+        if self._store is not None and not isinstance(self._store_arg, Store):  # close only what we opened
             self._store.close()
             self._store = None
         if self.stats.lost and not self.strict:

@@ -1,85 +1,193 @@
-"""PROV-JSON (W3C member submission) out of, and into, the graph, streamed section by section."""
+"""PROV-JSON (W3C member submission) out of, and into, the graph, streamed section by section.
+
+The mapping is lossless both ways for our own documents, and for documents written by
+other PROV tools as far as the graph can hold them (see docs/exports.md):
+
+- node ids in our ``id:`` namespace become bare ids; any other qualified name becomes
+  its full IRI, which the writer turns back into a qualified name;
+- ``kg:`` attributes become plain props; ``prov:`` attributes keep their ``prov:`` key;
+  other namespaces' attributes are keyed by their full IRI;
+- a typed literal whose type we do not map to a native value is kept as
+  ``{"$": text, "type": <datatype IRI>}`` (``{"$": text, "lang": tag}`` for a language
+  string; a qualified name value is ``{"$": <IRI>, "type": <prov:QUALIFIED_NAME IRI>}``);
+- a relation's own identifier is the edge prop ``prov_id``.
+"""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import IO, Any
 
 import orjson
 
 from kg.exceptions import InputError
 from kg.export._common import ID_NS, from_iso, iso
-from kg.model.prov import exported_props
+from kg.model.prov import COMPACT_KEYS, explode, is_compact
 from kg.model.records import Edge, Node, check_edge, check_node
-from kg.model.terms import KG_NS, RELATIONS, Kind, ProvClass, Relation
+from kg.model.terms import KG_NS, PROV_NS, RELATIONS, Kind, ProvClass, Relation
 
-__all__ = ["write_provjson", "read_provjson", "PREFIXES"]
+__all__ = ["write_provjson", "read_provjson", "PREFIXES", "XSD_NS", "QNAME_TYPE", "is_iri", "Namespaces"]
 
+XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+QNAME_TYPE = PROV_NS + "QUALIFIED_NAME"
 PREFIXES = {"kg": KG_NS, "id": ID_NS}
+# Prefixes PROV-JSON predefines (never declared) and a few we name when we meet them.
+_BUILTIN = {"prov": PROV_NS, "xsd": XSD_NS}
+_WELL_KNOWN = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+               "foaf": "http://xmlns.com/foaf/0.1/", "dct": "http://purl.org/dc/terms/",
+               "schema": "https://schema.org/", "ex": "http://example.org/"}
+
 _SECTION = {ProvClass.ENTITY.value: "entity", ProvClass.ACTIVITY.value: "activity", ProvClass.AGENT.value: "agent"}
 _CLASS_OF = {v: k for k, v in _SECTION.items()}
-# PROV's own subtypes that our kinds imply; added beside kg:Kind so other tools understand them.
-_PROV_TYPES = {Kind.PERSON.value: "prov:Person", Kind.SOFTWARE_AGENT.value: "prov:SoftwareAgent",
-               Kind.PLAN.value: "prov:Plan", Kind.SCRIPT.value: "prov:Plan", Kind.CAMPAIGN.value: "prov:Collection"}
-_KIND_OF_PROV = {"prov:Person": Kind.PERSON.value, "prov:SoftwareAgent": Kind.SOFTWARE_AGENT.value,
-                 "prov:Organization": "Organization", "prov:Plan": Kind.PLAN.value,
-                 "prov:Collection": "Collection", "prov:Bundle": "Bundle"}
+# PROV's own subtypes that our kinds imply; written beside kg:Kind so other tools understand them.
+_PROV_TYPES = {Kind.PERSON.value: "Person", Kind.SOFTWARE_AGENT.value: "SoftwareAgent",
+               Kind.PLAN.value: "Plan", Kind.SCRIPT.value: "Plan", Kind.CAMPAIGN.value: "Collection"}
+# A node of another tool typed only with a PROV subtype gets that subtype as its kind.
+_KIND_OF_PROV = {"Person": Kind.PERSON.value, "SoftwareAgent": Kind.SOFTWARE_AGENT.value,
+                 "Organization": "Organization", "Plan": Kind.PLAN.value, "Collection": "Collection",
+                 "EmptyCollection": "Collection", "Bundle": "Bundle"}
 _TIME_PROPS = {"started": "prov:startTime", "ended": "prov:endTime"}
-_EDGE_PROV = {"time": "prov:time", "role": "prov:role"}
+# Qualifier keys that name other nodes: PROV-JSON key <-> edge prop.
+_REF_KEYS = {"prov:plan": "plan", "prov:activity": "prov_activity", "prov:generation": "prov_generation",
+             "prov:usage": "prov_usage", "prov:starter": "prov_starter", "prov:ender": "prov_ender"}
+_REF_PROPS = {v: k for k, v in _REF_KEYS.items()}
+_NATIVE = {XSD_NS + "long": int, XSD_NS + "double": float}
 
 
-def _qn(node_id: str) -> str:
-    return f"id:{node_id}"
+def is_iri(node_id: str) -> bool:
+    """True for ids that are IRIs of another namespace (imported from other tools)."""
+    return "://" in node_id or node_id.startswith("urn:")
 
 
-def _attr(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, str):
+class Namespaces:
+    """Turns IRIs into qualified names, declaring a prefix for each namespace it meets."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, str] = dict(PREFIXES)   # prefix -> namespace IRI (declared ones)
+        self._prefix_of = {ns: p for p, ns in {**_WELL_KNOWN, **_BUILTIN, **PREFIXES}.items()}
+
+    def qname(self, iri: str) -> str:
+        for cut in (iri.rfind("#"), iri.rfind("/"), iri.rfind(":")):
+            if 0 < cut < len(iri) - 1:
+                break
+        else:
+            cut = len(iri) - 1
+        ns, local = iri[: cut + 1], iri[cut + 1:]
+        for builtin, uri in _BUILTIN.items():
+            if ns == uri:
+                return f"{builtin}:{local}"
+        prefix = self._prefix_of.get(ns)
+        if prefix is None or (prefix in self.used and self.used[prefix] != ns):
+            prefix = f"ns{len(self.used) + 1}"
+            while prefix in self.used:
+                prefix += "_"
+            self._prefix_of[ns] = prefix
+        self.used[prefix] = ns
+        return f"{prefix}:{local}"
+
+    def node(self, node_id: str) -> str:
+        return self.qname(node_id) if is_iri(node_id) else f"id:{node_id}"
+
+    def key(self, prop: str) -> str:
+        if prop.startswith("prov:"):
+            return prop
+        return self.qname(prop) if is_iri(prop) else f"kg:{prop}"
+
+
+def _double(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "INF" if value > 0 else "-INF"
+    return repr(value)
+
+
+def _typed(value: Any) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("$"), str)
+            and set(value) in ({"$", "type"}, {"$", "lang"}, {"$", "type", "lang"}))
+
+
+def _attr(value: Any, ns: Namespaces, multi: bool = False) -> Any:
+    if isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return {"$": str(value), "type": "xsd:long"}
     if isinstance(value, float):
-        return {"$": repr(value), "type": "xsd:double"}
+        return {"$": _double(value), "type": "xsd:double"}
+    if _typed(value):
+        out: dict[str, Any] = {"$": value["$"]}
+        if value.get("type") == QNAME_TYPE:
+            return {"$": ns.node(value["$"]), "type": "prov:QUALIFIED_NAME"}
+        if "type" in value:
+            out["type"] = ns.qname(value["type"]) if is_iri(value["type"]) else value["type"]
+        if "lang" in value:
+            out["lang"] = value["lang"]
+        return out
+    if multi and isinstance(value, list) and value:
+        return [_attr(v, ns) for v in value]
     return {"$": orjson.dumps(value, default=repr, option=orjson.OPT_NON_STR_KEYS).decode(), "type": "kg:json"}
 
 
-def _node_record(n: Node) -> dict[str, Any]:
+def _node_types(n: Node, ns: Namespaces) -> list[Any]:
+    extra = n.props.get("prov_type")
+    extras = extra if isinstance(extra, list) else ([] if extra is None else [extra])
+    prov_names = {e["$"][len(PROV_NS):] for e in extras if _typed(e) and e.get("type") == QNAME_TYPE
+                  and e["$"].startswith(PROV_NS)}
+    types: list[Any] = []
+    implied = _PROV_TYPES.get(n.kind)
+    if n.kind != n.cls and not any(_KIND_OF_PROV.get(p) == n.kind for p in prov_names):
+        types.append({"$": f"kg:{n.kind}", "type": "prov:QUALIFIED_NAME"})
+        if implied and implied not in prov_names:
+            types.append({"$": f"prov:{implied}", "type": "prov:QUALIFIED_NAME"})
+    types += [_attr(e, ns) for e in extras]
+    return types
+
+
+def _node_record(n: Node, ns: Namespaces) -> dict[str, Any]:
     rec: dict[str, Any] = {}
-    types = [{"$": f"kg:{n.kind}", "type": "prov:QUALIFIED_NAME"}]
-    if n.kind in _PROV_TYPES:
-        types.append({"$": _PROV_TYPES[n.kind], "type": "prov:QUALIFIED_NAME"})
-    rec["prov:type"] = types if len(types) > 1 else types[0]
-    for key, value in exported_props(n).items():
-        if key == "seq":
-            continue  # a store's numbering, not provenance
+    types = _node_types(n, ns)
+    if types:
+        rec["prov:type"] = types if len(types) > 1 else types[0]
+    compact = is_compact(n)
+    for key, value in n.props.items():
+        if key in ("seq", "prov_type") or (compact and key in COMPACT_KEYS):
+            continue  # seq is a store's numbering; compact keys are written as explode's records
         if n.cls == ProvClass.ACTIVITY.value and key in _TIME_PROPS and isinstance(value, (int, float)):
             rec[_TIME_PROPS[key]] = iso(value)
         else:
-            rec[f"kg:{key}"] = _attr(value)
+            k = ns.key(key)
+            rec[k] = _attr(value, ns, multi=not k.startswith("kg:"))
     return rec
 
 
-def _edge_record(e: Edge) -> dict[str, Any]:
-    spec = RELATIONS[Relation(e.rel)]
-    rec: dict[str, Any] = {spec.src_key: _qn(e.src), spec.dst_key: _qn(e.dst)}
+def _edge_record(e: Edge, spec: Any, ns: Namespaces) -> dict[str, Any]:
+    rec: dict[str, Any] = {spec.src_key: ns.node(e.src), spec.dst_key: ns.node(e.dst)}
     for key, value in e.props.items():
+        if key == "prov_id":
+            continue
         if key == "time" and isinstance(value, (int, float)):
             rec["prov:time"] = iso(value)
         elif key == "role":
-            rec["prov:role"] = str(value)
-        elif key == "plan" and e.rel == Relation.WAS_ASSOCIATED_WITH.value:
-            rec["prov:plan"] = _qn(str(value))
+            rec["prov:role"] = _attr(value, ns, multi=True)
+        elif key in _REF_PROPS and isinstance(value, str) and _REF_PROPS[key] in (spec.extra_keys + ("prov:plan",)):
+            rec[_REF_PROPS[key]] = ns.node(value)
         else:
-            rec[f"kg:{key}"] = _attr(value)
+            k = ns.key(key)
+            rec[k] = _attr(value, ns, multi=not k.startswith("kg:"))
     return rec
 
 
-def write_provjson(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, indent: bool = False) -> int:
+def write_provjson(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, indent: bool = False,
+                   **_options: Any) -> int:
     """Write one PROV-JSON document; returns the number of records. Memory stays flat: each
-    section is spooled to a temporary file in one pass, then the sections are concatenated."""
+    section is spooled to a temporary file in one pass, then the sections are concatenated
+    after the prefixes (which are only known at the end)."""
     count = 0
     sep = ",\n" if indent else ","
+    ns = Namespaces()
     with tempfile.TemporaryDirectory(prefix="kg-provjson-") as tmp:
         files: dict[str, IO[str]] = {}
 
@@ -89,15 +197,17 @@ def write_provjson(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *
                 fh = files[section] = open(os.path.join(tmp, section), "w+", encoding="utf-8")
             else:
                 fh.write(sep)
-            fh.write(json.dumps(key) + ":" + orjson.dumps(rec).decode())
+            fh.write(json.dumps(key, ensure_ascii=False) + ":" + orjson.dumps(rec).decode())
 
         for n in nodes:
-            put(_SECTION[n.cls], _qn(n.id), _node_record(n))
+            put(_SECTION[n.cls], ns.node(n.id), _node_record(n, ns))
             count += 1
         for i, e in enumerate(edges):
-            put(RELATIONS[Relation(e.rel)].provjson, f"_:r{i}", _edge_record(e))
+            spec = RELATIONS[Relation(e.rel)]
+            rid = e.props.get("prov_id")
+            put(spec.provjson, ns.node(rid) if isinstance(rid, str) else f"_:r{i}", _edge_record(e, spec, ns))
             count += 1
-        out.write('{"prefix":' + json.dumps(PREFIXES))
+        out.write('{"prefix":' + json.dumps(ns.used))
         order = ["entity", "activity", "agent"] + [s.provjson for s in RELATIONS.values()]
         for section in order:
             fh = files.get(section)
@@ -115,43 +225,62 @@ def write_provjson(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *
 
 # -- reading -----------------------------------------------------------------
 
-def _local(qname: Any, prefixes: dict[str, str], where: str) -> str:
-    if not isinstance(qname, str) or not qname:
-        raise InputError(f"{where}: expected a qualified name, got {qname!r}")
-    prefix, sep, local = qname.partition(":")
-    if sep and prefix == "id":
-        return local
-    if sep and prefix in prefixes and prefixes[prefix] != ID_NS:
-        return qname  # another tool's name: keep it whole, prefix included
-    return qname
+class _Resolver:
+    """Qualified names of one document -> our node ids, prop keys and IRIs."""
 
+    def __init__(self, prefixes: dict[str, Any], source: str) -> None:
+        self.prefixes = {**_BUILTIN, **{k: str(v) for k, v in prefixes.items()}}
+        self.source = source
 
-def _value(v: Any, where: str) -> Any:
-    if isinstance(v, list):
-        return [_value(x, where) for x in v]
-    if not isinstance(v, dict):
-        return v
-    text, typ = v.get("$"), v.get("type")
-    if typ == "kg:json":
-        try:
-            return json.loads(text)
-        except (TypeError, ValueError):
-            raise InputError(f"{where}: bad kg:json value {text!r:.80}") from None
-    if typ in ("xsd:long", "xsd:int", "xsd:integer", "xsd:short", "xsd:byte", "xsd:unsignedInt",
-               "xsd:unsignedLong", "xsd:nonNegativeInteger", "xsd:positiveInteger"):
-        return int(text)
-    if typ in ("xsd:double", "xsd:float", "xsd:decimal"):
-        return float(text)
-    if typ == "xsd:boolean":
-        return str(text).lower() in ("true", "1")
-    if "lang" in v:
-        return text
-    return text if typ in (None, "xsd:string", "prov:QUALIFIED_NAME", "xsd:QName", "xsd:anyURI") else {
-        "$": text, "type": typ}
+    def iri(self, qname: Any, where: str) -> str:
+        if not isinstance(qname, str) or not qname:
+            raise InputError(f"{where}: expected a qualified name, got {qname!r:.80}")
+        prefix, sep, local = qname.partition(":")
+        if sep and prefix in self.prefixes:
+            return self.prefixes[prefix] + local
+        if "default" in self.prefixes and not (sep and local.startswith("//")):
+            return self.prefixes["default"] + qname
+        return ID_NS + qname  # an unprefixed name: one of ours
 
+    def node(self, qname: Any, where: str) -> str:
+        iri = self.iri(qname, where)
+        return iri[len(ID_NS):] if iri.startswith(ID_NS) else iri
 
-def _attr_key(key: str) -> str:
-    return key[3:] if key.startswith("kg:") else key
+    def key(self, qname: str, where: str) -> str:
+        iri = self.iri(qname, where)
+        if iri.startswith(KG_NS):
+            return iri[len(KG_NS):]
+        if iri.startswith(PROV_NS):
+            return "prov:" + iri[len(PROV_NS):]
+        return iri
+
+    def value(self, v: Any, where: str) -> Any:
+        if isinstance(v, list):
+            return [self.value(x, where) for x in v]
+        if not isinstance(v, dict):
+            return v
+        text, typ = v.get("$"), v.get("type")
+        if not isinstance(text, str):
+            raise InputError(f"{where}: a typed literal needs a string '$', got {v!r:.80}")
+        type_iri = self.iri(typ, where) if isinstance(typ, str) else None
+        if type_iri == KG_NS + "json":
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise InputError(f"{where}: bad kg:json value {text!r:.80}") from None
+        if type_iri in _NATIVE and "lang" not in v:
+            try:
+                return _NATIVE[type_iri](text)
+            except ValueError:
+                raise InputError(f"{where}: {text!r:.40} is not a valid {typ}") from None
+        if type_iri == QNAME_TYPE:
+            return {"$": self.node(text, where), "type": QNAME_TYPE}
+        out: dict[str, Any] = {"$": text}
+        if type_iri is not None:
+            out["type"] = type_iri
+        if "lang" in v:
+            out["lang"] = v["lang"]
+        return out
 
 
 def read_provjson(data: str | bytes, source: str = "PROV-JSON") -> tuple[list[Node], list[Edge]]:
@@ -162,7 +291,9 @@ def read_provjson(data: str | bytes, source: str = "PROV-JSON") -> tuple[list[No
         raise InputError(f"{source}: not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise InputError(f"{source}: a PROV-JSON document is a JSON object")
-    prefixes = dict(doc.get("prefix") or {})
+    if doc.get("bundle"):
+        raise InputError(f"{source}: bundles are not supported; import each bundle as its own document")
+    res = _Resolver(dict(doc.get("prefix") or {}), source)
     nodes: list[Node] = []
     edges: list[Edge] = []
     for section, cls in _CLASS_OF.items():
@@ -170,65 +301,88 @@ def read_provjson(data: str | bytes, source: str = "PROV-JSON") -> tuple[list[No
             where = f"{source}: {section} {qname}"
             if not isinstance(rec, dict):
                 raise InputError(f"{where}: expected an object")
-            nodes.append(_read_node(qname, cls, rec, prefixes, where))
+            nodes.append(_read_node(qname, cls, rec, res, where))
     by_section = {s.provjson: s for s in RELATIONS.values()}
+    by_section["wasEndedby"] = RELATIONS[Relation.WAS_ENDED_BY]  # the schema's spelling
     for section, recs in doc.items():
         spec = by_section.get(section)
         if spec is None:
+            if section not in ("prefix", "entity", "activity", "agent"):
+                raise InputError(f"{source}: unknown PROV-JSON section {section!r}")
             continue
         for rid, rec in (recs or {}).items():
             where = f"{source}: {section} {rid}"
-            if not isinstance(rec, dict) or spec.src_key not in rec or spec.dst_key not in rec:
-                raise InputError(f"{where}: needs {spec.src_key} and {spec.dst_key}")
-            props: dict[str, Any] = {}
-            for key, value in rec.items():
-                if key in (spec.src_key, spec.dst_key):
-                    continue
-                if key == "prov:time":
-                    props["time"] = from_iso(value)
-                elif key == "prov:role":
-                    props["role"] = _value(value, where)
-                elif key == "prov:plan":
-                    props["plan"] = _local(value, prefixes, where)
-                elif key in spec.extra_keys:
-                    props[_attr_key(key.replace("prov:", "prov_"))] = _local(value, prefixes, where)
-                else:
-                    props[_attr_key(key)] = _value(value, where)
-            e = Edge(spec.rel.value, _local(rec[spec.src_key], prefixes, where),
-                     _local(rec[spec.dst_key], prefixes, where), props)
-            check_edge(e)
-            edges.append(e)
+            members = rec.get(spec.dst_key) if isinstance(rec, dict) else None
+            if spec.rel is Relation.HAD_MEMBER and isinstance(members, list):
+                # hadMember(c, [e1, e2]) is shorthand for one membership per entity.
+                for m in members:
+                    edges.append(_read_edge(spec, rid, {**rec, spec.dst_key: m}, res, where))
+                continue
+            edges.append(_read_edge(spec, rid, rec, res, where))
+    # A compact activity's props already stand for its parent link (see kg.model.prov):
+    # storing the exported edge as well would give it twice on the next export.
+    implied = {(e.src, e.rel, e.dst, str(e.props.get("role", "")))
+               for n in nodes if is_compact(n) for e in explode(n)[1]}
+    edges = [e for e in edges if (e.src, e.rel, e.dst, str(e.props.get("role", ""))) not in implied]
     return nodes, edges
 
 
-def _read_node(qname: str, cls: str, rec: dict[str, Any], prefixes: dict[str, str], where: str) -> Node:
+def _read_edge(spec: Any, rid: str, rec: Any, res: _Resolver, where: str) -> Edge:
+    if not isinstance(rec, dict) or spec.src_key not in rec or spec.dst_key not in rec:
+        raise InputError(f"{where}: provkg needs both {spec.src_key} and {spec.dst_key}")
+    props: dict[str, Any] = {}
+    if not rid.startswith("_:"):
+        props["prov_id"] = res.node(rid, where)
+    for key, value in rec.items():
+        if key in (spec.src_key, spec.dst_key):
+            continue
+        if key == "prov:time":
+            props["time"] = from_iso(value) if isinstance(value, str) else _bad(where, key, value)
+        elif key == "prov:role":
+            props["role"] = res.value(value, where)
+        elif key in _REF_KEYS and (key in spec.extra_keys or key == "prov:plan"):
+            props[_REF_KEYS[key]] = res.node(value, where)
+        else:
+            props[res.key(key, where)] = res.value(value, where)
+    e = Edge(spec.rel.value, res.node(rec[spec.src_key], where), res.node(rec[spec.dst_key], where), props)
+    check_edge(e)
+    return e
+
+
+def _bad(where: str, key: str, value: Any) -> Any:
+    raise InputError(f"{where}: {key} must be an ISO 8601 string, got {value!r:.80}")
+
+
+def _read_node(qname: str, cls: str, rec: dict[str, Any], res: _Resolver, where: str) -> Node:
     props: dict[str, Any] = {}
     kind = None
-    extra_types: list[Any] = []
+    types: list[Any] = []
     for key, value in rec.items():
         if key == "prov:type":
             for t in value if isinstance(value, list) else [value]:
-                name = t.get("$") if isinstance(t, dict) else t
-                if isinstance(name, str) and name.startswith("kg:") and kind is None:
-                    kind = name[3:]
-                elif isinstance(name, str) and name in _KIND_OF_PROV:
-                    kind = kind or _KIND_OF_PROV[name]
-                    if not name.startswith("prov:") or name not in _PROV_TYPES.values():
-                        extra_types.append(name)
+                tv = res.value(t, where)
+                if (kind is None and _typed(tv) and tv.get("type") == QNAME_TYPE
+                        and tv["$"].startswith(KG_NS)):
+                    kind = tv["$"][len(KG_NS):]
                 else:
-                    extra_types.append(_value(t, where))
-        elif key == "prov:startTime":
-            props["started"] = from_iso(value)
-        elif key == "prov:endTime":
-            props["ended"] = from_iso(value)
+                    types.append(tv)
+        elif key in ("prov:startTime", "prov:endTime") and cls == ProvClass.ACTIVITY.value:
+            if not isinstance(value, str):
+                _bad(where, key, value)
+            props["started" if key == "prov:startTime" else "ended"] = from_iso(value)
         else:
-            props[_attr_key(key)] = _value(value, where)
-    if extra_types:
-        props["prov_type"] = extra_types if len(extra_types) > 1 else extra_types[0]
-    n = Node(_local(qname, prefixes, where), cls, kind or cls, props)
+            props[res.key(key, where)] = res.value(value, where)
+    prov_names = [t["$"][len(PROV_NS):] for t in types
+                  if _typed(t) and t.get("type") == QNAME_TYPE and t["$"].startswith(PROV_NS)]
+    if kind is not None:
+        implied = _PROV_TYPES.get(kind)
+        # The PROV subtype our writer adds beside kg:Kind is implied by the kind again.
+        types = [t for t in types if not (implied and _typed(t) and t.get("$") == PROV_NS + implied
+                                          and t.get("type") == QNAME_TYPE)]
+    else:
+        kind = next((_KIND_OF_PROV[p] for p in prov_names if p in _KIND_OF_PROV), None)
+    if types:
+        props["prov_type"] = types if len(types) > 1 else types[0]
+    n = Node(res.node(qname, where), cls, kind or cls, props)
     check_node(n)
     return n
-
-
-def iter_lines(fh: IO[str]) -> Iterator[str]:  # pragma: no cover - convenience for callers
-    yield from fh

@@ -74,13 +74,13 @@ class Store(abc.ABC):
 
     # -- derived operations (stores may override with a native query) ---------
     def resolve_run(self, ref: str | int) -> Node:
-        """A run by full id, unique id prefix or sequence number."""
+        """A run by full id, unique id prefix or sequence number (digits without a leading zero)."""
         runs = self.runs()
         text = str(ref).strip()
         for r in runs:
             if r.id == text:
                 return r
-        if text.isdigit():
+        if text.isdigit() and not text.startswith("0"):  # 12 is run 12; 0192 is an id prefix
             for r in runs:
                 if r.props.get("seq") == int(text):
                     return r

@@ -1,0 +1,262 @@
+"""What every tracer shares: options, the user-code test, the call-site table and the record expander.
+
+A tracer's hot path builds one tuple of atoms per activation and appends it to the sink;
+``expand_activation`` turns it into one compact Activation node on the flush thread
+(see kg.model.prov: ``used``/``generated``/``parent`` props stand for the PROV relations)."""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import sysconfig
+import threading
+from dataclasses import dataclass
+from operator import itemgetter
+from types import CodeType
+from typing import Any
+
+from capture.values import ATOMIC, summarize
+from kg.exceptions import ConfigError
+from kg.ids import process_prefix
+from kg.model import Edge, Kind, Node, ProvClass
+from kg.sink import register_expander
+
+__all__ = ["TraceOptions", "UserCode", "Site", "SITES", "act_id", "expand_activation", "ACT_CODE",
+           "summ_args", "summ_value", "next_number", "CALL_MODES", "VALUE_MODES"]
+
+CALL_MODES = ("user", "library", "all")
+VALUE_MODES = ("full", "type", "none")
+
+
+@dataclass
+class TraceOptions:
+    """How much of the execution a tracer records.
+
+    ``depth``: deepest activation level recorded (0: no limit; 1: functions called by the
+    module code only). ``calls``: ``user`` records user-code functions only; ``library``
+    (default) also the calls user code makes into library functions (one activation
+    where control leaves user code, nothing inside the library); ``all`` also calls into
+    builtins (len, list.append...). ``values``: ``full`` summarises arguments and return
+    values, ``type`` keeps only their type and size, ``none`` keeps neither.
+    ``per_site``: at most this many activations of one function under one parent
+    activation (0: all); the rest are counted on the parent as ``elided``."""
+
+    depth: int = 0
+    calls: str = "library"
+    values: str = "full"
+    per_site: int = 0
+
+    def __post_init__(self) -> None:
+        if self.calls not in CALL_MODES:
+            raise ConfigError(f"calls must be one of {', '.join(CALL_MODES)}, not {self.calls!r}")
+        if self.values not in VALUE_MODES:
+            raise ConfigError(f"values must be one of {', '.join(VALUE_MODES)}, not {self.values!r}")
+        if self.depth < 0 or self.per_site < 0:
+            raise ConfigError("depth and per_site must be >= 0")
+
+
+def _library_dirs() -> tuple[str, ...]:
+    # Everything Python itself or an installer put there is library code, wherever the project lives.
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            dirs.add(sysconfig.get_paths()[key])
+        except KeyError:
+            pass
+    import site
+
+    for d in [*getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]:
+        dirs.add(d)
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    dirs.add(os.path.join(here, "capture"))  # provkg itself is never user code
+    dirs.add(os.path.join(here, "kg"))
+    return tuple(sorted({os.path.realpath(d) + os.sep for d in dirs if d}))
+
+
+class UserCode:
+    """Decides which files are user code: the main file, and files under the project roots
+    (the script's directory, or the working directory for ``-m``) that are not inside the
+    Python installation, a virtualenv or site-packages."""
+
+    def __init__(self, main_file: str | None, roots: list[str]) -> None:
+        self.main = os.path.realpath(main_file) if main_file else None
+        self.roots = tuple(os.path.realpath(r) + os.sep for r in roots)
+        self.excluded = _library_dirs()
+        self._cache: dict[str, bool] = {}
+
+    def __call__(self, filename: str) -> bool:
+        hit = self._cache.get(filename)
+        if hit is None:
+            hit = self._cache[filename] = self._decide(filename)
+        return hit
+
+    def _decide(self, filename: str) -> bool:
+        if not filename or filename.startswith("<"):
+            return False
+        path = os.path.realpath(filename)
+        if path == self.main:
+            return True
+        if not path.endswith((".py", ".pyw")):
+            return False
+        if any(path.startswith(x) for x in self.excluded):
+            # A project root inside a library dir (e.g. the venv itself) still counts when it is deeper.
+            if not any(path.startswith(r) and len(r) > len(x) for r in self.roots for x in self.excluded
+                       if path.startswith(x)):
+                return False
+        return any(path.startswith(r) for r in self.roots)
+
+
+class Site:
+    """A traced function (user code) or a library callable: what is fixed per code object."""
+
+    __slots__ = ("idx", "name", "file", "line", "kind", "argnames", "getter", "module")
+
+    def __init__(self, name: str, file: str, line: int, kind: str, argnames: tuple[str, ...] = (),
+                 module: str | None = None) -> None:
+        self.name = name
+        self.file = file
+        self.line = line
+        self.kind = kind            # "user" | "library" | "builtin"
+        self.argnames = argnames
+        self.module = module
+        # itemgetter returns a bare value for one key: keep the tuple shape uniform.
+        if len(argnames) > 1:
+            self.getter: Any = itemgetter(*argnames)
+        elif argnames:
+            one = itemgetter(argnames[0])
+            self.getter = lambda d, _g=one: (_g(d),)
+        else:
+            self.getter = None
+        with _sites_lock:
+            self.idx = len(SITES)
+            SITES.append(self)
+
+
+SITES: list[Site] = []
+_sites_lock = threading.Lock()
+
+
+def code_argnames(code: CodeType) -> tuple[str, ...]:
+    n = code.co_argcount + code.co_kwonlyargcount
+    flags = code.co_flags
+    n += bool(flags & 0x04) + bool(flags & 0x08)  # *args, **kwargs
+    return tuple(code.co_varnames[:n])
+
+
+def code_name(code: CodeType, module_name: str | None) -> str:
+    if code.co_name == "<module>":
+        return module_name or "<module>"
+    return getattr(code, "co_qualname", code.co_name)
+
+
+_counter = itertools.count(1)
+next_number = _counter.__next__
+
+
+def act_id(n: int) -> str:
+    """The graph id of activation number ``n`` of this process."""
+    return f"a-{process_prefix()}.{n:x}"
+
+
+def _reset_counter() -> None:
+    global _counter, next_number
+    _counter = itertools.count(1)
+    next_number = _counter.__next__
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_counter)
+
+_atomic_superset = ATOMIC.issuperset
+
+
+def summ_value(v: Any, mode: str) -> Any:
+    """A value as the hot path keeps it: immutable atoms by reference, anything else summarised now."""
+    if type(v) in ATOMIC:
+        return v
+    if mode == "full":
+        return _Summary(summarize(v))
+    return _Summary(_type_summary(v))
+
+
+def summ_args(args: tuple[Any, ...], mode: str) -> tuple[Any, ...]:
+    if _atomic_superset(map(type, args)):
+        return args
+    return tuple(summ_value(v, mode) for v in args)
+
+
+def _type_summary(v: Any) -> dict[str, Any]:
+    tp = type(v)
+    out: dict[str, Any] = {"type": tp.__qualname__ if tp.__module__ == "builtins"
+                           else f"{tp.__module__}.{tp.__qualname__}"}
+    try:
+        shape = getattr(v, "shape", None)
+        if shape is not None and hasattr(v, "dtype"):
+            out["shape"] = [int(s) for s in shape]
+        elif hasattr(tp, "__len__"):
+            out["size"] = len(v)
+    except Exception:
+        pass
+    return out
+
+
+class _Summary:
+    """A value summarised at call time (the object itself may change or die later)."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+
+def _final(v: Any) -> Any:
+    t = type(v)
+    if t is _Summary:
+        return v.v
+    if t is int or t is bool or v is None:
+        return v
+    return summarize(v)  # atoms: cut long strings, make bytes and NaN JSON-safe
+
+
+_ACT = ProvClass.ACTIVITY.value
+_ACTIVATION = Kind.ACTIVATION.value
+
+
+def expand_activation(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
+    """Flush-thread half of an activation: one compact Activation node."""
+    (_, n, parent, run, site_idx, line, t0, t1, args, result, status, err, extra) = item
+    site = SITES[site_idx]
+    props: dict[str, Any] = {
+        "run": run, "name": site.name, "parent": act_id(parent) if parent else run,
+        "started": t0, "ended": t1, "duration": t1 - t0, "status": status,
+        "line": line, "file": site.file, "def_line": site.line, "call": site.kind,
+    }
+    if site.module:
+        props["module"] = site.module
+    if args:
+        names = site.argnames
+        if len(names) == len(args):
+            props["used"] = {k: _final(v) for k, v in zip(names, args)}
+        else:  # a library callable seen from its call site: positional values only
+            props["used"] = {f"arg{i}": _final(v) for i, v in enumerate(args)}
+    if status == "FINISHED" and result is not _NO_RESULT:
+        props["generated"] = {"return": _final(result)}
+    elif status == "YIELDED":
+        props["generated"] = {"yield": _final(result)}
+    if err:
+        props["error_type"], props["error"] = err
+    if extra:
+        props.update(extra)
+    nodes.append(Node(act_id(n), _ACT, _ACTIVATION, props))
+
+
+class _NoResult:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no result>"
+
+
+_NO_RESULT = _NoResult()
+NO_RESULT = _NO_RESULT
+ACT_CODE = register_expander(expand_activation)

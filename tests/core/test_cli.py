@@ -1,0 +1,132 @@
+"""The kg command line on a real captured run: list, show, lineage, export, load, errors."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from kg.cli import cli
+from tests.conftest import ROOT, run_kg
+
+QUICKSTART = ROOT / "examples" / "quickstart.py"
+
+
+@pytest.fixture
+def captured(tmp_path: Path) -> Path:
+    """The quickstart example captured into ./.kg of a fresh directory."""
+    import subprocess
+
+    subprocess.run([sys.executable, str(QUICKSTART), "--n", "200"], cwd=tmp_path, check=True,
+                   capture_output=True, env={**__import__("os").environ, "KG_HOME": str(tmp_path / ".kg")})
+    return tmp_path
+
+
+def test_list_and_show(captured: Path) -> None:
+    out = run_kg("list", cwd=captured)
+    assert out.returncode == 0, out.stderr
+    assert "quickstart" in out.stdout and "finished" in out.stdout
+    show = run_kg("show", "1", cwd=captured)
+    assert show.returncode == 0, show.stderr
+    assert "simulate(n=200, seed=42)" in show.stdout
+    assert "ValueError: learning rate must be positive" in show.stdout
+    rows = json.loads(run_kg("list", "--format", "json", cwd=captured).stdout)
+    assert rows[0]["#"] == 1 and rows[0]["status"] == "finished"
+
+
+def test_unknown_run_is_a_one_line_error(captured: Path) -> None:
+    out = run_kg("show", "nosuchrun", cwd=captured)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == ["kg: error: no run 'nosuchrun' (see `kg list`)"]
+
+
+def test_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"\x00garbage" * 500)
+    out = run_kg("--store", str(bad), "list", cwd=tmp_path)
+    assert out.returncode == 1 and "not a provkg store" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_lineage_up_and_down(captured: Path) -> None:
+    doc = json.loads(run_kg("export", "1", cwd=captured).stdout)
+    mean = next(k[3:] for k in doc["entity"] if k.endswith("/out/mean"))
+    up = json.loads(run_kg("lineage", mean, "--up", "--format", "json", cwd=captured).stdout)
+    names = {r["name"] for r in up}
+    assert {"summarize", "samples", "simulate", "n", "seed"} <= names
+    seed = next(k[3:] for k in doc["entity"] if k.endswith("/in/seed"))
+    down = json.loads(run_kg("lineage", seed, "--down", "--format", "json", cwd=captured).stdout)
+    assert {"simulate", "samples", "summarize", "mean", "std"} <= {r["name"] for r in down}
+
+
+def test_provjson_export_loads_in_prov_with_the_same_records(captured: Path, tmp_path: Path) -> None:
+    from prov.model import ProvDocument
+
+    out = tmp_path / "run.json"
+    res = run_kg("export", "1", "--format", "provjson", "-o", str(out), cwd=captured)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    ours = json.loads(text)
+    doc = ProvDocument.deserialize(content=text, format="json")
+    records = list(doc.get_records())
+    n_ours = sum(len(ours.get(s, {})) for s in ours if s != "prefix")
+    assert len(records) == n_ours
+    kinds = {str(a) for r in records for a in r.get_asserted_types()}
+    assert {"kg:Task", "kg:Value", "kg:Run", "kg:Person", "prov:Person"} <= kinds
+    tasks = [r for r in doc.get_records() if "kg:Task" in {str(t) for t in r.get_asserted_types()}]
+    assert len(tasks) == 7 and all(t.get_startTime() is not None for t in tasks)
+
+
+def test_offline_jsonl_capture_then_load(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    spool = tmp_path / "offline.jsonl"
+    env = {**os.environ, "KG_STORE": str(spool), "KG_HOME": str(tmp_path / ".kg")}
+    subprocess.run([sys.executable, str(QUICKSTART), "--n", "50"], cwd=tmp_path, check=True, env=env,
+                   capture_output=True)
+    text = spool.read_text()
+    assert text.count("\n") > 10 and text.count('"name":"train_step"') == 4
+    first = run_kg("load", str(spool), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    counts = json.loads(run_kg("info", "--format", "json", cwd=tmp_path).stdout)[0]
+    again = run_kg("load", str(spool), cwd=tmp_path)
+    assert again.returncode == 0
+    assert json.loads(run_kg("info", "--format", "json", cwd=tmp_path).stdout)[0] == counts  # idempotent
+    assert "quickstart" in run_kg("list", cwd=tmp_path).stdout
+
+
+def test_malformed_line_names_the_line_and_writes_nothing(tmp_path: Path) -> None:
+    good = '{"type": "node", "id": "a", "cls": "Entity", "kind": "Value", "props": {}}\n'
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(good + good.replace('"a"', '"b"') + "{not json\n" + good.replace('"a"', '"c"'))
+    out = run_kg("load", str(bad), cwd=tmp_path)
+    assert out.returncode == 1
+    assert f"{bad}:3: not valid JSON" in out.stderr
+    info = json.loads(run_kg("info", "--format", "json", cwd=tmp_path).stdout)[0]
+    assert info["nodes"] == 0  # nothing written
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(good + '{"type": "edge", "rel": "USES", "src": "a", "dst": "b"}\n')
+    out = run_kg("load", str(wrong), cwd=tmp_path)
+    assert out.returncode == 1 and ":2:" in out.stderr and "USES" in out.stderr
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, cmd in sorted(group.commands.items()):
+        out.append((f"{prefix}{name}", cmd))
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, f"{prefix}{name} ")
+    return out
+
+
+@pytest.mark.parametrize("name,cmd", _commands(cli), ids=[n for n, _ in _commands(cli)])
+def test_every_command_is_documented_with_an_example(name: str, cmd: click.Command) -> None:
+    assert cmd.help and len(cmd.help.strip().splitlines()[0]) > 10, f"kg {name} has no summary"
+    if not isinstance(cmd, click.Group):
+        assert "Example" in cmd.help, f"kg {name} --help has no example"
+    for param in cmd.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help, f"kg {name} {param.opts[0]} has no help"
