@@ -271,3 +271,17 @@ def test_buffer_stays_within_its_cap(store: SqliteStore) -> None:
     assert peak <= 5000 + 1024  # cap, plus at most one check interval
     assert store.counts()["nodes"] >= 100_000
     assert len(list(store.find_nodes(run=run.id, kind="Task"))) == 100_000
+
+
+def test_args_handler_decides_what_is_recorded(store: SqliteStore, strict_sink: Sink) -> None:
+    def drop_big(x, very_big_list):
+        return {"x": x, "n": len(very_big_list)}
+
+    @capture.task(args_handler=drop_big, output_names="y", name="heavy")
+    def heavy(x, very_big_list):
+        return x * 2
+
+    with capture.Run() as run:
+        assert heavy(3, list(range(10_000))) == 6
+    t = tasks(store, run.id)["heavy"][0]
+    assert t.props["used"] == {"x": 3, "n": 10_000} and t.props["generated"] == {"y": 6}
