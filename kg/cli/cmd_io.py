@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -76,7 +76,8 @@ def register(cli: click.Group) -> None:
             return
         tmp = Path(output + ".part")
         try:
-            with open(tmp, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
+            fh: IO[Any] = open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8")
+            with fh:
                 n = export(fmt, nodes, edges, fh, **opts)
             tmp.replace(output)
         finally:

@@ -41,18 +41,19 @@ def _parse(line: bytes, lineno: int, source: str) -> Node | Edge:
     kind = obj.get("type")
     try:
         if kind == "node":
-            rec: Node | Edge = Node(obj["id"], obj["cls"], obj["kind"], obj.get("props") or {})
-            check_node(rec)
+            n = Node(obj["id"], obj["cls"], obj["kind"], obj.get("props") or {})
+            check_node(n)
+            return n
         elif kind == "edge":
-            rec = Edge(obj["rel"], obj["src"], obj["dst"], obj.get("props") or {})
-            check_edge(rec)
+            e = Edge(obj["rel"], obj["src"], obj["dst"], obj.get("props") or {})
+            check_edge(e)
+            return e
         else:
             raise InputError(f"record type must be 'node' or 'edge', not {kind!r}")
     except KeyError as exc:
         raise InputError(f"{where}: missing field {exc}") from None
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
-    return rec
 
 
 def read_records(path: str | os.PathLike[str]) -> tuple[list[Node], list[Edge]]:
