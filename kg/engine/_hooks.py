@@ -26,6 +26,14 @@ class EngineHooks:
 
     __slots__ = tuple(HOOK_EVENTS) + ("_changed",)
 
+    before_processing: tuple[Callable[..., Any], ...]
+    after_processing: tuple[Callable[..., Any], ...]
+    before_object: tuple[Callable[..., Any], ...]
+    after_object: tuple[Callable[..., Any], ...]
+    before_callback: tuple[Callable[..., Any], ...]
+    after_callback: tuple[Callable[..., Any], ...]
+    transition: tuple[Callable[..., Any], ...]
+
     def __init__(self, changed: Callable[[], None] | None = None) -> None:
         for event in HOOK_EVENTS:
             setattr(self, event, ())

@@ -17,6 +17,8 @@ class MachineState:
     run reached its end."""
 
     _state_keys = ("token_pos", "callback_pos", "current_object_processed")
+    callback_pos: list[int]
+    current_object_processed: bool
 
     def __init__(self, token_pos: int | None = None, callback_pos: list[int] | None = None) -> None:
         self.reset()
@@ -38,7 +40,7 @@ class MachineState:
     def reset(self) -> None:
         """Reset the state of the machine."""
         self._token_pos = -1
-        self.callback_pos: list[int] = [0]
+        self.callback_pos = [0]
         self.current_object_processed = False
 
     def token_pos_reset(self) -> None:
