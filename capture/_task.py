@@ -133,24 +133,22 @@ class TaskSpec:
                 self.idx = len(SPECS)
                 SPECS.append(self)
 
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> dict[str, Any]:
         """Argument values by parameter name, defaults included, Namespaces flattened."""
-        used: dict[str, Any] = {}
         params = self.params
-        extra: list[Any] = []
-        for i, a in enumerate(args):
-            if i < len(params):
-                used[params[i]] = a
-            else:
-                extra.append(a)
-        if extra:
+        if len(args) <= len(params):
+            used = dict(zip(params, args))
+        else:
+            used = dict(zip(params, args))
+            extra = args[len(params):]
             used[self.var_pos or "args"] = _Snap(summarize([_final(a) for a in extra]))
-        for k, v in (kwargs or {}).items():
-            used[k] = v
-        for k, v in self.defaults.items():
-            if k not in used:
-                used[k] = v
-        if not any(type(v) is _Flat for v in used.values()):
+        if kwargs:
+            used.update(kwargs)
+        if self.defaults and len(used) < len(params) + len(self.defaults):
+            for k, v in self.defaults.items():
+                if k not in used:
+                    used[k] = v
+        if _Flat not in map(type, used.values()):
             return used
         out: dict[str, Any] = {}
         for k, v in used.items():
@@ -186,6 +184,8 @@ def _final(v: Any) -> Any:
 
 
 def _finals(values: dict[str, Any]) -> dict[str, Any]:
+    if _SCALARS.issuperset(map(type, values.values())):
+        return values
     return {k: v if type(v) in _SCALARS else _final(v) for k, v in values.items()}
 
 
@@ -401,6 +401,10 @@ def task(func: F | None = None, *, name: str | None = None, output_names: Any = 
     def wrap(fn: F) -> F:
         spec = TaskSpec(fn, name or fn.__qualname__, output_names=output_names, tags=tags,
                         metadata=metadata or custom_metadata, args_handler=args_handler, telemetry=telemetry)
+        if telemetry:  # readings at start and end, merged into the task's node (capture.telemetry)
+            from capture.telemetry import with_telemetry
+
+            return _wrap_full(with_telemetry(fn, spec), spec)  # type: ignore[return-value]
         if lightweight and not inspect.iscoroutinefunction(fn):
             return _wrap_light(fn, spec)  # type: ignore[return-value]
         return _wrap_full(fn, spec)  # type: ignore[return-value]
