@@ -29,9 +29,23 @@ from kg.engine.signals import Signal, _Signal
 GenericWorkflowEngine = WorkflowEngine
 """The seed's name for the engine."""
 
+# The graph-backed engine pulls in the stores: imported on first use, not with kg.engine.
+_LAZY = {"PersistentEngine": "kg.engine.graph", "register_workflow": "kg.engine.graph"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kg.engine' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 __all__ = [
     "WorkflowEngine",
     "GenericWorkflowEngine",
+    "PersistentEngine",
+    "register_workflow",
     "MachineState",
     "Callbacks",
     "ProcessingFactory",

@@ -5,7 +5,10 @@ start and end of a run and at each halt and error; each token is saved as it sta
 completes, halts or fails. The storage is the model's: ``db_obj`` provides
 ``save(status)`` and ``name``/``status``/``uuid``/``objects``, tokens provide
 ``save(status=..., **fields)``, ``known_statuses`` and ``set_error_message(text)``.
-A SQLAlchemy model (as in the seed's example) or a graph-store model both fit."""
+A SQLAlchemy model (as in the seed's example) or a graph-store model both fit.
+
+For state kept in the provkg graph store itself, use ``PersistentEngine`` (from
+``kg.engine.graph``, also importable from here) and ``load(workflow_id)``."""
 from __future__ import annotations
 
 import traceback
@@ -19,6 +22,15 @@ from kg.engine.utils import classproperty
 
 __all__ = ["WorkflowStatus", "ObjectStatus", "DbWorkflowEngine", "DbTransitionAction",
            "DbProcessingFactory"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily: kg.engine.graph pulls in the stores, which plain engine users do not need.
+    if name in ("PersistentEngine", "load"):
+        from kg.engine import graph
+
+        return getattr(graph, name)
+    raise AttributeError(f"module 'kg.engine.persistent' has no attribute {name!r}")
 
 
 class EnumLabel(Enum):

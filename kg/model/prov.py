@@ -55,9 +55,11 @@ def explode(n: Node) -> tuple[list[Node], list[Edge]]:
                 eprops["run"] = run
             if t is not None:
                 eprops["time"] = t
-            if direction == "in" and type(value) is dict and "$from" in value:
-                # the output of another activity, passed on: USED that very entity
-                edges.append(Edge(rel, n.id, str(value["$from"]), eprops))
+            if type(value) is dict and "$from" in value:
+                # an entity that exists on its own (another activity's output, a token
+                # version): the relation points at it, no Value is made
+                ref = str(value["$from"])
+                edges.append(Edge(rel, n.id, ref, eprops) if rel == _USED else Edge(rel, ref, n.id, eprops))
                 continue
             vid = f"{n.id}/{direction}/{name}"
             vprops: dict[str, Any] = {"name": name, "value": value}
