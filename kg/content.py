@@ -101,27 +101,46 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _tmp_path(root: Path) -> Path:
-    tmp = root / "tmp"
-    _makedirs(tmp, exist_ok=True)
-    return tmp / f"{os.getpid()}-{threading.get_ident()}-{next(_tmp_counter)}.part"
+# Directories known to exist (creating them on every write was a third of the cost of small files).
+_dirs: set[str] = set()
 
 
-def _commit(tmp: Path, sha: str, root: Path) -> None:
-    final = object_path(sha, root)
-    if final.exists():  # write-once: the same content is already there
+def _ensure_dir(d: str) -> None:
+    if d not in _dirs:
+        _makedirs(d, exist_ok=True)
+        _dirs.add(d)
+
+
+def _tmp_path(root: Path) -> str:
+    tmp = os.path.join(root, "tmp")
+    _ensure_dir(tmp)
+    return os.path.join(tmp, f"{os.getpid()}-{threading.get_ident()}-{next(_tmp_counter)}.part")
+
+
+def _final(sha: str, root: Path) -> str:
+    return os.path.join(root, sha[:2], sha[2:])
+
+
+def _commit(tmp: str, sha: str, root: Path) -> None:
+    final = _final(sha, root)
+    if os.path.exists(final):  # write-once: the same content is already there
         _unlink(tmp)
         return
-    _makedirs(final.parent, exist_ok=True)
+    _ensure_dir(os.path.dirname(final))
     _chmod(tmp, 0o444)
-    _replace(tmp, final)
+    try:
+        _replace(tmp, final)
+    except FileNotFoundError:  # the directory was removed behind our back: once more
+        _dirs.discard(os.path.dirname(final))
+        _ensure_dir(os.path.dirname(final))
+        _replace(tmp, final)
 
 
 def put_bytes(data: bytes, *, root: Path | None = None) -> str:
     """Keep ``data``; return its sha256 (the name to ``get`` it back with)."""
     root = root or content_root()
     sha = hash_bytes(data)
-    if object_path(sha, root).exists():
+    if os.path.exists(_final(sha, root)):
         return sha
     tmp = _tmp_path(root)
     try:
@@ -241,7 +260,7 @@ def copy_out(sha: str, target: str | os.PathLike[str], *, root: Path | None = No
         raise
 
 
-def _discard(path: Path) -> None:
+def _discard(path: str | Path) -> None:
     try:
         _unlink(path)
     except OSError:

@@ -41,6 +41,7 @@ class Kind(str, Enum):
     WORKFLOW_RUN = "WorkflowRun"  # one engine.process() call
     CALLBACK = "Callback"        # one engine callback applied to one token
     RESTORE = "Restore"          # a `kg restore`
+    FILE_ACCESS = "FileAccess"   # one open/write/rename/delete of a file inside a trial
     # entities
     VALUE = "Value"              # an argument or return value (summarised)
     FILE = "File"                # a path, whose versions specialise it

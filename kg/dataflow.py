@@ -1,0 +1,124 @@
+"""The dataflow of a trial as Graphviz dot: file versions, the activations that read and wrote them.
+
+Boxes are activations (function calls; the trial itself for accesses outside any call),
+notes are file versions (name and content-hash prefix), grouped per file. An arrow goes
+from a version to the activation that read it, and from an activation to the version it
+wrote; a dashed arrow joins a version to the one it was derived from, a red one marks a
+version an activation deleted or overwrote. With ``calls=True`` the callers of those
+activations are drawn too, joined by grey call arrows."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from kg._trialdata import accesses
+from kg.model.records import Edge, Node
+from kg.model.terms import Relation
+from kg.stores.base import Store
+
+__all__ = ["dataflow_dot"]
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _act_label(n: Node | None, nid: str, trial: Node) -> str:
+    if nid == trial.id:
+        return f"trial {trial.props.get('seq', '')}".strip()
+    if n is None:
+        return nid
+    p = n.props
+    line = p.get("line")
+    return f"{line}: {p.get('name', nid)}" if line else str(p.get("name", nid))
+
+
+def _edges(store: Store, trial: Node) -> list[Edge]:
+    rels = {Relation.USED.value, Relation.WAS_GENERATED_BY.value, Relation.WAS_DERIVED_FROM.value,
+            Relation.WAS_INVALIDATED_BY.value}
+    out = []
+    for e in store.find_edges(run=trial.id):
+        if e.rel in rels and (e.src.startswith("fv:") or e.dst.startswith("fv:")):
+            out.append(e)
+    return out
+
+
+def _ancestors(store: Store, ids: Iterable[str], trial: Node, acts: dict[str, Node]) -> list[tuple[str, str]]:
+    """Call edges (caller, callee) from the given activations up to the trial."""
+    calls: list[tuple[str, str]] = []
+    frontier = [i for i in ids if i != trial.id]
+    seen = set(frontier)
+    while frontier:
+        got = store.get_nodes([i for i in frontier if i not in acts])
+        acts.update(got)
+        nxt = []
+        for i in frontier:
+            n = acts.get(i)
+            parent = str(n.props.get("parent") or trial.id) if n is not None else trial.id
+            calls.append((parent, i))
+            if parent != trial.id and parent not in seen:
+                seen.add(parent)
+                nxt.append(parent)
+        frontier = nxt
+    return calls
+
+
+def dataflow_dot(store: Store, trial: Node, *, calls: bool = False, rankdir: str = "LR") -> str:
+    """The dot text of a trial's file dataflow (see module docstring)."""
+    edges = _edges(store, trial)
+    version_ids = sorted({x for e in edges for x in (e.src, e.dst) if x.startswith("fv:")})
+    versions = store.get_nodes(version_ids)
+    act_ids = {x for e in edges for x in (e.src, e.dst) if not x.startswith("fv:")}
+    for a in accesses(store, trial):  # accesses whose records made no edge (mkdir) still show their caller
+        act_ids.add(str(a.props.get("parent") or trial.id))
+    acts: dict[str, Node] = store.get_nodes(sorted(act_ids - {trial.id}))
+    call_edges = _ancestors(store, act_ids, trial, acts) if calls else []
+    if calls:
+        act_ids |= {x for pair in call_edges for x in pair}
+    lines = [f"digraph {_q('trial ' + str(trial.props.get('seq', trial.id)))} {{",
+             f"  rankdir={rankdir};",
+             '  node [fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    names = {nid: f"n{i}" for i, nid in enumerate(sorted(act_ids) + version_ids)}
+    for aid in sorted(act_ids):
+        shape = "box, style=\"rounded,bold\"" if aid == trial.id else "box, style=rounded"
+        lines.append(f"  {names[aid]} [shape={shape}, label={_q(_act_label(acts.get(aid), aid, trial))}];")
+    by_file: dict[str, list[str]] = {}
+    for vid in version_ids:
+        v = versions.get(vid)
+        path = str(v.props.get("path")) if v is not None else vid.rsplit(":", 1)[-1]
+        by_file.setdefault(path, []).append(vid)
+    for i, (path, vids) in enumerate(sorted(by_file.items())):
+        lines.append(f"  subgraph cluster_{i} {{")
+        lines.append(f"    label={_q(os.path.relpath(path) if path.startswith('/') else path)}; style=dashed;"
+                     " color=grey60; fontsize=9;")
+        for vid in vids:
+            v = versions.get(vid)
+            sha = vid.split(":")[1]
+            size = v.props.get("size") if v is not None else None
+            label = f"{os.path.basename(path)}\n{sha[:10]}" + (f"\n{size} B" if size is not None else "")
+            lines.append(f"    {names[vid]} [shape=note, label={_q(label)}];")
+        lines.append("  }")
+    drawn = set()
+    for e in edges:
+        if e.src not in names or e.dst not in names:
+            continue
+        key = (e.src, e.rel, e.dst)
+        if key in drawn:
+            continue
+        drawn.add(key)
+        role = str(e.props.get("role") or "")
+        s, d = names[e.src], names[e.dst]
+        if e.rel == Relation.USED.value:  # data flows from the version into the activation
+            lines.append(f"  {d} -> {s} [label={_q(role)}];")
+        elif e.rel == Relation.WAS_GENERATED_BY.value:
+            lines.append(f"  {d} -> {s} [label={_q(role)}];")
+        elif e.rel == Relation.WAS_DERIVED_FROM.value:
+            lines.append(f"  {d} -> {s} [style=dashed, color=grey40];")
+        else:  # invalidated: the activation ended this version
+            lines.append(f"  {d} -> {s} [color=red, fontcolor=red, arrowhead=tee, label={_q(role)}];")
+    for caller, callee in call_edges:
+        if caller in names and callee in names:
+            lines.append(f"  {names[caller]} -> {names[callee]} [color=grey70, style=dotted, arrowhead=open];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
