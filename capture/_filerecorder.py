@@ -13,10 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from capture._fileprov import ACCESS_CODE, WRITE_MODES, Snap
+from capture._fileprov import ACCESS_CODE, WRITE_MODES, Snap, version_id
 from kg import content, ids
 from kg.config import settings
 from kg.exceptions import CaptureError
+from kg.model.records import Edge
+from kg.model.terms import Relation
 
 __all__ = ["Recorder", "busy_flag"]
 
@@ -35,6 +37,9 @@ _RACY_NS = 50_000_000
 busy_flag = threading.local()
 _local = busy_flag
 _access_ids = itertools.count(1)
+
+
+_DERIVED = Relation.WAS_DERIVED_FROM.value
 
 
 class _Pending:
@@ -74,6 +79,7 @@ class Recorder:
         self.cache: dict[str, tuple[tuple[int, int, int, int], int, Snap]] = {}
         self.records = 0
         self.faults = 0
+        self.reads: dict[str, str] = {}  # version id -> path, in the order first read
         self._warned = False
         self.handle: Any = None  # the FileCapture
         from capture._state import put
@@ -142,6 +148,25 @@ class Recorder:
              after: Snap | None, act: str, src: str | None = None, src_snap: Snap | None = None) -> None:
         self.put((ACCESS_CODE, fa, self.trial, act, n, op, mode, path, t0, t1, before, after, src, src_snap))
         self.records += 1
+        self._io_lineage(op, mode, path, t1, after, src)
+
+    # Process-level lineage, as strace-style provenance tools do it: a version the trial
+    # writes may depend on every version it read before (conservative; capped). Without it,
+    # an output written by one function and an input read by another share no path up.
+    _READ_CAP = 256
+
+    def _io_lineage(self, op: str, mode: str, path: str, t: float, after: Snap | None, src: str | None) -> None:
+        if after is None or op == "mkdir":
+            return
+        vid = version_id(after[0], path)
+        if src is None and not WRITE_MODES.intersection(mode):
+            reads = self.reads
+            if vid not in reads and len(reads) < self._READ_CAP:
+                reads[vid] = path
+            return
+        for rid, rpath in list(self.reads.items()):
+            if rpath != path and rid != vid:
+                self.put(Edge(_DERIVED, vid, rid, {"run": self.trial, "role": "read-before-write", "time": t}))
 
     def new_access(self) -> tuple[int, str]:
         # n numbers the trial's accesses; the id must also differ between captures of one

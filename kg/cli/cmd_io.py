@@ -43,11 +43,13 @@ def register(cli: click.Group) -> None:
                   help=f"Output format: {', '.join(sorted(EXPORTERS))}.")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
                   help="Write to FILE (default: standard output).")
+    @click.option("--rdf-format", type=click.Choice(["turtle", "nt", "jsonld", "xml"]), default=None,
+                  help="With --format rdf: the RDF serialisation (default turtle).")
     @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
                   help="Format option, e.g. -O rdf_format=nt, -O depth=3 (repeatable).")
     @pass_ctx
     def export_cmd(ctx: Ctx, runs: tuple[str, ...], all_runs: bool, fmt: str, output: str | None,
-                   options: tuple[str, ...]) -> None:
+                   rdf_format: str | None, options: tuple[str, ...]) -> None:
         """Export runs (or --all) as PROV-JSON or another format.
 
         RUNS are ids, unique prefixes or sequence numbers. The file is written
@@ -57,6 +59,7 @@ def register(cli: click.Group) -> None:
         Example:
           kg export 1 --format provjson -o run1.json
           kg export --all -F provjson > everything.json
+          kg export 1 -F rdf --rdf-format nt -o run1.nt
         """
         if not runs and not all_runs:
             raise click.UsageError("name at least one run, or --all")
@@ -68,6 +71,10 @@ def register(cli: click.Group) -> None:
             if not sep:
                 raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--option")
             opts[key.replace("-", "_")] = value
+        if rdf_format:
+            if fmt != "rdf":
+                raise click.BadParameter("only with --format rdf", param_hint="--rdf-format")
+            opts["rdf_format"] = rdf_format
         nodes, edges = select_records(ctx.store, None if all_runs else list(runs))
         binary = EXPORTERS[fmt][1]
         if output is None:

@@ -30,8 +30,8 @@ KIND_PREDICATES = {k.value: "is_" + re.sub(r"(?<!^)(?=[A-Z])", "_", k.value).low
 # relation with no facts fails instead of raising an existence error).
 PREDICATES = {"node": 3, "prop": 3, "edge_prop": 6, **{p: 4 for p in RELATION_PREDICATES.values()}}
 # Props whose string values name other nodes: written as atoms, like ids, so they join.
-_REF_PROPS = frozenset({"run", "parent", "plan", "prov_activity", "prov_generation", "prov_usage",
-                        "prov_starter", "prov_ender", "prov_id"})
+_REF_PROPS = frozenset({"run", "parent", "plan", "activity", "generation", "usage", "starter", "ender",
+                        "prov_id"})
 
 _SPECIAL = re.compile(r"[\\'\"\x00-\x1f\x7f\ud800-\udfff]")
 _ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -94,7 +94,7 @@ def _header() -> str:
     return ("% provkg facts: load with the rules, e.g. swipl kg/data/prolog/rules.pl facts.pl\n"
             "% Predicates and arities: docs/exports.md. Written for SWI-Prolog 7 or later.\n"
             ":- encoding(utf8).\n"
-            f":- dynamic({decl}).\n:- multifile({decl}).\n:- discontiguous({decl}).\n\n")
+            f":- dynamic(({decl})).\n:- multifile(({decl})).\n:- discontiguous(({decl})).\n\n")
 
 
 def write_prolog(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], **_options: Any) -> int:
@@ -107,8 +107,8 @@ def write_prolog(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], **_
         buf.append(f"node({nid}, {n.cls.lower()}, {quote_atom(n.kind)}).\n")
         compact = is_compact(n)
         for key, value in n.props.items():
-            if compact and key in COMPACT_KEYS:
-                continue  # written as the Value entities and relations they stand for
+            if (compact and key in COMPACT_KEYS) or value is None:
+                continue  # written as the Value entities and relations they stand for; None = absent
             buf.append(f"prop({nid}, {quote_atom(key)}, {term(value, ref=key in _REF_PROPS)}).\n")
         count += 1
         if len(buf) > 4096:
@@ -122,7 +122,7 @@ def write_prolog(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], **_
         role_t = term(role)
         buf.append(f"{pred}({src}, {dst}, {term(p.get('time'))}, {role_t}).\n")
         for key, value in p.items():
-            if key in ("time", "role"):
+            if key in ("time", "role") or value is None:
                 continue
             buf.append(f"edge_prop({pred}, {src}, {dst}, {role_t}, {quote_atom(key)}, "
                        f"{term(value, ref=key in _REF_PROPS)}).\n")

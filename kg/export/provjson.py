@@ -10,13 +10,17 @@ other PROV tools as far as the graph can hold them (see docs/exports.md):
 - a typed literal whose type we do not map to a native value is kept as
   ``{"$": text, "type": <datatype IRI>}`` (``{"$": text, "lang": tag}`` for a language
   string; a qualified name value is ``{"$": <IRI>, "type": <prov:QUALIFIED_NAME IRI>}``);
-- a relation's own identifier is the edge prop ``prov_id``.
+- a relation's own identifier is the edge prop ``prov_id``; its qualifiers that name
+  other records (prov:plan, prov:activity, prov:generation, prov:usage, prov:starter,
+  prov:ender) are the edge props ``plan``, ``activity``, ``generation``, ``usage``,
+  ``starter``, ``ender``.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from typing import IO, Any
@@ -33,6 +37,8 @@ __all__ = ["write_provjson", "read_provjson", "PREFIXES", "XSD_NS", "QNAME_TYPE"
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema#"
 QNAME_TYPE = PROV_NS + "QUALIFIED_NAME"
+# Qualified-name values: PROV-JSON's type, and the xsd:QName the prov library writes.
+_QNAME_TYPES = frozenset({QNAME_TYPE, "http://www.w3.org/2001/XMLSchema#QName"})
 PREFIXES = {"kg": KG_NS, "id": ID_NS}
 # Prefixes PROV-JSON predefines (never declared) and a few we name when we meet them.
 _BUILTIN = {"prov": PROV_NS, "xsd": XSD_NS}
@@ -51,15 +57,19 @@ _KIND_OF_PROV = {"Person": Kind.PERSON.value, "SoftwareAgent": Kind.SOFTWARE_AGE
                  "EmptyCollection": "Collection", "Bundle": "Bundle"}
 _TIME_PROPS = {"started": "prov:startTime", "ended": "prov:endTime"}
 # Qualifier keys that name other nodes: PROV-JSON key <-> edge prop.
-_REF_KEYS = {"prov:plan": "plan", "prov:activity": "prov_activity", "prov:generation": "prov_generation",
-             "prov:usage": "prov_usage", "prov:starter": "prov_starter", "prov:ender": "prov_ender"}
+_REF_KEYS = {"prov:plan": "plan", "prov:activity": "activity", "prov:generation": "generation",
+             "prov:usage": "usage", "prov:starter": "starter", "prov:ender": "ender"}
 _REF_PROPS = {v: k for k, v in _REF_KEYS.items()}
 _NATIVE = {XSD_NS + "long": int, XSD_NS + "double": float}
 
 
+_IRI = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|urn:)")
+
+
 def is_iri(node_id: str) -> bool:
-    """True for ids that are IRIs of another namespace (imported from other tools)."""
-    return "://" in node_id or node_id.startswith("urn:")
+    """True for ids that are IRIs of another namespace (imported from other tools):
+    ``scheme://...`` or ``urn:...``; our own ids (``file:/path``, ``fv:...``) are not."""
+    return _IRI.match(node_id) is not None
 
 
 class Namespaces:
@@ -119,8 +129,8 @@ def _attr(value: Any, ns: Namespaces, multi: bool = False) -> Any:
         return {"$": _double(value), "type": "xsd:double"}
     if _typed(value):
         out: dict[str, Any] = {"$": value["$"]}
-        if value.get("type") == QNAME_TYPE:
-            return {"$": ns.node(value["$"]), "type": "prov:QUALIFIED_NAME"}
+        if value.get("type") in _QNAME_TYPES:
+            return {"$": ns.node(value["$"]), "type": ns.qname(value["type"])}
         if "type" in value:
             out["type"] = ns.qname(value["type"]) if is_iri(value["type"]) else value["type"]
         if "lang" in value:
@@ -134,7 +144,7 @@ def _attr(value: Any, ns: Namespaces, multi: bool = False) -> Any:
 def _node_types(n: Node, ns: Namespaces) -> list[Any]:
     extra = n.props.get("prov_type")
     extras = extra if isinstance(extra, list) else ([] if extra is None else [extra])
-    prov_names = {e["$"][len(PROV_NS):] for e in extras if _typed(e) and e.get("type") == QNAME_TYPE
+    prov_names = {e["$"][len(PROV_NS):] for e in extras if _typed(e) and e.get("type") in _QNAME_TYPES
                   and e["$"].startswith(PROV_NS)}
     types: list[Any] = []
     implied = _PROV_TYPES.get(n.kind)
@@ -153,8 +163,9 @@ def _node_record(n: Node, ns: Namespaces) -> dict[str, Any]:
         rec["prov:type"] = types if len(types) > 1 else types[0]
     compact = is_compact(n)
     for key, value in n.props.items():
-        if key in ("seq", "prov_type") or (compact and key in COMPACT_KEYS):
-            continue  # seq is a store's numbering; compact keys are written as explode's records
+        if key in ("seq", "prov_type") or (compact and key in COMPACT_KEYS) or value is None:
+            continue  # seq is a store's numbering; compact keys are written as explode's records;
+            # None means absent (stores drop it on the next upsert)
         if n.cls == ProvClass.ACTIVITY.value and key in _TIME_PROPS and isinstance(value, (int, float)):
             rec[_TIME_PROPS[key]] = iso(value)
         else:
@@ -166,13 +177,13 @@ def _node_record(n: Node, ns: Namespaces) -> dict[str, Any]:
 def _edge_record(e: Edge, spec: Any, ns: Namespaces) -> dict[str, Any]:
     rec: dict[str, Any] = {spec.src_key: ns.node(e.src), spec.dst_key: ns.node(e.dst)}
     for key, value in e.props.items():
-        if key == "prov_id":
+        if key == "prov_id" or value is None:
             continue
         if key == "time" and isinstance(value, (int, float)):
             rec["prov:time"] = iso(value)
         elif key == "role":
             rec["prov:role"] = _attr(value, ns, multi=True)
-        elif key in _REF_PROPS and isinstance(value, str) and _REF_PROPS[key] in (spec.extra_keys + ("prov:plan",)):
+        elif key in _REF_PROPS and isinstance(value, str) and _REF_PROPS[key] in spec.extra_keys:
             rec[_REF_PROPS[key]] = ns.node(value)
         else:
             k = ns.key(key)
@@ -180,12 +191,14 @@ def _edge_record(e: Edge, spec: Any, ns: Namespaces) -> dict[str, Any]:
     return rec
 
 
-def write_provjson(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, indent: bool = False,
+def write_provjson(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, indent: bool | str = False,
                    **_options: Any) -> int:
     """Write one PROV-JSON document; returns the number of records. Memory stays flat: each
     section is spooled to a temporary file in one pass, then the sections are concatenated
     after the prefixes (which are only known at the end)."""
     count = 0
+    if isinstance(indent, str):  # from `kg export -O indent=true`
+        indent = indent.lower() in ("1", "true", "yes", "on")
     sep = ",\n" if indent else ","
     ns = Namespaces()
     with tempfile.TemporaryDirectory(prefix="kg-provjson-") as tmp:
@@ -273,8 +286,8 @@ class _Resolver:
                 return _NATIVE[type_iri](text)
             except ValueError:
                 raise InputError(f"{where}: {text!r:.40} is not a valid {typ}") from None
-        if type_iri == QNAME_TYPE:
-            return {"$": self.node(text, where), "type": QNAME_TYPE}
+        if type_iri in _QNAME_TYPES:
+            return {"$": self.node(text, where), "type": type_iri}
         out: dict[str, Any] = {"$": text}
         if type_iri is not None:
             out["type"] = type_iri
@@ -339,8 +352,10 @@ def _read_edge(spec: Any, rid: str, rec: Any, res: _Resolver, where: str) -> Edg
         if key == "prov:time":
             props["time"] = from_iso(value) if isinstance(value, str) else _bad(where, key, value)
         elif key == "prov:role":
-            props["role"] = res.value(value, where)
-        elif key in _REF_KEYS and (key in spec.extra_keys or key == "prov:plan"):
+            role = res.value(value, where)
+            # Stores key an edge by a string role; several or typed roles stay a PROV attribute.
+            props["role" if isinstance(role, str) else "prov:role"] = role
+        elif key in _REF_KEYS and key in spec.extra_keys:
             props[_REF_KEYS[key]] = res.node(value, where)
         else:
             props[res.key(key, where)] = res.value(value, where)
@@ -361,7 +376,7 @@ def _read_node(qname: str, cls: str, rec: dict[str, Any], res: _Resolver, where:
         if key == "prov:type":
             for t in value if isinstance(value, list) else [value]:
                 tv = res.value(t, where)
-                if (kind is None and _typed(tv) and tv.get("type") == QNAME_TYPE
+                if (kind is None and _typed(tv) and tv.get("type") in _QNAME_TYPES
                         and tv["$"].startswith(KG_NS)):
                     kind = tv["$"][len(KG_NS):]
                 else:
@@ -373,12 +388,12 @@ def _read_node(qname: str, cls: str, rec: dict[str, Any], res: _Resolver, where:
         else:
             props[res.key(key, where)] = res.value(value, where)
     prov_names = [t["$"][len(PROV_NS):] for t in types
-                  if _typed(t) and t.get("type") == QNAME_TYPE and t["$"].startswith(PROV_NS)]
+                  if _typed(t) and t.get("type") in _QNAME_TYPES and t["$"].startswith(PROV_NS)]
     if kind is not None:
         implied = _PROV_TYPES.get(kind)
         # The PROV subtype our writer adds beside kg:Kind is implied by the kind again.
         types = [t for t in types if not (implied and _typed(t) and t.get("$") == PROV_NS + implied
-                                          and t.get("type") == QNAME_TYPE)]
+                                          and t.get("type") in _QNAME_TYPES)]
     else:
         kind = next((_KIND_OF_PROV[p] for p in prov_names if p in _KIND_OF_PROV), None)
     if types:

@@ -95,7 +95,20 @@ def _json(props: dict[str, Any]) -> str:
     try:
         return _dumps(props, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
     except (TypeError, orjson.JSONEncodeError):
-        return _dumps({str(k): repr(v) for k, v in props.items()}).decode()
+        # e.g. an int beyond 64 bits: keep every other value as it is, that one as text
+        return _dumps(_sanitize(props), default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _sanitize(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, (float, str)):
+        return value
+    if isinstance(value, int):
+        return value if -(2 ** 63) <= value < 2 ** 64 else str(value)
+    if isinstance(value, dict):
+        return {str(k): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_sanitize(v) for v in value]
+    return repr(value)
 
 
 _COLS = ("run", "name", "status", "parent", "started", "ended")

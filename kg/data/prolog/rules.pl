@@ -9,6 +9,7 @@
 
 :- encoding(utf8).
 :- set_prolog_flag(double_quotes, string).
+:- use_module(library(solution_sequences)).
 
 % Declared here too, so the rules load (and goals fail cleanly) without facts.
 :- dynamic((node/3, prop/3, edge_prop/6, used/4, was_generated_by/4, was_associated_with/4,
@@ -34,6 +35,7 @@ is_activation(X) :- node(X, activity, 'Activation').
 is_workflow_run(X) :- node(X, activity, 'WorkflowRun').
 is_callback(X) :- node(X, activity, 'Callback').
 is_restore(X) :- node(X, activity, 'Restore').
+is_file_access(X) :- node(X, activity, 'FileAccess').
 is_value(X) :- node(X, entity, 'Value').
 is_file(X) :- node(X, entity, 'File').
 is_file_version(X) :- node(X, entity, 'FileVersion').
@@ -107,7 +109,8 @@ reads(A, F) :- used(A, V, _, _), is_file_version(V), file_of(V, F).
 writes(A, F) :- was_generated_by(V, A, _, _), is_file_version(V), file_of(V, F).
 
 % file_lineage(X, File): some version of File is upstream of X.
-file_lineage(X, F) :- lineage(X, V), is_file_version(V), file_of(V, F).
+file_lineage(X, F) :- distinct(X-F, (lineage(X, V), is_file_version(V), file_of(V, F))).
 
 % file_influence(From, To): a version of file From is upstream of a version of file To.
-file_influence(From, To) :- is_file(To), file_of(V, To), file_lineage(V, From), From \== To.
+file_influence(From, To) :-
+    distinct(From-To, (is_file(To), file_of(V, To), file_lineage(V, From), From \== To)).
