@@ -1,12 +1,13 @@
 """Node and Edge: the two record shapes every producer emits and every store keeps."""
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 from kg.exceptions import InputError
 from kg.model.terms import RELATIONS, Kind, ProvClass, Relation
 
-__all__ = ["Node", "Edge", "NODE_COLUMNS", "node", "edge", "check_node", "check_edge"]
+__all__ = ["Node", "Edge", "NODE_COLUMNS", "node", "edge", "check_node", "check_edge", "check_label"]
 
 # Properties that stores keep in their own indexed columns as well as in the props.
 NODE_COLUMNS = ("run", "name", "status", "parent", "started", "ended")
@@ -36,7 +37,15 @@ class Edge(NamedTuple):
     props: dict[str, Any]
 
 
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CLASSES = frozenset(c.value for c in ProvClass)
+
+
+def check_label(name: str, what: str = "kind") -> str:
+    """``name`` if it can be a graph label / relationship type (every store needs that); InputError otherwise."""
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise InputError(f"{what} {name!r} is not an identifier (letters, digits, underscore)")
+    return name
 _RELS = frozenset(r.value for r in Relation)
 
 
@@ -57,8 +66,7 @@ def check_node(n: Node) -> None:
         raise InputError(f"node without a string id: {n!r:.200}")
     if n.cls not in _CLASSES:
         raise InputError(f"node {n.id!r}: unknown PROV class {n.cls!r}")
-    if not isinstance(n.kind, str) or not n.kind:
-        raise InputError(f"node {n.id!r}: missing kind")
+    check_label(n.kind)
     if not isinstance(n.props, dict):
         raise InputError(f"node {n.id!r}: props must be an object")
 

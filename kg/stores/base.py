@@ -227,7 +227,17 @@ class Store(abc.ABC):
                 yield from self.find_edges(run=rid)
 
         def all_edges() -> Iterator[Edge]:
-            yield from base_edges()
+            # A stored edge can also be one an activity stands for (a dataflow USED): yield it
+            # once, in the activity's place. A first pass collects just those (few) keys.
+            refs: set[tuple[str, str, str, str]] = set()
+            for n in base_nodes():
+                if is_compact(n):
+                    own = n.id + "/"
+                    refs.update((e.src, e.rel, e.dst, str(e.props.get("role") or "")) for e in explode(n)[1]
+                                if e.rel != "WAS_INFORMED_BY" and not (e.src.startswith(own) or e.dst.startswith(own)))
+            for e in base_edges():
+                if not refs or (e.src, e.rel, e.dst, str(e.props.get("role") or "")) not in refs:
+                    yield e
             for n in base_nodes():
                 if is_compact(n):
                     yield from explode(n)[1]

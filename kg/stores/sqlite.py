@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from kg.exceptions import SchemaError, StoreError
-from kg.model.records import Edge, Node
+from kg.model.records import Edge, Node, check_label
 from kg.model.terms import TOP_LEVEL_KINDS
 from kg.stores.base import Store
 
@@ -82,6 +82,7 @@ UPDATE nodes SET seq = (SELECT coalesce(max(seq), 0) + 1 FROM nodes)
 WHERE id = ? AND seq IS NULL
 """
 
+_LABELS_OK: set[str] = set()
 _dumps = orjson.dumps
 _loads = orjson.loads
 
@@ -233,6 +234,11 @@ class SqliteStore(Store):
         edge_rows = [_edge_row(e) for e in edges]
         if not node_rows and not edge_rows:
             return
+        # Kinds and relation types must be labels in every store (Neo4j too): check each new one once.
+        for kind in {r[2] for r in node_rows} - _LABELS_OK:
+            _LABELS_OK.add(check_label(kind))
+        for rel in {r[1] for r in edge_rows} - _LABELS_OK:
+            _LABELS_OK.add(check_label(rel, "relation"))
         top = [(r[0],) for r in node_rows if r[2] in TOP_LEVEL_KINDS]
         try:
             with self._tx() as raw:

@@ -1,0 +1,212 @@
+"""kg push / pull / query / cypher: the Neo4j knowledge base from the command line."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from kg.cli._options import Ctx, emit_rows, output_option, pass_ctx, progress
+from kg.config import store_uri
+from kg.exceptions import ConfigError, InputError
+from kg.push import CopyReport, copy_runs, default_neo4j_uri, replay_spools, spool_files, total_records
+from kg.stores import Store, is_server_uri, open_store
+
+__all__ = ["register"]
+
+
+def _neo4j(uri: str | None) -> Store:
+    target = default_neo4j_uri(uri)
+    if not is_server_uri(target):
+        raise ConfigError(f"{target!r} is not a Neo4j URI (bolt://HOST:PORT or neo4j://HOST:PORT)")
+    return open_store(target)
+
+
+def _bar(total: int | None, label: str) -> Any:
+    bar = progress(range(0), total=total, label=label)
+    return bar if hasattr(bar, "update") else None
+
+
+def _local_store(ctx: Ctx) -> Store | None:
+    """The embedded store to copy from/to; None when it does not exist (push then only replays spools)."""
+    uri = store_uri(ctx.store_uri)
+    if is_server_uri(uri):
+        return ctx.store
+    path = uri.removeprefix("sqlite:///")
+    if "://" not in path and not path.endswith(".jsonl") and not os.path.exists(path):
+        return None
+    return ctx.store
+
+
+def _plain(value: Any) -> Any:
+    """A driver value (node, relationship, path, temporal) as JSON-friendly data."""
+    from neo4j.graph import Node as GNode, Path as GPath, Relationship
+
+    if isinstance(value, GNode):
+        return {"labels": sorted(value.labels), **dict(value)}
+    if isinstance(value, Relationship):
+        return {"type": value.type, "src": value.start_node.get("id") if value.start_node else None,
+                "dst": value.end_node.get("id") if value.end_node else None, **dict(value)}
+    if isinstance(value, GPath):
+        return [_plain(n) for n in value.nodes]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    return value
+
+
+def _params(items: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        out[key] = value
+    return out
+
+
+def _query_store(ctx: Ctx, uri: str | None) -> Store:
+    if uri is None and is_server_uri(store_uri(ctx.store_uri)):
+        return ctx.store
+    return _neo4j(uri)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("push")
+    @click.argument("runs", nargs=-1)
+    @click.option("--to", "to", metavar="URI", default=None,
+                  help="Neo4j to push to (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687).")
+    @click.option("--no-spool", is_flag=True, help="Do not replay capture spools from $KG_HOME/spool.")
+    @pass_ctx
+    def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool) -> None:
+        """Copy runs (all when none named) from the embedded store into Neo4j.
+
+        Also delivers records that captures spooled while Neo4j was unreachable
+        ($KG_HOME/spool/*.jsonl; each file is deleted once committed). Pushing
+        again adds nothing.
+
+        \b
+        Example:
+          kg push                      # every run, plus pending spools
+          kg push 3 4 --to bolt://kb.example.org:7687
+        """
+        target = _neo4j(to)
+        report = CopyReport()
+        try:
+            source = _local_store(ctx)
+            if source is not None and source.uri != target.uri:
+                bar = _bar(None if runs else total_records(source), "push")
+                report = copy_runs(source, target, list(runs) or None,
+                                   on_progress=bar.update if bar is not None else None)
+                if bar is not None:
+                    bar.close()
+            elif runs:
+                raise InputError(f"no embedded store at {store_uri(ctx.store_uri)} to push runs from")
+            if not no_spool and spool_files():
+                bar = _bar(None, "spool")
+                replay_spools(target, report=report, on_progress=bar.update if bar is not None else None)
+                if bar is not None:
+                    bar.close()
+        finally:
+            target.close()
+        msg = f"pushed {len(report.runs)} runs ({report.nodes} nodes, {report.edges} edges) to {target.uri}"
+        if report.spools:
+            msg += f"; replayed {report.spools} spool files ({report.spooled_records} records)"
+        click.echo(msg, err=True)
+
+    @cli.command("pull")
+    @click.argument("runs", nargs=-1)
+    @click.option("--from", "from_", metavar="URI", default=None,
+                  help="Neo4j to pull from (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687).")
+    @pass_ctx
+    def pull_cmd(ctx: Ctx, runs: tuple[str, ...], from_: str | None) -> None:
+        """Copy runs (all when none named) from Neo4j into the embedded store.
+
+        RUNS are ids, unique prefixes or numbers as Neo4j knows them. Pulling again
+        adds nothing.
+
+        \b
+        Example:
+          kg pull 0192f1c3 --from bolt://kb.example.org:7687
+          kg pull                      # everything
+        """
+        source = _neo4j(from_)
+        try:
+            if source.uri == ctx.store.uri:
+                raise InputError("the embedded store is this Neo4j itself; nothing to pull")
+            bar = _bar(None if runs else total_records(source), "pull")
+            report = copy_runs(source, ctx.store, list(runs) or None,
+                               on_progress=bar.update if bar is not None else None)
+            if bar is not None:
+                bar.close()
+        finally:
+            source.close()
+        click.echo(f"pulled {len(report.runs)} runs ({report.nodes} nodes, {report.edges} edges) "
+                   f"from {source.uri}", err=True)
+
+    @cli.command("query")
+    @click.argument("name", required=False)
+    @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+                  help="A query parameter (repeatable); sent as a parameter, never pasted into Cypher.")
+    @click.option("--uri", metavar="URI", default=None,
+                  help="Neo4j to query (default: --store if it is Neo4j, else $KG_NEO4J_URI / config 'neo4j').")
+    @click.option("--list", "list_", is_flag=True, help="List the named queries and their parameters.")
+    @click.option("--show", is_flag=True, help="Print the query's Cypher instead of running it.")
+    @output_option
+    @pass_ctx
+    def query_cmd(ctx: Ctx, name: str | None, params: tuple[str, ...], uri: str | None, list_: bool,
+                  show: bool, fmt: str) -> None:
+        """Run a named Cypher query (see --list) against Neo4j.
+
+        Parameters are typed by the query's header; a `run` parameter takes a run
+        id, unique prefix or number.
+
+        \b
+        Example:
+          kg query --list
+          kg query upstream-lineage --param entity=fv:3f5a... --param depth=5
+          kg query run-files --param run=1 -F csv
+        """
+        from kg.queries import get_query, load_queries
+
+        if list_ or not name:
+            rows = [{"name": q.name, "parameters": " ".join(
+                        f"{p.name}:{p.type}" + ("" if p.required else f"={p.default}") for p in q.params),
+                     "answers": q.answers} for q in sorted(load_queries().values(), key=lambda q: q.name)]
+            emit_rows(rows, fmt)
+            return
+        q = get_query(name)
+        if show:
+            click.echo(q.text, nl=False)
+            return
+        store = _query_store(ctx, uri)
+        bound = q.bind(_params(params), resolve_run=lambda ref: store.resolve_run(ref).id)
+        rows = store.cypher(q.text, bound)  # type: ignore[attr-defined]
+        emit_rows([_plain(r) for r in rows], fmt)
+
+    @cli.command("cypher")
+    @click.argument("query")
+    @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+                  help="A string parameter $NAME (repeatable).")
+    @click.option("--write", is_flag=True, help="Allow the query to change the graph.")
+    @click.option("--uri", metavar="URI", default=None,
+                  help="Neo4j to query (default: --store if it is Neo4j, else $KG_NEO4J_URI / config 'neo4j').")
+    @output_option
+    @pass_ctx
+    def cypher_cmd(ctx: Ctx, query: str, params: tuple[str, ...], write: bool, uri: str | None, fmt: str) -> None:
+        """Run ad-hoc Cypher against Neo4j; read-only unless --write.
+
+        Without --write the transaction is opened in read mode, so Neo4j itself
+        refuses CREATE, MERGE, SET and DELETE.
+
+        \b
+        Example:
+          kg cypher "MATCH (t:Task {status: 'ERROR'}) RETURN t.name, t.error LIMIT 10"
+          kg cypher "MATCH (n:KG {id: \\$id}) RETURN n" --param id=t-abc.1
+        """
+        store = _query_store(ctx, uri)
+        rows = store.cypher(query, _params(params), write=write)  # type: ignore[attr-defined]
+        emit_rows([_plain(r) for r in rows], fmt)

@@ -1,0 +1,205 @@
+"""Copying runs between stores (``kg push`` / ``kg pull``) and replaying capture spools.
+
+Copies are idempotent upserts in batches (one transaction each): a copy interrupted midway
+is finished by running it again, and a second copy adds nothing. A spool file is deleted
+only after every record in it was committed to the target."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kg.config import kg_home, load_config
+from kg.model.records import Edge, Node
+from kg.stores.base import Store
+
+__all__ = ["CopyReport", "copy_runs", "replay_spools", "spool_files", "default_neo4j_uri", "total_records", "BATCH"]
+
+BATCH = 10_000
+DEFAULT_NEO4J_URI = "bolt://127.0.0.1:7687"
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class CopyReport:
+    """What a push or pull did."""
+
+    runs: list[str] = field(default_factory=list)
+    nodes: int = 0
+    edges: int = 0
+    spools: int = 0           # spool files replayed (and deleted)
+    spooled_records: int = 0  # records they held
+
+    @property
+    def records(self) -> int:
+        return self.nodes + self.edges
+
+
+def default_neo4j_uri(explicit: str | None = None) -> str:
+    """``explicit``, else ``$KG_NEO4J_URI``, else config ``neo4j``, else bolt://127.0.0.1:7687."""
+    uri = explicit or os.environ.get("KG_NEO4J_URI") or load_config().get("neo4j")
+    return str(uri) if uri else DEFAULT_NEO4J_URI
+
+
+def _batches(nodes: Iterator[Node], edges: Iterator[Edge], size: int) -> Iterator[tuple[list[Node], list[Edge]]]:
+    # Nodes first, so most edges find both endpoints already written (a placeholder otherwise).
+    buf: list[Node] = []
+    for n in nodes:
+        buf.append(n)
+        if len(buf) >= size:
+            yield buf, []
+            buf = []
+    if buf:
+        yield buf, []
+    ebuf: list[Edge] = []
+    for e in edges:
+        ebuf.append(e)
+        if len(ebuf) >= size:
+            yield [], ebuf
+            ebuf = []
+    if ebuf:
+        yield [], ebuf
+
+
+def _read_ahead(batches: Iterator[tuple[list[Node], list[Edge]]], depth: int = 2
+                ) -> Iterator[tuple[list[Node], list[Edge]]]:
+    """Read the next batches on a thread while the target commits this one: the source's
+    reads and the server's writes overlap (the driver releases the GIL while it waits)."""
+    import queue
+    import threading
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    t = threading.Thread(target=produce, name="kg-push-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def copy_runs(source: Store, target: Store, runs: Iterable[str] | None = None, *, batch: int = BATCH,
+              on_progress: Progress | None = None) -> CopyReport:
+    """Copy the named runs (ids, prefixes or numbers resolved in ``source``; every record when
+    None) into ``target``."""
+    report = CopyReport()
+    ids = None if runs is None else [source.resolve_run(r).id for r in runs]
+    report.runs = ids or [r.id for r in source.runs()]
+    nodes, edges = source.run_records(ids)
+    for nb, eb in _read_ahead(_batches(nodes, edges, batch)):
+        target.write(nb, eb)
+        report.nodes += len(nb)
+        report.edges += len(eb)
+        if on_progress is not None:
+            on_progress(len(nb) + len(eb))
+    return report
+
+
+def spool_files(home: Path | None = None) -> list[Path]:
+    """Spool files waiting in ``$KG_HOME/spool`` (including ones a crashed push left claimed)."""
+    d = (home or kg_home()) / "spool"
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.name.endswith((".jsonl", ".jsonl.pushing")))
+
+
+def _claim(path: Path) -> Path | None:
+    # Renaming first means a still-running process appends to a new file by the old name,
+    # never to the one being replayed.
+    if path.name.endswith(".pushing"):
+        return path
+    claimed = path.with_name(f"{path.name}.{os.getpid()}.pushing")
+    try:
+        os.rename(path, claimed)
+    except FileNotFoundError:  # another push took it
+        return None
+    return claimed
+
+
+def _locked_size(path: Path) -> int:
+    import fcntl
+
+    with open(path, "rb") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # waits for a writer that opened the file before the rename
+        return os.fstat(fh.fileno()).st_size
+
+
+def replay_spools(target: Store, *, home: Path | None = None, batch: int = BATCH,
+                  on_progress: Progress | None = None, report: CopyReport | None = None) -> CopyReport:
+    """Write every spooled record into ``target``; each file is deleted once all of it is committed.
+
+    A malformed spool raises InputError naming the line and is left in place."""
+    from kg.stores.jsonl import read_records
+
+    report = report or CopyReport()
+    for path in spool_files(home):
+        claimed = _claim(path)
+        if claimed is None:
+            continue
+        done = 0
+        while True:
+            size = _locked_size(claimed)
+            if size == done:
+                break
+            nodes, edges = read_records(claimed) if done == 0 else _read_tail(claimed, done)
+            for nb, eb in _batches(iter(nodes), iter(edges), batch):
+                target.write(nb, eb)
+                report.spooled_records += len(nb) + len(eb)
+                if on_progress is not None:
+                    on_progress(len(nb) + len(eb))
+            done = size
+        claimed.unlink()
+        report.spools += 1
+    return report
+
+
+def _read_tail(path: Path, offset: int) -> tuple[list[Node], list[Edge]]:
+    import tempfile
+
+    from kg.stores.jsonl import read_records
+
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as tmp:
+        tmp.write(data)
+    try:
+        return read_records(tmp.name)
+    finally:
+        os.unlink(tmp.name)
+
+
+def total_records(store: Store) -> int | None:
+    """A progress-bar total for copying the whole store (None if the store cannot tell cheaply)."""
+    try:
+        c = store.counts()
+    except Exception:  # a total is a nicety; never fail a copy for it
+        return None
+    return int(c.get("nodes", 0)) + int(c.get("edges", 0))
+

@@ -1,0 +1,653 @@
+"""The shared knowledge base: the Store contract on a Neo4j server (Bolt), written with ``UNWIND … MERGE``.
+
+Graph layout (docs/neo4j-store.md has the full story):
+
+* every stored node has the labels ``KG``, its PROV class (``Entity``/``Activity``/``Agent``)
+  and its kind (``Task``, ``Value``...), the properties ``id`` and ``kind``, and its props;
+* an edge endpoint that was never written as a node is a *placeholder*: label ``KG`` only,
+  no ``kind`` (the SQLite store keeps dangling edges the same way: the node reads as absent);
+* relationship type = ``Edge.rel``; identity (src, rel, dst, role) with ``role`` "" when absent;
+* props that Neo4j cannot hold natively (maps, mixed or empty lists, huge ints) are JSON
+  strings, and their keys are listed in the ``_json`` property, so a round trip is lossless;
+  a user prop that collides with ``id``/``kind``/``_json`` or starts with ``~`` is stored
+  under ``~`` + its name;
+* compact activities (kg.model.prov) are exploded on write: Neo4j holds real Value nodes and
+  USED / WAS_GENERATED_BY / WAS_INFORMED_BY relationships (what Cypher and the Browser
+  traverse), and the activity keeps ``used``/``generated`` as JSON too (``kg show`` reads them).
+
+Labels and relationship types cannot be query parameters: they are checked against an
+identifier pattern and backtick-quoted; every value is a parameter."""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import orjson
+
+from kg.config import load_config
+from kg.exceptions import ConfigError, InputError, KGError, NotFound, QueryError, StoreError, StoreUnavailable
+from kg.model.prov import explode, is_compact
+from kg.model.records import check_label, Edge, Node
+from kg.model.terms import LINEAGE_RELATIONS, TOP_LEVEL_KINDS, ProvClass, Relation
+from kg.stores.base import Store, Subgraph
+
+__all__ = ["Neo4jStore", "check_label", "neo4j_settings", "BATCH"]
+
+BATCH = 5000          # rows per UNWIND statement
+_PAGE = 2000          # records fetched per round trip while streaming
+_CLASSES = tuple(c.value for c in ProvClass)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_BASE = "KG"          # the label every provkg node carries (one unique id index for all classes)
+_RESERVED = frozenset({"id", "kind", "_json"})
+_ERESERVED = frozenset({"_json"})
+_INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 63 - 1
+_DOWN_FOR = 5.0       # after a failed connection, fail fast for this long (the sink spools meanwhile)
+
+
+def _q(name: str) -> str:
+    return f"`{name}`"  # only ever applied to names that passed check_label
+
+
+def neo4j_settings() -> dict[str, str | None]:
+    """User, password and database from ``KG_NEO4J_*`` or ``$KG_HOME/config.toml [kg] neo4j_*``."""
+    cfg = load_config()
+    out: dict[str, str | None] = {}
+    for key in ("user", "password", "database"):
+        val = os.environ.get(f"KG_NEO4J_{key.upper()}") or cfg.get(f"neo4j_{key}")
+        out[key] = str(val) if val not in (None, "") else None
+    return out
+
+
+# -- property encoding ------------------------------------------------------------
+_dumps = orjson.dumps
+_JSON_OPT = orjson.OPT_NON_STR_KEYS
+
+
+def _to_json(v: Any) -> str:
+    try:
+        return _dumps(v, default=repr, option=_JSON_OPT).decode()
+    except (TypeError, orjson.JSONEncodeError):  # ints beyond 64 bits and the like
+        import json
+
+        return json.dumps(v, default=repr)
+
+
+def _from_json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+
+_NATIVE = frozenset({str, float, bool})
+
+
+def _native_list(v: list[Any]) -> bool:
+    # Neo4j arrays are homogeneous and non-empty here (an empty list reads back typeless).
+    if not v:
+        return False
+    t = type(v[0])
+    if t is int:
+        return all(type(x) is int and _INT_MIN <= x <= _INT_MAX for x in v)
+    return t in _NATIVE and all(type(x) is t for x in v)
+
+
+def _encode(props: dict[str, Any], reserved: frozenset[str]) -> tuple[dict[str, Any], list[str] | None]:
+    out: dict[str, Any] = {}
+    js: list[str] | None = None
+    for k, v in props.items():
+        if type(k) is not str:
+            k = str(k)
+        if k in reserved or k[:1] == "~":
+            k = "~" + k
+        t = type(v)
+        if t in _NATIVE or v is None or (t is int and _INT_MIN <= v <= _INT_MAX) or (t is list and _native_list(v)):
+            out[k] = v
+        else:
+            out[k] = _to_json(v)
+            if js is None:
+                js = []
+            js.append(k)
+    return out, js
+
+
+def _decode(raw: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
+    js = raw.get("_json")
+    props: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k in skip:
+            continue
+        if js is not None and k in js:
+            v = _from_json(v)
+        props[k[1:] if k[:1] == "~" else k] = v
+    return props
+
+
+_NODE_SKIP = frozenset({"id", "kind", "_json"})
+_EDGE_SKIP = frozenset({"_json"})
+
+
+def _node_of(raw: dict[str, Any], labels: Iterable[str]) -> Node:
+    cls = next((lab for lab in labels if lab in _CLASSES), _CLASSES[0])
+    return Node(raw["id"], cls, raw["kind"], _decode(raw, _NODE_SKIP))
+
+
+def _edge_of(src: str, rel: str, dst: str, raw: dict[str, Any]) -> Edge:
+    props = _decode(raw, _EDGE_SKIP)
+    if props.get("role") == "":
+        del props["role"]  # stored as "" only to take part in the edge's identity
+    return Edge(rel, src, dst, props)
+
+
+# -- Cypher -------------------------------------------------------------------------
+# Merging props: ``+=`` replaces the keys it names; the ``_json`` list keeps the JSON-encoded
+# keys not overwritten by this write, plus this write's.
+_JSON_MERGE = """
+WITH {var}, r{extra}, [k IN coalesce({var}._json, []) WHERE NOT k IN keys(r.p)] + coalesce(r.j, []) AS js
+SET {var}._json = CASE size(js) WHEN 0 THEN null ELSE js END"""
+
+_NODE_WRITE = """
+UNWIND $rows AS r
+MERGE (n:KG {{id: r.id}})
+WITH n, r, labels(n) AS before
+SET n:{labels}, n += r.p, n.kind = $kind""" + _JSON_MERGE.format(var="n", extra=", before") + """
+WITH n, before WHERE size(before) > 1 AND any(l IN before WHERE NOT l IN $keep)
+RETURN n.id AS id, [l IN before WHERE NOT l IN $keep] AS stale"""
+
+_EDGE_WRITE = """
+UNWIND $rows AS r
+MERGE (a:KG {{id: r.s}})
+MERGE (b:KG {{id: r.d}})
+MERGE (a)-[e:{rel} {{role: r.role}}]->(b)
+SET e += r.p""" + _JSON_MERGE.format(var="e", extra="")
+
+_ASSIGN_SEQ = """
+MATCH (n:KG {id: $id}) WHERE n.seq IS NULL
+WITH n, COLLECT { MATCH (x:KG) WHERE x.seq IS NOT NULL RETURN x.seq ORDER BY x.seq DESC LIMIT 1 } AS top
+MERGE (c:KGMeta {key: 'seq'})
+  ON CREATE SET c.value = coalesce(head(top), 0)
+SET c.value = c.value + 1
+WITH n, c
+SET n.seq = c.value"""
+
+_EDGE_RETURN = "RETURN a.id AS s, type(e) AS t, b.id AS d, properties(e) AS p"
+_NODE_RETURN = "RETURN properties(n) AS p, labels(n) AS l"
+
+
+class Neo4jStore(Store):
+    """``Neo4jStore("bolt://host:7687")``: the Store contract on a Neo4j 5 server.
+
+    Credentials and database come from ``KG_NEO4J_USER`` / ``KG_NEO4J_PASSWORD`` /
+    ``KG_NEO4J_DATABASE`` or the ``neo4j_user`` / ``neo4j_password`` / ``neo4j_database`` keys
+    of ``$KG_HOME/config.toml [kg]`` (or ``user:password@`` in the URI); they are never part
+    of ``uri`` or ``describe()``."""
+
+    def __init__(self, uri: str, *, retry_time: float | None = None) -> None:
+        import neo4j
+
+        self._neo4j = neo4j
+        parts = urlsplit(uri)
+        conf = neo4j_settings()
+        user, password = conf["user"], conf["password"]
+        if parts.username:  # user:password@host in the URI: use it, never show it
+            user, password = unquote(parts.username), unquote(parts.password or "")
+            host = parts.hostname or ""
+            netloc = f"[{host}]" if ":" in host else host
+            netloc += f":{parts.port}" if parts.port else ""
+            parts = parts._replace(netloc=netloc)
+        self.uri = urlunsplit(parts._replace(query="", fragment=""))
+        self.database = conf["database"]
+        auth = (user, password or "") if user else None
+        retry = retry_time if retry_time is not None else float(os.environ.get("KG_NEO4J_RETRY_TIME", "5"))
+        try:
+            self._driver = neo4j.GraphDatabase.driver(
+                self.uri, auth=auth, max_transaction_retry_time=retry, connection_timeout=5.0,
+                connection_acquisition_timeout=30.0, user_agent="provkg",
+                notifications_min_severity="OFF")
+        except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
+            raise ConfigError(f"bad Neo4j URI {self.uri!r}: {exc}") from None
+        self._lock = threading.Lock()
+        self._ready = False
+        self._rel_indexed: set[str] = set()
+        self._down_until = 0.0
+
+    # -- plumbing ------------------------------------------------------------------
+    def _session(self, read: bool = False) -> Any:
+        mode = self._neo4j.READ_ACCESS if read else self._neo4j.WRITE_ACCESS
+        return self._driver.session(database=self.database, default_access_mode=mode, fetch_size=_PAGE)
+
+    def _wrap(self, exc: BaseException) -> KGError:
+        ex = self._neo4j.exceptions
+        if isinstance(exc, (ex.ServiceUnavailable, ex.SessionExpired, OSError)):
+            self._down_until = time.monotonic() + _DOWN_FOR
+            return StoreUnavailable(f"Neo4j at {self.uri} is unreachable ({_first_line(exc)})")
+        if isinstance(exc, ex.AuthError):
+            return ConfigError(f"Neo4j at {self.uri} refused the credentials "
+                               "(set KG_NEO4J_USER / KG_NEO4J_PASSWORD)")
+        if isinstance(exc, ex.Neo4jError) and (exc.code or "").startswith("Neo.ClientError.Database"):
+            return ConfigError(f"Neo4j at {self.uri}: {_first_line(exc)}")
+        return StoreError(f"Neo4j at {self.uri}: {_first_line(exc)}")
+
+    def _guard(self) -> None:
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable(f"Neo4j at {self.uri} is unreachable (retrying in a few seconds)")
+        if not self._ready:
+            self._setup()
+
+    def _read(self, query: str, **params: Any) -> list[Any]:
+        self._guard()
+        try:
+            with self._session(read=True) as s:
+                return list(s.execute_read(lambda tx: list(tx.run(query, params))))
+        except self._neo4j.exceptions.DriverError as exc:
+            raise self._wrap(exc) from None
+        except self._neo4j.exceptions.Neo4jError as exc:
+            raise self._wrap(exc) from None
+
+    def _stream(self, query: str, **params: Any) -> Iterator[Any]:
+        # One auto-commit query whose records arrive _PAGE at a time: memory stays flat on
+        # long exports, and an open read never blocks writers in Neo4j.
+        self._guard()
+        ex = self._neo4j.exceptions
+        try:
+            with self._session(read=True) as s:
+                yield from s.run(query, params)
+        except (ex.DriverError, ex.Neo4jError) as exc:
+            raise self._wrap(exc) from None
+
+    # -- schema --------------------------------------------------------------------
+    def _setup(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            wanted = {
+                "kg_id": f"CREATE CONSTRAINT kg_id IF NOT EXISTS FOR (n:{_BASE}) REQUIRE n.id IS UNIQUE",
+                "kg_seq": f"CREATE CONSTRAINT kg_seq IF NOT EXISTS FOR (n:{_BASE}) REQUIRE n.seq IS UNIQUE",
+                "kg_meta_key": "CREATE CONSTRAINT kg_meta_key IF NOT EXISTS FOR (n:KGMeta) REQUIRE n.key IS UNIQUE",
+            }
+            for cls in _CLASSES:
+                wanted[f"kg_{cls.lower()}_id"] = (f"CREATE CONSTRAINT kg_{cls.lower()}_id IF NOT EXISTS "
+                                                  f"FOR (n:{cls}) REQUIRE n.id IS UNIQUE")
+            for prop in ("run", "parent", "name"):
+                wanted[f"kg_{prop}"] = f"CREATE INDEX kg_{prop} IF NOT EXISTS FOR (n:{_BASE}) ON (n.{prop})"
+            rels = [r.value for r in Relation]
+            for rel in rels:
+                wanted[_rel_index_name(rel)] = _rel_index(rel)
+            try:
+                with self._session() as s:
+                    have = {r["name"] for r in s.run("SHOW INDEXES YIELD name")}
+                    for name, stmt in wanted.items():
+                        if name not in have:
+                            _schema_run(s, stmt)
+                    if "kg_meta_key" not in have or "kg_seq" not in have:
+                        s.run("CALL db.awaitIndexes(300)").consume()
+            except (self._neo4j.exceptions.DriverError, self._neo4j.exceptions.Neo4jError) as exc:
+                raise self._wrap(exc) from None
+            self._rel_indexed.update(rels)
+            self._ready = True
+
+    def _index_rels(self, rels: Iterable[str]) -> None:
+        new = [r for r in rels if r not in self._rel_indexed]
+        if not new:
+            return
+        with self._session() as s:
+            for rel in new:
+                _schema_run(s, _rel_index(rel))
+        self._rel_indexed.update(new)
+
+    # -- writing -------------------------------------------------------------------
+    def write(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
+        node_groups, top, edge_groups = _prepare(nodes, edges)
+        if not node_groups and not edge_groups:
+            return
+        self._guard()
+        try:
+            self._index_rels(edge_groups)
+
+            def work(tx: Any) -> None:
+                stale: list[tuple[str, list[str]]] = []
+                for (cls, kind), rows in node_groups.items():
+                    query = _NODE_WRITE.format(labels=f"{cls}:{_q(kind)}" if kind != cls else cls)
+                    keep = [_BASE, cls, kind]
+                    for i in range(0, len(rows), BATCH):
+                        res = tx.run(query, rows=rows[i:i + BATCH], kind=kind, keep=keep)
+                        stale += [(r["id"], r["stale"]) for r in res]
+                for nid, labels in stale:  # a node re-written with another kind or class
+                    tx.run(f"MATCH (n:KG {{id: $id}}) REMOVE n:{':'.join(_q(lab) for lab in labels)}",
+                           id=nid).consume()
+                for rel, rows in edge_groups.items():
+                    query = _EDGE_WRITE.format(rel=_q(rel))
+                    for i in range(0, len(rows), BATCH):
+                        tx.run(query, rows=rows[i:i + BATCH]).consume()
+                for nid in top:
+                    tx.run(_ASSIGN_SEQ, id=nid).consume()
+
+            with self._session() as s:
+                s.execute_write(work)
+        except (self._neo4j.exceptions.DriverError, self._neo4j.exceptions.Neo4jError) as exc:
+            raise self._wrap(exc) from None
+
+    # -- reading -------------------------------------------------------------------
+    def get_node(self, id: str) -> Node | None:
+        rows = self._read(f"MATCH (n:KG {{id: $id}}) WHERE n.kind IS NOT NULL {_NODE_RETURN}", id=id)
+        return _node_of(rows[0]["p"], rows[0]["l"]) if rows else None
+
+    def find_nodes(self, *, kind: str | None = None, run: str | None = None, cls: str | None = None,
+                   parent: str | None = None, name: str | None = None, id_prefix: str | None = None,
+                   limit: int | None = None) -> Iterator[Node]:
+        labels = _BASE
+        for lab in (cls, kind):
+            if lab is not None:
+                if not _IDENT.match(lab):
+                    return iter(())  # no node can have it: kinds are identifiers
+                labels += ":" + _q(lab)
+        where = ["n.kind IS NOT NULL"]
+        params: dict[str, Any] = {}
+        for key, val in (("run", run), ("parent", parent), ("name", name)):
+            if val is not None:
+                where.append(f"n.{key} = ${key}")
+                params[key] = val
+        if id_prefix is not None:
+            where.append("n.id STARTS WITH $prefix")
+            params["prefix"] = id_prefix
+        query = f"MATCH (n:{labels}) WHERE {' AND '.join(where)} {_NODE_RETURN} ORDER BY n.id"
+        if limit is not None:
+            query += " LIMIT $limit"
+            params["limit"] = int(limit)
+        return (_node_of(r["p"], r["l"]) for r in self._stream(query, **params))
+
+    def find_edges(self, *, src: str | None = None, dst: str | None = None, rel: str | None = None,
+                   run: str | None = None) -> Iterator[Edge]:
+        if rel is not None and not _IDENT.match(rel):
+            return iter(())
+        params: dict[str, Any] = {}
+        a = "(a:KG {id: $src})" if src is not None else "(a:KG)"
+        b = "(b:KG {id: $dst})" if dst is not None else "(b:KG)"
+        if src is not None:
+            params["src"] = src
+        if dst is not None:
+            params["dst"] = dst
+        where = ""
+        if run is not None:
+            where = "WHERE e.run = $run"
+            params["run"] = run
+        if rel is not None:
+            query = f"MATCH {a}-[e:{_q(rel)}]->{b} {where} {_EDGE_RETURN}"
+        elif run is not None and src is None and dst is None:
+            # A relationship index is per type: one indexed branch per type beats one scan of all.
+            types = [t for t in self._rel_types() if _IDENT.match(t)]
+            if not types:
+                return iter(())
+            query = " UNION ALL ".join(f"MATCH {a}-[e:{_q(t)}]->{b} {where} {_EDGE_RETURN}" for t in types)
+        else:
+            query = f"MATCH {a}-[e]->{b} {where} {_EDGE_RETURN}"
+        return (_edge_of(r["s"], r["t"], r["d"], r["p"]) for r in self._stream(query, **params))
+
+    def _rel_types(self) -> list[str]:
+        return [r["t"] for r in self._read("CALL db.relationshipTypes() YIELD relationshipType AS t RETURN t")]
+
+    def runs(self) -> list[Node]:
+        rows = self._read(f"MATCH (n:KG) WHERE n.seq IS NOT NULL AND n.kind IS NOT NULL {_NODE_RETURN} "
+                          "ORDER BY n.seq")
+        return [_node_of(r["p"], r["l"]) for r in rows]
+
+    def resolve_run(self, ref: str | int) -> Node:
+        text = str(ref).strip()
+        if text.isdigit() and not text.startswith("0"):  # 12 is run 12; 0192 is an id prefix
+            rows = self._read(f"MATCH (n:KG {{seq: $seq}}) {_NODE_RETURN}", seq=int(text))
+            if rows:
+                return _node_of(rows[0]["p"], rows[0]["l"])
+        return super().resolve_run(text)
+
+    def counts(self) -> dict[str, int]:
+        # Count-store lookups (constant time): placeholders have no class label, so they are not counted.
+        rows = self._read("CALL () { MATCH (n:Entity) RETURN count(n) AS c UNION ALL "
+                          "MATCH (n:Activity) RETURN count(n) AS c UNION ALL "
+                          "MATCH (n:Agent) RETURN count(n) AS c } RETURN sum(c) AS nodes")
+        edges = self._read("MATCH ()-[r]->() RETURN count(r) AS c")
+        return {"nodes": int(rows[0]["nodes"]), "edges": int(edges[0]["c"])}
+
+    def get_nodes(self, ids: Iterable[str]) -> dict[str, Node]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, Node] = {}
+        for i in range(0, len(ids), BATCH):
+            for r in self._read(f"UNWIND $ids AS id MATCH (n:KG {{id: id}}) WHERE n.kind IS NOT NULL "
+                                f"{_NODE_RETURN}", ids=ids[i:i + BATCH]):
+                n = _node_of(r["p"], r["l"])
+                out[n.id] = n
+        return out
+
+    def edges_of(self, ids: Iterable[str], *, direction: str) -> list[Edge]:
+        ids = list(dict.fromkeys(ids))
+        pattern = "(a:KG {id: id})-[e]->(b:KG)" if direction == "up" else "(a:KG)-[e]->(b:KG {id: id})"
+        out: list[Edge] = []
+        for i in range(0, len(ids), BATCH):
+            out += [_edge_of(r["s"], r["t"], r["d"], r["p"])
+                    for r in self._read(f"UNWIND $ids AS id MATCH {pattern} {_EDGE_RETURN}", ids=ids[i:i + BATCH])]
+        return out
+
+    def children_of(self, ids: Iterable[str]) -> list[Node]:
+        ids = list(dict.fromkeys(ids))
+        out: list[Node] = []
+        for i in range(0, len(ids), BATCH):
+            out += [_node_of(r["p"], r["l"]) for r in self._read(
+                f"UNWIND $ids AS pid MATCH (n:KG {{parent: pid}}) WHERE n.kind IS NOT NULL {_NODE_RETURN}",
+                ids=ids[i:i + BATCH])]
+        return out
+
+    def get_any(self, id: str) -> Node | None:
+        return self.get_node(id)  # Value nodes of compact activities are real nodes here
+
+    def lineage(self, start: str, *, direction: str = "up", depth: int = 10,
+                relations: Iterable[str] = LINEAGE_RELATIONS) -> Subgraph:
+        """One variable-length match (breadth-first, each node once) plus one batch for the edges."""
+        rels = sorted({check_label(r, "relation") for r in relations})
+        depth = int(depth)
+        if not self._read("MATCH (s:KG {id: $id}) WHERE s.kind IS NOT NULL RETURN 1 AS ok", id=start):
+            raise NotFound(f"no node {start!r}")
+        if depth < 1 or not rels:
+            first = self.get_node(start)
+            return Subgraph([first] if first else [], [], {start: 0})
+        types = "|".join(_q(r) for r in rels)
+        arrow = f"-[:{types}]->" if direction == "up" else f"<-[:{types}]-"
+        rows = self._read(
+            f"MATCH (s:KG {{id: $id}}) MATCH p = (s){arrow}{{1,{depth}}}(m:KG) WHERE m <> s "
+            "RETURN m.id AS id, min(length(p)) AS d", id=start) if depth <= 3 else self._lineage_bfs(
+            start, types, arrow, depth)
+        dist: dict[str, int] = {start: 0}
+        for r in rows:
+            dist.setdefault(r["id"], int(r["d"]))
+        near = [i for i, d in dist.items() if d < depth]
+        edges: list[Edge] = []
+        pattern = (f"(a:KG {{id: id}})-[e:{types}]->(b:KG)" if direction == "up"
+                   else f"(a:KG)-[e:{types}]->(b:KG {{id: id}})")
+        for i in range(0, len(near), BATCH):
+            edges += [_edge_of(r["s"], r["t"], r["d"], r["p"]) for r in self._read(
+                f"UNWIND $ids AS id MATCH {pattern} {_EDGE_RETURN}", ids=near[i:i + BATCH])]
+        nodes = self.get_nodes(dist)
+        return Subgraph(list(nodes.values()), edges, dist)
+
+    def _lineage_bfs(self, start: str, types: str, arrow: str, depth: int) -> list[Any]:
+        # Deeper than a few hops, enumerating paths multiplies on shared ancestry; a breadth-first
+        # search over distinct nodes (shortest path to each) stays linear in what it reaches.
+        return self._read(
+            f"MATCH (s:KG {{id: $id}}) MATCH p = ANY SHORTEST (s){arrow}{{1,{depth}}}(m:KG) "
+            "RETURN m.id AS id, length(p) AS d", id=start)
+
+    def run_records(self, run_ids: Iterable[str] | None = None) -> tuple[Iterator[Node], Iterator[Edge]]:
+        """Every node and edge of the given runs (everything when None), as stored: Neo4j already
+        holds compact activities exploded, so nothing is expanded twice."""
+        ids = None if run_ids is None else list(run_ids)
+
+        def edges() -> Iterator[Edge]:
+            if ids is None:
+                yield from self.find_edges()
+                return
+            for rid in ids:
+                yield from self.find_edges(run=rid)
+
+        def nodes() -> Iterator[Node]:
+            if ids is None:
+                yield from self.find_nodes()
+                return
+            seen: set[str] = set()
+            for rid in ids:
+                for n in self._run_nodes(rid):
+                    if n.id not in seen:
+                        seen.add(n.id)
+                        yield n
+            pending: list[str] = []
+            for e in edges():
+                for end in (e.src, e.dst):
+                    if end not in seen:
+                        seen.add(end)
+                        pending.append(end)
+                if len(pending) >= BATCH:
+                    yield from self.get_nodes(pending).values()
+                    pending = []
+            if pending:
+                yield from self.get_nodes(pending).values()
+
+        return nodes(), edges()
+
+    def _run_nodes(self, rid: str) -> Iterator[Node]:
+        run = self.get_node(rid)
+        if run is not None:
+            yield run
+        yield from self.find_nodes(run=rid)
+
+    # -- Cypher for the CLI ----------------------------------------------------------
+    def cypher(self, query: str, params: dict[str, Any] | None = None, *, write: bool = False) -> list[dict[str, Any]]:
+        """Run ``query`` with ``params`` and return its rows. Read-only unless ``write``: the
+        session is opened in READ mode, so the server itself refuses a write."""
+        self._guard()
+        ex = self._neo4j.exceptions
+
+        def work(tx: Any) -> list[dict[str, Any]]:
+            return [dict(r.items()) for r in tx.run(query, params or {})]
+
+        try:
+            with self._session(read=not write) as s:
+                return list(s.execute_write(work) if write else s.execute_read(work))
+        except ex.Neo4jError as exc:
+            if (exc.code or "").startswith("Neo.ClientError"):
+                raise QueryError(_first_line(exc)) from None
+            raise self._wrap(exc) from None
+        except ex.DriverError as exc:
+            raise self._wrap(exc) from None
+
+    def describe(self) -> dict[str, Any]:
+        return {"store": self.uri, **({"database": self.database} if self.database else {}), **self.counts()}
+
+    def close(self) -> None:
+        try:
+            self._driver.close()
+        except Exception:  # closing twice, or a broken connection: nothing left to release
+            pass
+
+
+def _prepare(nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[
+        dict[tuple[str, str], list[dict[str, Any]]], list[str], dict[str, list[dict[str, Any]]]]:
+    """Rows grouped by (class, kind) and relation, compact activities exploded, duplicates merged."""
+    node_rows: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    edge_rows: dict[tuple[str, str, str, Any], tuple[str, str, str, Any, dict[str, Any]]] = {}
+    extra: list[Edge] = []
+
+    def add_node(n: Node) -> None:
+        cls, kind = n.cls, n.kind
+        if cls not in _CLASSES:
+            raise InputError(f"node {n.id!r}: unknown PROV class {cls!r}")
+        check_label(kind)
+        if kind != cls and kind in _CLASSES:
+            raise InputError(f"node {n.id!r}: kind {kind!r} is another PROV class than {cls!r}")
+        if not isinstance(n.id, str) or not n.id:
+            raise InputError(f"node without a string id: {n!r:.200}")
+        prev = node_rows.get(n.id)
+        if prev is None or (prev[0], prev[1]) != (cls, kind):
+            node_rows[n.id] = (cls, kind, dict(n.props))
+        else:
+            prev[2].update(n.props)
+
+    for n in nodes:
+        add_node(n)
+        if is_compact(n):
+            vnodes, vedges = explode(n)
+            for v in vnodes:
+                add_node(v)
+            extra += vedges
+
+    def add_edge(e: Edge) -> None:
+        check_label(e.rel, "relation")
+        if not isinstance(e.src, str) or not e.src or not isinstance(e.dst, str) or not e.dst:
+            raise InputError(f"{e.rel} edge without string endpoints: {e!r:.200}")
+        role = e.props.get("role")
+        role = "" if role is None else role
+        key = (e.src, e.rel, e.dst, role)
+        prev = edge_rows.get(key)
+        if prev is None:
+            edge_rows[key] = (e.src, e.rel, e.dst, role, dict(e.props))
+        else:
+            prev[4].update(e.props)
+
+    for e in edges:
+        add_edge(e)
+    for e in extra:
+        add_edge(e)
+
+    node_groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    top: list[str] = []
+    for nid, (cls, kind, props) in node_rows.items():
+        props.pop("seq", None)  # the store numbers runs itself
+        p, js = _encode(props, _RESERVED)
+        row: dict[str, Any] = {"id": nid, "p": p}
+        if js:
+            row["j"] = js
+        node_groups[(cls, kind)].append(row)
+        if kind in TOP_LEVEL_KINDS:
+            top.append(nid)
+    edge_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for src, rel, dst, role, props in edge_rows.values():
+        props["role"] = role
+        p, js = _encode(props, _ERESERVED)
+        row = {"s": src, "d": dst, "role": p["role"], "p": p}
+        if js:
+            row["j"] = js
+        edge_groups[rel].append(row)
+    return dict(node_groups), top, dict(edge_groups)
+
+
+def _rel_index_name(rel: str) -> str:
+    return f"kg_rel_{rel.lower()}_run"
+
+
+def _rel_index(rel: str) -> str:
+    return f"CREATE INDEX {_rel_index_name(rel)} IF NOT EXISTS FOR ()-[r:{_q(rel)}]-() ON (r.run)"
+
+
+def _schema_run(session: Any, stmt: str) -> None:
+    import neo4j
+
+    try:
+        session.run(stmt).consume()
+    except neo4j.exceptions.ClientError as exc:
+        # Another process created the same index a moment ago: that is what we wanted.
+        if "EquivalentSchemaRule" not in (exc.code or "") and "already exists" not in str(exc):
+            raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return str(text).strip().splitlines()[0][:300] if str(text).strip() else type(exc).__name__

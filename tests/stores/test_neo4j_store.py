@@ -1,0 +1,93 @@
+"""Neo4j-specific behaviour: unreachable servers, credentials, the graph layout Cypher users see."""
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kg.exceptions import StoreUnavailable
+from kg.model import node
+from kg.stores.neo4j import Neo4jStore
+
+pytestmark = pytest.mark.neo4j
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def neo(neo4j_uri: str) -> Iterator[tuple[Neo4jStore, str]]:
+    ns = f"n4-{secrets.token_hex(4)}-"
+    s = Neo4jStore(neo4j_uri)
+    yield s, ns
+    s.cypher("MATCH (n:KG) WHERE n.id STARTS WITH $p DETACH DELETE n", {"p": ns}, write=True)
+    s.close()
+
+
+def test_unreachable_server_raises_store_unavailable_and_the_sink_spools(tmp_path: Path) -> None:
+    uri = f"bolt://127.0.0.1:{_free_port()}"
+    s = Neo4jStore(uri, retry_time=0.5)
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        s.write([node("x", "Entity", "Value")])
+    s.close()
+    from kg.sink import Sink
+
+    sink = Sink(uri)
+    sink.put(node("y", "Entity", "Value", name="kept"))
+    sink.close()
+    assert sink.stats.spooled == 1 and sink.stats.lost == 0
+    spool = list((tmp_path / ".kg" / "spool").glob("*.jsonl"))
+    assert spool and '"kept"' in spool[0].read_text()
+
+
+def test_credentials_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KG_NEO4J_PASSWORD", "s3cret-env")
+    s = Neo4jStore("bolt://alice:s3cret-uri@127.0.0.1:1")
+    try:
+        assert "s3cret" not in s.uri and "alice" not in s.uri
+        assert s.uri == "bolt://127.0.0.1:1"
+    finally:
+        s.close()
+
+
+def test_graph_layout_for_cypher_users(neo: tuple[Neo4jStore, str]) -> None:
+    s, ns = neo
+    s.write([node(ns + "t", "Activity", "Task", run=ns, used={"x": 1}, generated={"y": 2}, parent=ns + "r"),
+             node(ns + "r", "Activity", "Run", run=ns + "r")])
+    rows = s.cypher("MATCH (t:KG:Activity:Task {id: $id})-[u:USED]->(v:Entity:Value) "
+                    "RETURN v.id AS v, u.role AS role, v.value AS value", {"id": ns + "t"})
+    assert rows == [{"v": ns + "t/in/x", "role": "x", "value": 1}]
+    rows = s.cypher("MATCH (:Value {id: $v})-[:WAS_GENERATED_BY]->(t)-[:WAS_INFORMED_BY]->(r:Run) RETURN r.seq AS seq",
+                    {"v": ns + "t/out/y"})
+    assert len(rows) == 1 and isinstance(rows[0]["seq"], int)
+    names = {r["name"] for r in s.cypher("SHOW CONSTRAINTS YIELD name RETURN name")}
+    assert {"kg_id", "kg_entity_id", "kg_activity_id", "kg_agent_id", "kg_seq"} <= names
+
+
+def test_a_node_rewritten_with_another_kind_is_relabelled(neo: tuple[Neo4jStore, str]) -> None:
+    s, ns = neo
+    s.write([node(ns + "a", "Entity", "Value")])
+    s.write([node(ns + "a", "Entity", "FileVersion", path="/p")])
+    rows = s.cypher("MATCH (n:KG {id: $id}) RETURN labels(n) AS l", {"id": ns + "a"})
+    assert sorted(rows[0]["l"]) == ["Entity", "FileVersion", "KG"]
+    got = s.get_node(ns + "a")
+    assert got is not None and got.kind == "FileVersion"
+
+
+def test_dangling_edge_endpoints_read_as_absent(neo: tuple[Neo4jStore, str]) -> None:
+    from kg.model import edge
+
+    s, ns = neo
+    before = s.counts()
+    s.write([], [edge("USED", ns + "t", ns + "v", role="r")])
+    assert s.get_node(ns + "t") is None and s.counts()["nodes"] == before["nodes"]
+    s.write([node(ns + "v", "Entity", "Value", name="later")])  # the placeholder becomes the node
+    got = s.get_node(ns + "v")
+    assert got is not None and got.props == {"name": "later"}
+    assert [e.dst for e in s.find_edges(src=ns + "t")] == [ns + "v"]
