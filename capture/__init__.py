@@ -11,8 +11,12 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from capture._run import Run, current_run, workflow
 from capture._task import Task, lightweight_task, task
+from capture.loops import LightweightLoop, Loop
+from capture import telemetry
 from capture.values import register_handler, summarize
 from kg.config import settings
 
@@ -27,6 +31,13 @@ def disable() -> None:
     settings.enabled = False
 
 
+def instrument(module: Any = None, **options: Any) -> Any:
+    """Record each ``forward`` call of a PyTorch module (instance or class): see capture.adapters.torch."""
+    from capture.adapters.torch import instrument as _instrument
+
+    return _instrument(module, **options)
+
+
 def flush() -> None:
     """Write everything captured so far to the store now."""
     from capture._state import ensure_sink
@@ -37,4 +48,5 @@ def flush() -> None:
 __all__ = [
     "Run", "workflow", "current_run", "task", "lightweight_task", "Task",
     "register_handler", "summarize", "enable", "disable", "flush", "settings",
+    "Loop", "LightweightLoop", "instrument", "telemetry",
 ]

@@ -7,8 +7,14 @@
 Why it is cheap: the caller's thread only appends an end time (and the item) to two
 local lists per iteration; every 4096 iterations, or 0.2 s, or when the loop ends, one
 packed chunk goes to the sink, whose flush thread expands it into one Task node per
-iteration (id ``<loop id>/<index>``). Memory stays bounded by the chunk size however
-long the loop runs. Tasks called inside the loop body nest under the Loop node.
+iteration (id ``<loop id>/<index>``). Memory stays bounded (chunks, and the sink's cap
+counted in iterations) however long the loop runs. Tasks called inside the loop body
+nest under the Loop node.
+
+Items and ``end_iter`` values are kept by reference (the values dict is copied) and
+summarised on the flush thread: within 0.2 s for ``Loop``, at the end for
+``LightweightLoop``. A mutable object changed in place after its iteration may be
+recorded in its later state; numbers and strings (the usual case) are immutable.
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from typing import Any
 
 from capture._run import current_run
 from capture._state import current_parent, ensure_sink, state, task_id
-from capture.values import ATOMIC, snapshot, summarize
+from capture.values import ATOMIC, summarize
 from kg.config import settings
 from kg.model import Edge, Kind, Node, ProvClass
 from kg.sink import register_expander
@@ -52,7 +58,8 @@ def _expand_chunk(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) ->
             props["ended"] = t1
             t0 = t1
         if values is not None and j in values:
-            props["generated"] = values[j]
+            # "telemetry" is the Loop's own reading (a dict of numbers), already JSON.
+            props["generated"] = {k: v if k == "telemetry" else _item_value(v) for k, v in values[j].items()}
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))
     if tail is not None:  # the iteration in progress when the loop was left (break or exception)
         item, t1, status = tail
@@ -65,6 +72,15 @@ def _expand_chunk(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) ->
 
 
 _CHUNK_CODE = register_expander(_expand_chunk)
+
+
+def _backpressure(sink: Any, limit: int) -> None:
+    """Keep the buffered iterations near the sink's cap: wake the flush thread, and drain on
+    this thread once twice that is waiting (the loop then runs at the store's pace)."""
+    if len(sink.buf) >= 2 * limit:
+        sink.flush()
+    else:
+        sink.pressure()
 
 
 def _length(items: Any, items_length: int | None) -> int | None:
@@ -103,7 +119,8 @@ class _BaseLoop:
     def end_iter(self, values: dict[str, Any] | None = None) -> None:
         """Attach values produced by the current iteration (its ``generated``). No-op when capture is off."""
         if values:
-            self._v = snapshot(values)
+            # A shallow copy (C speed); values are summarised on the flush thread, like the items.
+            self._v = values.copy()
 
     def __iter__(self) -> Iterator[Any]:
         if not settings.enabled:
@@ -175,6 +192,8 @@ class Loop(_BaseLoop):
         meta = (self.id, run, self.name, self.item_name, rng)
         put = state.put
         sink = state.sink
+        # The sink's cap counts items and each item here holds up to CHUNK iterations.
+        limit = max(1, (sink.cap if sink is not None else 0) // CHUNK)
         t = time.time
         read = None
         if self.telemetry:
@@ -199,8 +218,11 @@ class Loop(_BaseLoop):
                     t1 = t()
                     tsa(t1)
                     ita(item)
-                    if self._v is not None or read is not None:
-                        vals.append((len(ts) - 1, self._values(read)))
+                    if read is not None:
+                        vals.append((len(ts) - 1, self._with_reading(read)))
+                    elif self._v is not None:
+                        vals.append((len(ts) - 1, self._v))
+                        self._v = None
                     if t1 >= deadline:
                         break
                 n = len(ts)
@@ -209,8 +231,8 @@ class Loop(_BaseLoop):
                          tuple(vals), None))
                     base += n
                     t0 = ts[-1]
-                    if sink is not None and len(sink.buf) >= sink.cap:
-                        sink.pressure()  # the flush thread fell behind: drain here, memory stays bounded
+                    if sink is not None and len(sink.buf) >= limit:
+                        _backpressure(sink, limit)
                 if n < CHUNK and not (n and ts[-1] >= deadline):
                     break
         except GeneratorExit:
@@ -235,11 +257,10 @@ class Loop(_BaseLoop):
             self._leave(token)
             self._finish(base, status)
 
-    def _values(self, read: Any) -> dict[str, Any]:
-        v, self._v = self._v or {}, None
-        if read is not None:
-            v = dict(v)
-            v["telemetry"] = read()
+    def _with_reading(self, read: Any) -> dict[str, Any]:
+        v = dict(self._v or {})
+        self._v = None
+        v["telemetry"] = read()
         return v
 
 
@@ -295,3 +316,8 @@ class LightweightLoop(_BaseLoop):
             # ts carries only the count here: lightweight iterations have no times of their own.
             put((_CHUNK_CODE, meta, base, None, (None,) * n, chunk_items,
                  tuple(by_chunk.get(base // CHUNK, ())), None))
+        sink = state.sink
+        if sink is not None:
+            limit = max(1, sink.cap // CHUNK)
+            if len(sink.buf) >= limit:
+                _backpressure(sink, limit)

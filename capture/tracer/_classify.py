@@ -34,15 +34,20 @@ class Classifier:
         if self.user(code.co_filename):
             if code.co_name == "<module>" and code.co_filename == self.main_file:
                 module_name = "__main__"
-            site = Site(code_name(code, module_name), code.co_filename, code.co_firstlineno, "user",
+            name = code_name(code, module_name)
+            if module_name and module_name != "__main__" and code.co_name != "<module>":
+                name = f"{module_name}.{name}"  # a local module's function: say which module
+            site = Site(name, code.co_filename, code.co_firstlineno, "user",
                         code_argnames(code), module_name)
         self.codes[code] = site
         return site
 
-    def lib_code(self, code: types.CodeType, module_name: str | None) -> Site:
-        """The Site of a library function entered straight from user code."""
+    def lib_code(self, code: types.CodeType, module_name: str | None) -> Site | None:
+        """The Site of a library function entered straight from user code (None: provkg's own hooks)."""
         site = self.lib_codes.get(code)
         if site is None:
+            if _ours(module_name) or code.co_filename.startswith("<frozen importlib"):
+                return None  # provkg's own hooks; the import system (an import is not a call)
             name = code_name(code, module_name)
             full = f"{module_name}.{name}" if module_name and code.co_name != "<module>" else name
             site = self.lib_codes[code] = Site(full, code.co_filename, code.co_firstlineno, "library",
@@ -64,6 +69,8 @@ class Classifier:
 
     def _callable_site(self, fn: Any) -> Site | None:
         tp = type(fn)
+        if _ours(getattr(tp, "__module__", None)) or _ours(getattr(fn, "__module__", None)):
+            return None  # provkg's own hooks (file capture) are not the program's calls
         if tp is _BUILTIN_FN:
             owner = getattr(fn, "__self__", None)
             name = getattr(fn, "__name__", "?")
@@ -103,8 +110,12 @@ class Classifier:
         if hit is None:
             mod = sys.modules.get(tp.__module__)
             f = getattr(mod, "__file__", None) if mod is not None else None
-            hit = self.user_types[tp] = bool(f) and self.user(f)
+            hit = self.user_types[tp] = isinstance(f, str) and self.user(f)
         return hit
+
+
+def _ours(module: Any) -> bool:
+    return isinstance(module, str) and (module.startswith(("capture.", "kg.")) or module in ("capture", "kg"))
 
 
 def _key(fn: Any) -> Any:

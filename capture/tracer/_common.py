@@ -16,6 +16,7 @@ from types import CodeType
 from typing import Any
 
 from capture.values import ATOMIC, summarize
+from kg.config import settings
 from kg.exceptions import ConfigError
 from kg.ids import process_prefix
 from kg.model import Edge, Kind, Node, ProvClass
@@ -170,11 +171,25 @@ if hasattr(os, "register_at_fork"):
 _atomic_superset = ATOMIC.issuperset
 
 
+_getsizeof = sys.getsizeof
+_IMMUTABLE = (tuple, frozenset)
+_MUTABLE = (list, set)
+
+
 def summ_value(v: Any, mode: str) -> Any:
-    """A value as the hot path keeps it: immutable atoms by reference, anything else summarised now."""
-    if type(v) in ATOMIC:
+    """A value as the hot path keeps it: immutable atoms (and small tuples of them) by reference,
+    small lists and sets of atoms as a copy, anything else summarised now. The flush thread
+    makes the final summary (``_final``), off the program's thread."""
+    tp = type(v)
+    if tp in ATOMIC:
         return v
     if mode == "full":
+        if tp in _IMMUTABLE:
+            if len(v) <= 16 and _atomic_superset(map(type, v)):
+                return v
+        elif tp in _MUTABLE:
+            if len(v) <= 16 and _atomic_superset(map(type, v)):
+                return _Copy(tp, tuple(v))
         return _Summary(summarize(v))
     return _Summary(_type_summary(v))
 
@@ -182,7 +197,17 @@ def summ_value(v: Any, mode: str) -> Any:
 def summ_args(args: tuple[Any, ...], mode: str) -> tuple[Any, ...]:
     if _atomic_superset(map(type, args)):
         return args
-    return tuple(summ_value(v, mode) for v in args)
+    return tuple([summ_value(v, mode) for v in args])
+
+
+class _Copy:
+    """A small mutable container of atoms, copied at call time."""
+
+    __slots__ = ("tp", "items")
+
+    def __init__(self, tp: type, items: tuple[Any, ...]) -> None:
+        self.tp = tp
+        self.items = items
 
 
 def _type_summary(v: Any) -> dict[str, Any]:
@@ -213,9 +238,24 @@ def _final(v: Any) -> Any:
     t = type(v)
     if t is _Summary:
         return v.v
-    if t is int or t is bool or v is None:
+    if t is int or t is bool or v is None or (t is float and v == v):
         return v
-    return summarize(v)  # atoms: cut long strings, make bytes and NaN JSON-safe
+    if t is str:
+        return v if len(v) <= settings.repr_limit else summarize(v)
+    if t is _Copy:
+        return _small(v.tp, v.items)
+    if t in _IMMUTABLE:
+        return _small(t, v)
+    return summarize(v)  # other atoms: bytes, NaN, complex
+
+
+def _small(tp: type, items: Any) -> Any:
+    # Containers of at most 16 atoms: the builtin repr is far cheaper than reprlib.
+    if max(map(_getsizeof, items), default=0) > 4 * settings.repr_limit:
+        return summarize(tp(items))
+    r = repr(tp(items)) if tp is not tuple else repr(items)
+    limit = settings.repr_limit
+    return {"type": tp.__name__, "size": len(items), "repr": r if len(r) <= limit else r[:limit] + "…"}
 
 
 _ACT = ProvClass.ACTIVITY.value
@@ -226,13 +266,16 @@ def expand_activation(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge
     """Flush-thread half of an activation: one compact Activation node."""
     (_, n, parent, run, site_idx, line, t0, t1, args, result, status, err, extra) = item
     site = SITES[site_idx]
-    props: dict[str, Any] = {
-        "run": run, "name": site.name, "parent": act_id(parent) if parent else run,
-        "started": t0, "ended": t1, "duration": t1 - t0, "status": status,
-        "line": line, "file": site.file, "def_line": site.line, "call": site.kind,
-    }
-    if site.module:
-        props["module"] = site.module
+    # Kept small on purpose: activations are the most numerous records, and the store's write
+    # rate falls with row size (duration = ended - started; the function's file and line are
+    # in its Definition; library calls carry their module in their name).
+    prefix = process_prefix()
+    props: dict[str, Any] = {"run": run, "name": site.name, "parent": f"a-{prefix}.{parent:x}" if parent else run,
+                             "started": t0, "ended": t1, "status": status}
+    if line:
+        props["line"] = line
+    if site.kind != "user":
+        props["call"] = site.kind
     if args:
         names = site.argnames
         if len(names) == len(args):
@@ -247,7 +290,7 @@ def expand_activation(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge
         props["error_type"], props["error"] = err
     if extra:
         props.update(extra)
-    nodes.append(Node(act_id(n), _ACT, _ACTIVATION, props))
+    nodes.append(Node(f"a-{prefix}.{n:x}", _ACT, _ACTIVATION, props))
 
 
 class _NoResult:

@@ -1,0 +1,195 @@
+"""The tracer for Python < 3.12: ``sys.setprofile`` (call/return events only, no line events).
+
+Not ``sys.settrace``: on 3.11 an active trace function makes the interpreter run its
+line-event check on every instruction of every frame, library code included, while a
+profile function costs only at calls and returns."""
+from __future__ import annotations
+
+import dis
+import sys
+import threading
+import time
+from typing import Any
+
+from capture.tracer._classify import Classifier
+from capture.tracer._common import ACT_CODE, NO_RESULT, Site, TraceOptions, next_number, summ_args, summ_value
+
+__all__ = ["ProfileTracer"]
+
+_RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
+_YIELD_OPS = frozenset(dis.opmap[n] for n in ("YIELD_VALUE",) if n in dis.opmap)
+_MISSING = object()
+GEN_FLAGS = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator
+
+# Stack entry layout (a list per open activation; index constants keep the hot path readable).
+KEY, N, PARENT, SITE, LINE, ARGS, T0, USER, REC = range(9)
+
+
+class ProfileTracer:
+    """Records activations of user code, and calls from user code into libraries, per thread."""
+
+    name = "setprofile"
+
+    def __init__(self, run_id: str, classifier: Classifier, options: TraceOptions, sink: Any) -> None:
+        self.run_id = run_id
+        self.sink = sink
+        self.cls = classifier
+        self.opts = options
+        self.put = sink.put
+        self.stacks: dict[int, list[list[Any]]] = {}
+        self.records = 0
+        self.faults = 0
+        self._gens: list[dict[Any, list[Any]]] = []
+        self._active = False
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        self._active = True
+        threading.setprofile(self._bootstrap)
+        sys.setprofile(self._make())
+
+    def stop(self) -> None:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+        self._active = False
+
+    def fault(self, exc: BaseException) -> None:
+        self.faults += 1
+        if self.faults == 1:
+            import logging
+
+            logging.getLogger("kg.tracer").warning("provkg tracer fault (reported once): %r", exc)
+
+    def pressure(self) -> None:
+        # Every 1024 records: past the buffer cap, drain on this thread (bounded memory beats speed).
+        sink = self.sink
+        if sink is not None and len(sink.buf) >= sink.cap:
+            sink.pressure()
+
+    def current(self) -> int:
+        stack = self.stacks.get(threading.get_ident())
+        if stack:
+            return stack[-1][N]
+        return 0
+
+    def open_entries(self) -> list[tuple[int, list[Any]]]:
+        out = [(tid, e) for tid, s in list(self.stacks.items()) for e in s]
+        for gens in self._gens:
+            out += [(0, e) for e in list(gens.values())]
+            gens.clear()
+        return out
+
+    def _bootstrap(self, frame: Any, event: str, arg: Any) -> None:
+        # First event on a new thread: give the thread its own stack and closure.
+        if not self._active:
+            sys.setprofile(None)
+            return
+        prof = self._make()
+        sys.setprofile(prof)
+        prof(frame, event, arg)
+
+    # -- the hot path ------------------------------------------------------------------
+    def _make(self) -> Any:
+        stack: list[list[Any]] = []
+        self.stacks[threading.get_ident()] = stack
+        codes = self.cls.codes
+        classify = self.cls.code
+        lib_code = self.cls.lib_code
+        callable_site = self.cls.callable_site
+        opts = self.opts
+        depth = opts.depth or 1 << 30
+        lib_calls = opts.calls != "user"
+        all_calls = opts.calls == "all"
+        vmode = opts.values
+        keep_values = vmode != "none"
+        put = self.put
+        run = self.run_id
+        now = time.time
+        nxt = next_number
+        return_ops, yield_ops = _RETURN_OPS, _YIELD_OPS
+        missing = _MISSING
+        tracer = self
+        pressure = self.pressure
+
+        def enter(key: Any, site: Site, caller: Any, user: bool, args: tuple[Any, ...]) -> None:
+            parent = stack[-1][N] if stack else 0
+            if len(stack) >= depth:  # too deep: children attach to the deepest recorded ancestor
+                stack.append([key, parent, parent, 0, 0, (), 0.0, user, False])
+                return
+            if args:
+                args = summ_args(args, vmode)
+            # The call line only means something in user code (not in importlib or a library loop).
+            line = caller.f_lineno if stack and stack[-1][USER] and stack[-1][KEY] is caller else 0
+            stack.append([key, nxt(), parent, site.idx, line, args, now(), user, True])
+
+        gens: dict[Any, list[Any]] = {}  # running generators/coroutines: frame -> their one activation
+        self._gens.append(gens)
+
+        def finish(e: list[Any], frame: Any, arg: Any) -> None:
+            status = "FINISHED"
+            if arg is None:
+                lasti = frame.f_lasti
+                if lasti >= 0 and frame.f_code.co_code[lasti] not in return_ops:
+                    status = "ERROR"  # unwound by an exception (the profiler is not told which)
+            result = (arg if type(arg) in _ATOMS else summ_value(arg, vmode)) if keep_values else NO_RESULT
+            put((ACT_CODE, e[N], e[PARENT], run, e[SITE], e[LINE], e[T0], now(), e[ARGS], result, status,
+                 None, None))
+            tracer.records += 1
+            if not e[N] & 1023:
+                pressure()
+
+        def prof(frame: Any, event: str, arg: Any) -> None:
+            try:
+                if event == "call":
+                    code = frame.f_code
+                    site: Any = codes.get(code, missing)
+                    if site is missing:
+                        site = classify(code, frame.f_globals.get("__name__"))
+                    if site is not None:
+                        if code.co_flags & GEN_FLAGS:
+                            # A generator is one activation from its first resumption to its end;
+                            # it is not on the stack (its consumer is the caller of what it calls).
+                            if frame not in gens:
+                                args = site.getter(frame.f_locals) if keep_values and site.getter else ()
+                                enter(frame, site, frame.f_back, True, args)
+                                gens[frame] = stack.pop()
+                            return
+                        args = site.getter(frame.f_locals) if keep_values and site.getter is not None else ()
+                        enter(frame, site, frame.f_back, True, args)
+                    elif lib_calls and stack and stack[-1][USER] and frame.f_back is stack[-1][KEY]:
+                        lsite = lib_code(code, frame.f_globals.get("__name__"))
+                        if lsite is None:
+                            return
+                        args = lsite.getter(frame.f_locals) if keep_values and lsite.getter is not None else ()
+                        enter(frame, lsite, frame.f_back, False, args)
+                elif event == "return":
+                    if stack and stack[-1][KEY] is frame:
+                        e = stack.pop()
+                        if e[REC]:
+                            finish(e, frame, arg)
+                    elif gens and frame in gens:
+                        lasti = frame.f_lasti
+                        if lasti >= 0 and frame.f_code.co_code[lasti] in yield_ops:
+                            return  # suspended, not finished
+                        e = gens.pop(frame)
+                        if e[REC]:
+                            finish(e, frame, arg)
+                elif event == "c_call":
+                    if lib_calls and stack and stack[-1][KEY] is frame and stack[-1][USER]:
+                        site = callable_site(arg)
+                        if site is not None and (all_calls or site.kind == "library"):
+                            enter(arg, site, frame, False, ())
+                elif stack and stack[-1][KEY] is arg:  # c_return / c_exception of a recorded C call
+                    e = stack.pop()
+                    if e[REC]:
+                        status = "FINISHED" if event == "c_return" else "ERROR"
+                        put((ACT_CODE, e[N], e[PARENT], run, e[SITE], e[LINE], e[T0], now(), (), NO_RESULT, status,
+                             None, None))
+                        tracer.records += 1
+            except Exception as exc:  # capture must never raise into the program
+                tracer.fault(exc)
+
+        return prof
+
+
+from capture.values import ATOMIC as _ATOMS  # noqa: E402
