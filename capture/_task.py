@@ -247,8 +247,8 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     handler = spec.args_handler
 
     def capture_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-        if handler is not None:
-            return (), snapshot(handler(*args, **kwargs))
+        if handler is not None:  # the handler's dict is the record; summarise it once, now
+            return (), _snap_kwargs(handler(*args, **kwargs))
         if not _atomic_superset(map(type, args)):
             args = _snap_args(args)
         if kwargs and not _atomic_superset(map(type, kwargs.values())):
@@ -433,7 +433,7 @@ class Task:
         self.run_id = run_id
         self.parent = parent
         self.parent_n = _cv_get()
-        self.used = snapshot(used or {})
+        self.used = _snap_kwargs(used or {})
         self.spec = TaskSpec(None, activity, tags=tags, metadata=metadata, register=False)
         self.extra = {k: v for k, v in extra.items() if v is not None}
         if agent_id is not None:
@@ -463,7 +463,7 @@ class Task:
         """Finish the task with its outputs and record it."""
         self.extra.update({k: (v if type(v) in ATOMIC else summarize(v)) for k, v in extra.items()})
         self.ended = _time()
-        self._record(snapshot(generated or {}), None, status)
+        self._record(_snap_kwargs(generated or {}), None, status)
 
     def send(self) -> None:
         """Record the task now, without outputs (its end time is its start time)."""

@@ -19,7 +19,7 @@ recorded in its later state; numbers and strings (the usual case) are immutable.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -47,7 +47,7 @@ def _expand_chunk(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) ->
     """Flush-thread half: one Task node per iteration of a chunk."""
     _, meta, base, t0, ts, items, vals, tail = rec
     lid, run, name, item_name, rng = meta
-    values = dict(vals) if vals else None
+    values = dict(zip(*vals)) if vals and vals[0] else None
     for j, t1 in enumerate(ts):
         i = base + j
         item = rng[i] if rng is not None else items[j]
@@ -62,10 +62,12 @@ def _expand_chunk(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) ->
             props["generated"] = {k: v if k == "telemetry" else _item_value(v) for k, v in values[j].items()}
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))
     if tail is not None:  # the iteration in progress when the loop was left (break or exception)
-        item, t1, status = tail
+        item, t1, status, tail_values = tail
         i = base + len(ts)
         props = {"run": run, "name": f"{name}[{i}]", "parent": lid, "index": i, "status": status,
                  "used": {item_name: _item_value(item)}}
+        if tail_values:  # end_iter was called before the loop was left
+            props["generated"] = {k: _item_value(v) for k, v in tail_values.items()}
         if t0 is not None:
             props.update(started=t0, ended=t1)
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))
@@ -195,9 +197,11 @@ class Loop(_BaseLoop):
         # The sink's cap counts items and each item here holds up to CHUNK iterations.
         limit = max(1, (sink.cap if sink is not None else 0) // CHUNK)
         t = time.time
-        read = None
+        read: Callable[[], dict[str, Any]] | None = None
         if self.telemetry:
-            from capture.telemetry import read as read
+            from capture import telemetry
+
+            read = telemetry.read
         it = iter(self.items)
         base = 0
         t0 = self._started
@@ -205,11 +209,12 @@ class Loop(_BaseLoop):
         status = "FINISHED"
         ts: list[float] = []
         items: list[Any] = []
-        vals: list[Any] = []
+        vi: list[int] = []   # iteration (in chunk) of each end_iter values dict; two flat lists, because
+        vv: list[Any] = []   # a tuple per iteration would be a GC-tracked object per iteration
         item: Any = None
         try:
             while True:
-                ts, items, vals = [], [], []
+                ts, items, vi, vv = [], [], [], []
                 tsa, ita = ts.append, items.append
                 deadline = t0 + CHUNK_SECONDS
                 # islice pulls lazily from ``it``: breaking out of it leaves no item behind.
@@ -219,16 +224,18 @@ class Loop(_BaseLoop):
                     tsa(t1)
                     ita(item)
                     if read is not None:
-                        vals.append((len(ts) - 1, self._with_reading(read)))
+                        vi.append(len(ts) - 1)
+                        vv.append(self._with_reading(read))
                     elif self._v is not None:
-                        vals.append((len(ts) - 1, self._v))
+                        vi.append(len(ts) - 1)
+                        vv.append(self._v)
                         self._v = None
                     if t1 >= deadline:
                         break
                 n = len(ts)
                 if n:
                     put((_CHUNK_CODE, meta, base, t0, tuple(ts), None if rng is not None else tuple(items),
-                         tuple(vals), None))
+                         (tuple(vi), tuple(vv)), None))
                     base += n
                     t0 = ts[-1]
                     if sink is not None and len(sink.buf) >= limit:
@@ -241,7 +248,8 @@ class Loop(_BaseLoop):
             status = "EXITED"
             n = len(ts)
             put((_CHUNK_CODE, meta, base, t0, tuple(ts), None if rng is not None else tuple(items),
-                 tuple(vals), (item, t(), "EXITED")))
+                 (tuple(vi), tuple(vv)), (item, t(), "EXITED", self._v)))
+            self._v = None
             base += n + 1
             raise
         except BaseException:
@@ -250,7 +258,7 @@ class Loop(_BaseLoop):
             n = len(ts)
             if n:
                 put((_CHUNK_CODE, meta, base, t0, tuple(ts), None if rng is not None else tuple(items),
-                     tuple(vals), None))
+                     (tuple(vi), tuple(vv)), None))
             base += n
             raise
         finally:
@@ -276,7 +284,8 @@ class LightweightLoop(_BaseLoop):
         rng = self.items if type(self.items) is range else None
         seq = self.items if type(self.items) in (tuple, str) else None  # immutable: index into it later
         items: list[Any] = []
-        vals: list[Any] = []
+        vi: list[int] = []
+        vv: list[Any] = []
         token = self._enter()
         i = -1
         status = "FINISHED"
@@ -285,7 +294,8 @@ class LightweightLoop(_BaseLoop):
                 for i, item in enumerate(self.items):
                     yield item
                     if self._v is not None:
-                        vals.append((i, self._v))
+                        vi.append(i)
+                        vv.append(self._v)
                         self._v = None
             else:
                 ita = items.append
@@ -293,29 +303,37 @@ class LightweightLoop(_BaseLoop):
                     ita(item)  # before the yield: an iteration left by break is still complete in the batch
                     yield item
                     if self._v is not None:
-                        vals.append((i, self._v))
+                        vi.append(i)
+                        vv.append(self._v)
                         self._v = None
         except BaseException:
             status = "EXITED"
+            if self._v is not None:  # end_iter of the iteration that was left
+                vi.append(i)
+                vv.append(self._v)
+                self._v = None
             raise
         finally:
             self._leave(token)
-            self._send(run, i + 1, rng, seq, items, vals)
+            self._send(run, i + 1, rng, seq, items, vi, vv)
             self._finish(i + 1, status)
 
-    def _send(self, run: str, count: int, rng: Any, seq: Any, items: list[Any], vals: list[Any]) -> None:
+    def _send(self, run: str, count: int, rng: Any, seq: Any, items: list[Any], vi: list[int],
+              vv: list[Any]) -> None:
         meta = (self.id, run, self.name, self.item_name, rng)
         put = state.put
-        by_chunk: dict[int, list[Any]] = {}
-        for i, v in vals:
-            by_chunk.setdefault(i // CHUNK, []).append((i % CHUNK, v))
+        by_chunk: dict[int, tuple[list[int], list[Any]]] = {}
+        for i, v in zip(vi, vv):
+            idx, vals = by_chunk.setdefault(i // CHUNK, ([], []))
+            idx.append(i % CHUNK)
+            vals.append(v)
         src = seq if seq is not None else items
         for base in range(0, count, CHUNK):
             n = min(CHUNK, count - base)
             chunk_items = None if rng is not None else tuple(src[base:base + n])
+            idx, vals = by_chunk.get(base // CHUNK, ([], []))
             # ts carries only the count here: lightweight iterations have no times of their own.
-            put((_CHUNK_CODE, meta, base, None, (None,) * n, chunk_items,
-                 tuple(by_chunk.get(base // CHUNK, ())), None))
+            put((_CHUNK_CODE, meta, base, None, (None,) * n, chunk_items, (tuple(idx), tuple(vals)), None))
         sink = state.sink
         if sink is not None:
             limit = max(1, sink.cap // CHUNK)

@@ -19,7 +19,8 @@ def open_store(uri: str | None = None, *, create: bool = True) -> Store:
     """Open the store named by ``uri`` (see ``kg.config.store_uri`` for the default).
 
     ``path.db`` or ``sqlite:///path``: embedded SQLite; ``path.jsonl`` or ``jsonl://path``:
-    offline file; ``bolt://`` / ``neo4j://``: a Neo4j server."""
+    offline file; ``bolt://`` / ``neo4j://``: a Neo4j server; ``redis://``: a Redis stream
+    (write-only, for distributed capture; ``kg consume`` stores it)."""
     uri = store_uri(uri)
     if is_server_uri(uri):
         try:
@@ -33,8 +34,13 @@ def open_store(uri: str | None = None, *, create: bool = True) -> Store:
         return JsonlStore(uri.removeprefix("jsonl://"))
     if uri.startswith("sqlite:///"):
         uri = uri[len("sqlite:///"):]  # SQLAlchemy's spelling: sqlite:///rel.db, sqlite:////abs.db
+    if uri.startswith(("redis://", "rediss://", "unix://")):
+        # producers only: records go to a Redis stream that `kg consume` stores
+        from capture.stream import open_redis_store
+
+        return open_redis_store(uri)
     if "://" in uri:
-        raise ConfigError(f"unknown store URI scheme in {uri!r} (use a .db path, jsonl://, bolt:// or neo4j://)")
+        raise ConfigError(f"unknown store URI scheme in {uri!r} (use a .db path, jsonl://, bolt://, neo4j:// or redis://)")
     from kg.stores.sqlite import SqliteStore
 
     return SqliteStore(uri, create=create)

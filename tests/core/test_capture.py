@@ -285,3 +285,23 @@ def test_args_handler_decides_what_is_recorded(store: SqliteStore, strict_sink: 
         assert heavy(3, list(range(10_000))) == 6
     t = tasks(store, run.id)["heavy"][0]
     assert t.props["used"] == {"x": 3, "n": 10_000} and t.props["generated"] == {"y": 6}
+
+
+def test_args_handler_values_are_summarised_once(store: SqliteStore, strict_sink: Sink) -> None:
+    @capture.task(args_handler=lambda rows: {"rows": rows, "n": len(rows)}, name="count")
+    def count(rows):
+        return len(rows)
+
+    with capture.Run() as run:
+        count([1, 2, 3])
+    used = tasks(store, run.id)["count"][0].props["used"]
+    assert used == {"rows": {"type": "list", "size": 3, "repr": "[1, 2, 3]"}, "n": 3}
+
+
+def test_handmade_task_values_are_summarised_once(store: SqliteStore, strict_sink: Sink) -> None:
+    with capture.Run() as run:
+        with capture.Task("load", used={"paths": ["a", "b"]}) as t:
+            t.end(generated={"rows": [1, 2, 3]})
+    node = tasks(store, run.id)["load"][0]
+    assert node.props["used"]["paths"] == {"type": "list", "size": 2, "repr": "['a', 'b']"}
+    assert node.props["generated"]["rows"]["size"] == 3
