@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from capture._state import ensure_sink, state
 from capture.values import snapshot
 from kg import __version__
+from kg import ids
 from kg.ids import new_run_id
 from kg.model import Kind, ProvClass, Relation, edge, node
 
@@ -47,13 +48,21 @@ def agent_nodes(activity_id: str, run_id: str) -> list[Any]:
 class Run:
     """A captured run of a program: every task inside it is recorded against it.
 
-    ``run_id`` joins records of several processes to one run (pass the id to workers)."""
+    ``run_id`` joins this process to a run that another process owns (pass the id to
+    workers): the process is recorded as a part of the run (an Activity of kind RunPart,
+    under which its tasks hang) and the run's own status and times are left to its owner,
+    so a worker that ends first does not mark the whole run finished. ``join=False`` makes
+    a process with a chosen ``run_id`` the owner instead."""
 
     def __init__(self, name: str | None = None, run_id: str | None = None, campaign: str | None = None,
                  args: dict[str, Any] | None = None, *, tags: list[str] | None = None,
-                 metadata: dict[str, Any] | None = None, store: str | None = None) -> None:
+                 metadata: dict[str, Any] | None = None, store: str | None = None,
+                 join: bool | None = None) -> None:
         self.name = name or os.path.basename(sys.argv[0] or "python") or "run"
         self.id = run_id or new_run_id()
+        self.joined = bool(run_id) if join is None else join
+        # Where this process's top-level tasks hang: the run itself, or this process's part of it.
+        self.part = f"{self.id}/part/{ids.process_prefix()}" if self.joined else self.id
         self.campaign = campaign
         self.args = dict(args or {})
         self.tags = list(tags or [])
@@ -78,13 +87,19 @@ class Run:
         self.started = time.time()
         self.status = "unfinished"
         self._outer, state.run = state.run, self
-        recs: list[Any] = [node(
-            self.id, ProvClass.ACTIVITY, Kind.RUN, name=self.name, status="unfinished", started=self.started,
-            run=self.id, args=snapshot(self.args) or None, tags=self.tags or None,
-            metadata=snapshot(self.metadata) or None, campaign=self.campaign, pid=os.getpid(), host=socket.gethostname(),
-            user=_user(), python=platform.python_version(), argv=list(sys.argv), cwd=os.getcwd(),
-        )]
-        recs += agent_nodes(self.id, self.id)
+        common = dict(args=snapshot(self.args) or None, tags=self.tags or None,
+                      metadata=snapshot(self.metadata) or None, pid=os.getpid(), host=socket.gethostname(),
+                      user=_user(), python=platform.python_version(), argv=list(sys.argv), cwd=os.getcwd())
+        if self.joined:  # the run exists (or will) as its owner writes it; record this process's part
+            recs: list[Any] = [
+                node(self.id, ProvClass.ACTIVITY, Kind.RUN, run=self.id, campaign=self.campaign),
+                node(self.part, ProvClass.ACTIVITY, Kind.RUN_PART, name=self.name, status="unfinished",
+                     started=self.started, run=self.id, parent=self.id, **common),
+            ]
+        else:
+            recs = [node(self.id, ProvClass.ACTIVITY, Kind.RUN, name=self.name, status="unfinished",
+                         started=self.started, run=self.id, campaign=self.campaign, **common)]
+        recs += agent_nodes(self.part, self.id)
         if self.campaign:
             cid = f"campaign:{self.campaign}"
             recs.append(node(cid, ProvClass.ENTITY, Kind.CAMPAIGN, name=self.campaign))
@@ -108,7 +123,8 @@ class Run:
             props["error_type"] = type(error).__qualname__
             props["error"] = str(error)[:2000]
         sink = ensure_sink()
-        sink.put(node(self.id, ProvClass.ACTIVITY, Kind.RUN, **props))
+        kind = Kind.RUN_PART if self.joined else Kind.RUN
+        sink.put(node(self.part, ProvClass.ACTIVITY, kind, **props))
         sink.flush()
 
     def __enter__(self) -> Run:

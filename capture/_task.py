@@ -261,12 +261,13 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             if not cfg.enabled:
                 return await fn(*args, **kwargs)
             try:
-                run = (st.run or current_run()).id
+                run_obj = st.run or current_run()
+                run, part = run_obj.id, run_obj.part
                 cargs, ckw = capture_inputs(args, kwargs)
             except Exception:  # capture must never break the call
                 return await fn(*args, **kwargs)
             n = next(st.counter)
-            parent = _cv_get()
+            parent = _cv_get() or part
             token = _cv_set(n)
             t0 = _time()
             try:
@@ -301,7 +302,7 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             except Exception:
                 return fn(*args, **kwargs)
         n = next(st.counter)
-        parent = _cv_get()
+        parent = _cv_get() or run.part
         token = _cv_set(n)
         t0 = _time()
         try:
@@ -476,8 +477,12 @@ class Task:
             return
         self._done = True
         try:
-            run = self.run_id or current_run().id
-            parent = self.parent or self.parent_n
+            if self.run_id:
+                run, part = self.run_id, self.run_id
+            else:
+                run_obj = current_run()
+                run, part = run_obj.id, run_obj.part
+            parent = self.parent or self.parent_n or part
             extra = dict(self.extra)
             extra["status"] = status if exc is None else "ERROR"
             _put((_TASK_CODE, self.spec, self.n, parent, run, self.started, self.ended or _time(),

@@ -35,6 +35,7 @@ class Kind(str, Enum):
     # activities
     RUN = "Run"                  # a captured program run (in-code capture)
     TRIAL = "Trial"              # a `kg run` script run
+    RUN_PART = "RunPart"         # one process's part of a run that several processes joined
     TASK = "Task"                # a decorated or hand-made task, a loop iteration
     LOOP = "Loop"                # an instrumented loop as a whole
     ACTIVATION = "Activation"    # a traced function call inside a trial

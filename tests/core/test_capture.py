@@ -305,3 +305,44 @@ def test_handmade_task_values_are_summarised_once(store: SqliteStore, strict_sin
     node = tasks(store, run.id)["load"][0]
     assert node.props["used"]["paths"] == {"type": "list", "size": 2, "repr": "['a', 'b']"}
     assert node.props["generated"]["rows"]["size"] == 3
+
+
+JOINER = """
+import sys
+import capture
+from kg.sink import Sink, set_sink
+set_sink(Sink(sys.argv[1]))
+
+@capture.task(name="work")
+def work(i):
+    return i
+
+with capture.Run(name="worker", run_id=sys.argv[2]):
+    for i in range(int(sys.argv[3])):
+        work(i)
+"""
+
+
+def test_processes_joining_a_run_do_not_end_it(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from kg.sink import set_sink
+
+    db = tmp_path / "joined.db"
+    store = SqliteStore(db)
+    set_sink(Sink(store, strict=True))
+    script = tmp_path / "joiner.py"
+    script.write_text(JOINER)
+    owner = capture.Run(name="distributed").start()
+    procs = [subprocess.Popen([sys.executable, str(script), str(db), owner.id, "20"]) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    (run,) = store.runs()
+    assert run.props["status"] == "unfinished"  # the workers finished, the run did not
+    owner.stop()
+    (run,) = store.runs()
+    assert run.props["status"] == "finished" and run.props["name"] == "distributed"
+    parts = list(store.find_nodes(run=owner.id, kind="RunPart"))
+    assert len(parts) == 2 and all(p.props["status"] == "finished" for p in parts)
+    work = list(store.find_nodes(run=owner.id, kind="Task"))
+    assert len(work) == 40 and {w.props["parent"] for w in work} == {p.id for p in parts}
