@@ -162,7 +162,8 @@ def test_kill_9_leaves_an_openable_store_and_an_unfinished_run(tmp_path: Path) -
 
 
 SIGTERMED = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a program started normally has it
     import capture
     from kg.sink import Sink, set_sink
     set_sink(Sink(sys.argv[1], interval=3600))  # only the SIGTERM handler can flush
