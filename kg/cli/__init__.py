@@ -29,7 +29,7 @@ Store: --store PATH|URI, else $KG_STORE, else $KG_HOME/kg.db (KG_HOME defaults t
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--store", "store", metavar="PATH|URI", envvar="KG_STORE", default=None,
-              help="Store to use: a .db path, jsonl://FILE, bolt://HOST:PORT or neo4j://HOST:PORT.")
+              help="Store to use: a .db path, jsonl://FILE, bolt://HOST:PORT, neo4j://HOST:PORT, or redis://HOST:PORT (capture only).")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="provkg")
 @click.pass_context
