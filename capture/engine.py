@@ -137,7 +137,11 @@ class EngineRecorder:
         if self._open:  # a restart from inside a task: the same engine run goes on
             return
         put = ensure_sink().put
-        self._run = self.run_id or (state.run or current_run()).id
+        if self.run_id:
+            self._run = part = self.run_id
+        else:
+            run_obj = state.run or current_run()
+            self._run, part = run_obj.id, run_obj.part  # part: this process's share of a joined run
         n = next(state.counter)
         self._wfr = self.workflow_run = task_id(n)
         if objects is not self._objects:
@@ -147,7 +151,7 @@ class EngineRecorder:
         now = self._last_t = _time()
         wf_id = getattr(eng, "workflow_id", None)
         props: dict[str, Any] = {
-            "run": self._run, "parent": self._run, "status": "RUNNING", "started": now,
+            "run": self._run, "parent": part, "status": "RUNNING", "started": now,
             "name": self.name or getattr(eng, "name", None) or type(eng).__name__, "engine": eng.id,
             "tokens": len(objects), "token_pos": eng.state.token_pos, "callback_pos": list(eng.state.callback_pos),
         }

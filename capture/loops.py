@@ -128,10 +128,14 @@ class _BaseLoop:
         if not settings.enabled:
             return iter(self.items)
         try:
-            run = self.run_id or (state.run or current_run()).id
+            if self.run_id:
+                run = part = self.run_id
+            else:
+                run_obj = state.run or current_run()
+                run, part = run_obj.id, run_obj.part  # part: this process's share of a joined run
             self.n = next(state.counter)
             self.id = task_id(self.n)
-            parent = self.parent or (task_id(p) if (p := current_parent.get()) else run)
+            parent = self.parent or (task_id(p) if (p := current_parent.get()) else part)
             self._started = time.time()
             ensure_sink()
             self._put_loop(run, parent, {"status": "RUNNING", "started": self._started})
