@@ -131,7 +131,7 @@ def test_ontology_is_valid_and_covers_every_kind() -> None:
                 PROV.Activity: PROV.Activity}
     expected_cls = {"Run": "Activity", "Trial": "Activity", "Task": "Activity", "Loop": "Activity",
                     "Activation": "Activity", "WorkflowRun": "Activity", "Callback": "Activity",
-                    "Restore": "Activity", "FileAccess": "Activity", "Person": "Agent", "SoftwareAgent": "Agent", "Host": "Agent",
+                    "Restore": "Activity", "FileAccess": "Activity", "RunPart": "Activity", "Person": "Agent", "SoftwareAgent": "Agent", "Host": "Agent",
                     "Worker": "Agent"}
     for kind in Kind:
         term = KG[kind.value]

@@ -28,6 +28,7 @@ agent(X) :- node(X, agent, _).
 kind(X, Kind) :- node(X, _, Kind).
 
 is_run(X) :- node(X, activity, 'Run').
+is_run_part(X) :- node(X, activity, 'RunPart').
 is_trial(X) :- node(X, activity, 'Trial').
 is_task(X) :- node(X, activity, 'Task').
 is_loop(X) :- node(X, activity, 'Loop').

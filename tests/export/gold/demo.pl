@@ -155,6 +155,9 @@ prop('loop:1', 'name', "loop").
 node('module:numpy', entity, 'Module').
 prop('module:numpy', 'run', 'run-2').
 prop('module:numpy', 'name', "module").
+node('part:1', activity, 'RunPart').
+prop('part:1', 'run', 'run-2').
+prop('part:1', 'name', "part").
 node('plan:p', entity, 'Plan').
 prop('plan:p', 'run', 'run-2').
 prop('plan:p', 'name', "plan").
