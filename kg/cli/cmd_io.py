@@ -7,7 +7,7 @@ from typing import IO, Any
 
 import click
 
-from kg.cli._options import Ctx, pass_ctx
+from kg.cli._options import Ctx, pass_ctx, progress
 from kg.exceptions import InputError
 from kg.export import EXPORTERS, export
 from kg.export._common import select_records
@@ -81,6 +81,8 @@ def register(cli: click.Group) -> None:
             out = sys.stdout.buffer if binary else sys.stdout
             export(fmt, nodes, edges, out, **opts)
             return
+        nodes = progress(nodes, label="nodes")  # a bar on a terminal; silent in pipes and CI
+        edges = progress(edges, label="edges")
         tmp = Path(output + ".part")
         try:
             fh: IO[Any] = open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8")
