@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from capture._run import Run, current_run, workflow
-from capture._task import Task, lightweight_task, task
+from capture._handmade import Task
+from capture._task import lightweight_task, task
 from capture.loops import LightweightLoop, Loop
 from capture import telemetry
 from capture.values import register_handler, summarize

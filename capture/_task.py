@@ -1,10 +1,8 @@
-"""Tasks: ``@capture.task``, its lightweight form, and hand-made ``capture.Task``."""
+"""Decorated tasks: ``@capture.task`` and its lightweight form (the caller's hot path and its expander)."""
 from __future__ import annotations
 
-import argparse
 import functools
 import inspect
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -12,12 +10,13 @@ from typing import Any, TypeVar
 
 from capture._run import current_run
 from capture._state import current_parent, ensure_sink, state, task_id
-from capture.values import ATOMIC, snapshot, summarize
+from capture._spec import SPECS, TaskSpec, _finals, _snap_args, _snap_kwargs, _snap_result
+from capture.values import ATOMIC
 from kg.config import settings
 from kg.sink import register_expander
-from kg.model import Edge, Kind, Node, ProvClass, Relation
+from kg.model import Edge, Node, ProvClass, Relation
 
-__all__ = ["task", "lightweight_task", "Task", "TaskSpec"]
+__all__ = ["task", "lightweight_task", "TaskSpec", "expand_task", "TASK_CODE", "put_task"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,168 +27,7 @@ _cv_set = current_parent.set
 _cv_reset = current_parent.reset
 _ACT = ProvClass.ACTIVITY.value
 _USED = Relation.USED.value
-_TASK = Kind.TASK.value
 _PRESSURE_MASK = 1023  # check the buffer cap every 1024 tasks: cheap, and bounds overshoot
-
-
-class _Snap:
-    """A value summarised at call time (the original may change later)."""
-
-    __slots__ = ("v",)
-
-    def __init__(self, v: Any) -> None:
-        self.v = v
-
-
-class _Flat:
-    """An argparse.Namespace captured at call time: its attributes become inputs of their own."""
-
-    __slots__ = ("v",)
-
-    def __init__(self, v: dict[str, Any]) -> None:
-        self.v = v
-
-
-# Dataflow between tasks: the object a task returned, passed on to another task, is the
-# same PROV entity. Outputs are remembered by id() with their summary (a bounded map);
-# an input with the same id() and the same summary is that output, not a new Value.
-_PRODUCED: dict[int, tuple[str, Any]] = {}
-_PRODUCED_CAP = 10_000
-
-
-def _remember(obj: Any, summary: Any, n: int, name: str) -> None:
-    if len(_PRODUCED) >= _PRODUCED_CAP:
-        try:
-            del _PRODUCED[next(iter(_PRODUCED))]
-        except (StopIteration, KeyError, RuntimeError):
-            pass
-    _PRODUCED[id(obj)] = (f"{task_id(n)}/out/{name}", summary)
-
-
-def _snap(v: Any) -> Any:
-    if isinstance(v, argparse.Namespace):
-        return _Flat(snapshot(vars(v)))
-    summary = summarize(v)
-    made = _PRODUCED.get(id(v))
-    if made is not None and made[1] == summary:
-        return _Snap({"$from": made[0], "summary": summary})
-    return _Snap(summary)
-
-
-def _snap_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(a if type(a) in ATOMIC else _snap(a) for a in args)
-
-
-def _snap_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if type(v) in ATOMIC else _snap(v) for k, v in kwargs.items()}
-
-
-SPECS: list[TaskSpec] = []
-_specs_lock = threading.Lock()
-
-
-class TaskSpec:
-    """What is fixed per decorated function: names, parameters, options. Built once."""
-
-    __slots__ = ("idx", "name", "params", "defaults", "var_pos", "var_kw", "output_names", "tags", "metadata",
-                 "args_handler", "kind", "telemetry")
-
-    def __init__(self, fn: Callable[..., Any] | None, name: str, *, output_names: Any = None,
-                 tags: Any = None, metadata: dict[str, Any] | None = None,
-                 args_handler: Callable[..., dict[str, Any]] | None = None, kind: str = _TASK,
-                 telemetry: bool = False, register: bool = True) -> None:
-        self.name = name
-        self.params: list[str] = []
-        self.defaults: dict[str, Any] = {}
-        self.var_pos: str | None = None
-        self.var_kw: str | None = None
-        if fn is not None:
-            try:
-                sig = inspect.signature(fn)
-            except (TypeError, ValueError):
-                sig = None
-            for p in (sig.parameters.values() if sig else ()):
-                if p.kind is p.VAR_POSITIONAL:
-                    self.var_pos = p.name
-                elif p.kind is p.VAR_KEYWORD:
-                    self.var_kw = p.name
-                else:
-                    if p.kind is not p.KEYWORD_ONLY:  # only these can be given by position
-                        self.params.append(p.name)
-                    if p.default is not p.empty:
-                        self.defaults[p.name] = p.default
-        if isinstance(output_names, str):
-            output_names = [output_names]
-        self.output_names = list(output_names) if output_names else None
-        self.tags = [tags] if isinstance(tags, str) else (list(tags) if tags else None)
-        self.metadata = dict(metadata) if metadata else None
-        self.args_handler = args_handler
-        self.kind = kind
-        self.telemetry = telemetry
-        # Records refer to their spec by index, so they hold only atoms (see kg.sink).
-        self.idx = -1
-        if register:
-            with _specs_lock:
-                self.idx = len(SPECS)
-                SPECS.append(self)
-
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> dict[str, Any]:
-        """Argument values by parameter name, defaults included, Namespaces flattened."""
-        params = self.params
-        if len(args) <= len(params):
-            used = dict(zip(params, args))
-        else:
-            used = dict(zip(params, args))
-            extra = args[len(params):]
-            used[self.var_pos or "args"] = _Snap(summarize([_final(a) for a in extra]))
-        if kwargs:
-            used.update(kwargs)
-        if self.defaults and len(used) < len(params) + len(self.defaults):
-            for k, v in self.defaults.items():
-                if k not in used:
-                    used[k] = v
-        if _Flat not in map(type, used.values()):
-            return used
-        out: dict[str, Any] = {}
-        for k, v in used.items():
-            if type(v) is _Flat:
-                out.update({nk: _Snap(nv) for nk, nv in v.v.items()})
-            else:
-                out[k] = v
-        return out
-
-    def outputs(self, result: Any) -> dict[str, Any]:
-        """The return value by output name: tuples element-wise, dicts passed through."""
-        names = self.output_names
-        if type(result) is _Snap:  # summarised whole at call time
-            return {names[0] if names else "result": result}
-        if names:
-            if len(names) > 1 and isinstance(result, (tuple, list)) and len(result) == len(names):
-                return dict(zip(names, result))
-            return {names[0]: result}
-        if type(result) is dict:
-            return {str(k): v for k, v in result.items()}
-        if result is None:
-            return {}
-        return {"result": result}
-
-
-def _unsnap(v: Any) -> Any:
-    return v.v if type(v) is _Snap else v
-
-
-def _final(v: Any) -> Any:
-    """The JSON value recorded for ``v``: its call-time summary, or a summary made now."""
-    return v.v if type(v) is _Snap else summarize(v)
-
-
-def _finals(values: dict[str, Any]) -> dict[str, Any]:
-    if _SCALARS.issuperset(map(type, values.values())):
-        return values
-    return {k: v if type(v) in _SCALARS else _final(v) for k, v in values.items()}
-
-
-_SCALARS = frozenset({int, bool, type(None)})
 
 
 def expand_task(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
@@ -325,24 +163,6 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     return wrapper
 
 
-def _out(obj: Any, n: int, name: str) -> Any:
-    if type(obj) in ATOMIC:
-        return obj
-    summary = summarize(obj)
-    _remember(obj, summary, n, name)
-    return _Snap(summary)
-
-
-def _snap_result(result: Any, spec: TaskSpec, n: int) -> Any:
-    # Tuples and dicts that are split into named outputs later: summarise their items, not the whole.
-    names = spec.output_names
-    if type(result) in (tuple, list) and names and len(names) > 1 and len(result) == len(names):
-        return tuple(_out(r, n, name) for r, name in zip(result, names))
-    if type(result) is dict and not names:
-        return {k: _out(v, n, str(k)) for k, v in result.items()}
-    return _out(result, n, names[0] if names else "result")
-
-
 def _check_pressure() -> None:
     sink = state.sink
     if sink is not None and len(sink.buf) >= sink.cap:
@@ -418,75 +238,4 @@ def lightweight_task(func: F | None = None, **options: Any) -> Any:
     return task(func, lightweight=True, **options)
 
 
-class Task:
-    """A hand-made task: ``with Task("download", used={...}) as t: ... t.end(generated={...})``.
-
-    ``Task(...).send()`` records it at once (ended = started); passing ``generated`` or
-    ``status`` to the constructor ends it immediately."""
-
-    def __init__(self, activity: str, used: dict[str, Any] | None = None, *, run_id: str | None = None,
-                 parent: str | None = None, tags: Any = None, metadata: dict[str, Any] | None = None,
-                 agent_id: str | None = None, generated: dict[str, Any] | None = None,
-                 status: str | None = None, **extra: Any) -> None:
-        self.activity = activity
-        self.n = next(state.counter)
-        self.id = task_id(self.n)
-        self.run_id = run_id
-        self.parent = parent
-        self.parent_n = _cv_get()
-        self.used = _snap_kwargs(used or {})
-        self.spec = TaskSpec(None, activity, tags=tags, metadata=metadata, register=False)
-        self.extra = {k: v for k, v in extra.items() if v is not None}
-        if agent_id is not None:
-            self.extra["agent_id"] = str(agent_id)
-        self.started = _time()
-        self.ended: float | None = None
-        self._token: Any = None
-        self._done = False
-        if generated is not None or status is not None:
-            self.end(generated=generated, status=status or "FINISHED")
-
-    def __enter__(self) -> Task:
-        self._token = _cv_set(self.n)
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if self._token is not None:
-            _cv_reset(self._token)
-            self._token = None
-        if not self._done:
-            if exc is not None:
-                self._record(None, exc, "ERROR")
-            else:
-                self.end()
-
-    def end(self, generated: dict[str, Any] | None = None, status: str = "FINISHED", **extra: Any) -> None:
-        """Finish the task with its outputs and record it."""
-        self.extra.update({k: (v if type(v) in ATOMIC else summarize(v)) for k, v in extra.items()})
-        self.ended = _time()
-        self._record(_snap_kwargs(generated or {}), None, status)
-
-    def send(self) -> None:
-        """Record the task now, without outputs (its end time is its start time)."""
-        if not self._done:
-            self.ended = self.started
-            self._record({}, None, "SENT")
-
-    def _record(self, generated: dict[str, Any] | None, exc: BaseException | None, status: str) -> None:
-        if self._done or not settings.enabled:
-            return
-        self._done = True
-        try:
-            if self.run_id:
-                run, part = self.run_id, self.run_id
-            else:
-                run_obj = current_run()
-                run, part = run_obj.id, run_obj.part
-            parent = self.parent or self.parent_n or part
-            extra = dict(self.extra)
-            extra["status"] = status if exc is None else "ERROR"
-            _put((_TASK_CODE, self.spec, self.n, parent, run, self.started, self.ended or _time(),
-                  self.used, generated if generated is not None else {}, exc, extra), self.n)
-        except Exception:
-            if settings.strict:
-                raise
+TASK_CODE, put_task = _TASK_CODE, _put
