@@ -23,18 +23,15 @@ import os
 import re
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import orjson
-
 from kg.config import load_config
-from kg.exceptions import ConfigError, InputError, KGError, NotFound, QueryError, StoreError, StoreUnavailable
-from kg.model.prov import explode, is_compact
+from kg.exceptions import ConfigError, KGError, NotFound, QueryError, StoreError, StoreUnavailable
 from kg.model.records import check_label, Edge, Node
-from kg.model.terms import LINEAGE_RELATIONS, TOP_LEVEL_KINDS, ProvClass, Relation
+from kg.model.terms import LINEAGE_RELATIONS, ProvClass, Relation
+from kg.stores._neo4j_rows import _edge_of, _node_of, _prepare
 from kg.stores.base import Store, Subgraph
 
 __all__ = ["Neo4jStore", "check_label", "neo4j_settings", "BATCH"]
@@ -44,9 +41,6 @@ _PAGE = 2000          # records fetched per round trip while streaming
 _CLASSES = tuple(c.value for c in ProvClass)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BASE = "KG"          # the label every provkg node carries (one unique id index for all classes)
-_RESERVED = frozenset({"id", "kind", "_json"})
-_ERESERVED = frozenset({"_json"})
-_INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 63 - 1
 _DOWN_FOR = 5.0       # after a failed connection, fail fast for this long (the sink spools meanwhile)
 
 
@@ -65,96 +59,6 @@ def neo4j_settings() -> dict[str, str | None]:
 
 
 # -- property encoding ------------------------------------------------------------
-_dumps = orjson.dumps
-_JSON_OPT = orjson.OPT_NON_STR_KEYS
-
-
-def _to_json(v: Any) -> str:
-    try:
-        return _dumps(v, default=repr, option=_JSON_OPT).decode()
-    except (TypeError, orjson.JSONEncodeError):  # ints beyond 64 bits and the like
-        import json
-
-        return json.dumps(v, default=repr)
-
-
-def _from_json(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        import json
-
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
-
-_NATIVE = frozenset({str, float, bool})
-
-
-def _native_list(v: list[Any]) -> bool:
-    # Neo4j arrays are homogeneous and non-empty here (an empty list reads back typeless).
-    if not v:
-        return False
-    t = type(v[0])
-    if t is int:
-        return all(type(x) is int and _INT_MIN <= x <= _INT_MAX for x in v)
-    return t in _NATIVE and all(type(x) is t for x in v)
-
-
-def _encode(props: dict[str, Any], reserved: frozenset[str]) -> tuple[dict[str, Any], list[str] | None]:
-    out: dict[str, Any] = {}
-    js: list[str] | None = None
-    for k, v in props.items():
-        if type(k) is not str:
-            k = str(k)
-        if k in reserved or k[:1] == "~":
-            k = "~" + k
-        t = type(v)
-        if t in _NATIVE or v is None or (t is int and _INT_MIN <= v <= _INT_MAX) or (t is list and _native_list(v)):
-            out[k] = v
-        else:
-            out[k] = _to_json(v)
-            if js is None:
-                js = []
-            js.append(k)
-    return out, js
-
-
-def _decode(raw: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
-    js = raw.get("_json")
-    props: dict[str, Any] = {}
-    for k, v in raw.items():
-        if k in skip:
-            continue
-        if js is not None and k in js:
-            v = _from_json(v)
-        props[k[1:] if k[:1] == "~" else k] = v
-    return props
-
-
-_NODE_SKIP = frozenset({"id", "kind", "_json"})
-_EDGE_SKIP = frozenset({"_json"})
-
-
-def _node_of(raw: dict[str, Any], labels: Iterable[str]) -> Node:
-    cls = next((lab for lab in labels if lab in _CLASSES), _CLASSES[0])
-    return Node(raw["id"], cls, raw["kind"], _decode(raw, _NODE_SKIP))
-
-
-def _edge_of(src: str, rel: str, dst: str, raw: dict[str, Any]) -> Edge:
-    props = _decode(raw, _EDGE_SKIP)
-    if props.get("role") == "":
-        del props["role"]  # stored as "" only to take part in the edge's identity
-    return Edge(rel, src, dst, props)
-
-
-# -- Cypher -------------------------------------------------------------------------
-# Merging props: ``+=`` replaces the keys it names; the ``_json`` list keeps the JSON-encoded
-# keys not overwritten by this write, plus this write's.
 _JSON_MERGE = """
 WITH {var}, r{extra}, [k IN coalesce({var}._json, []) WHERE NOT k IN keys(r.p)] + coalesce(r.j, []) AS js
 SET {var}._json = CASE size(js) WHEN 0 THEN null ELSE js END"""
@@ -557,76 +461,6 @@ class Neo4jStore(Store):
             self._driver.close()
         except Exception:  # closing twice, or a broken connection: nothing left to release
             pass
-
-
-def _prepare(nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[
-        dict[tuple[str, str], list[dict[str, Any]]], list[str], dict[str, list[dict[str, Any]]]]:
-    """Rows grouped by (class, kind) and relation, compact activities exploded, duplicates merged."""
-    node_rows: dict[str, tuple[str, str, dict[str, Any]]] = {}
-    edge_rows: dict[tuple[str, str, str, Any], tuple[str, str, str, Any, dict[str, Any]]] = {}
-    extra: list[Edge] = []
-
-    def add_node(n: Node) -> None:
-        cls, kind = n.cls, n.kind
-        if cls not in _CLASSES:
-            raise InputError(f"node {n.id!r}: unknown PROV class {cls!r}")
-        check_label(kind)
-        if kind != cls and kind in _CLASSES:
-            raise InputError(f"node {n.id!r}: kind {kind!r} is another PROV class than {cls!r}")
-        if not isinstance(n.id, str) or not n.id:
-            raise InputError(f"node without a string id: {n!r:.200}")
-        prev = node_rows.get(n.id)
-        if prev is None or (prev[0], prev[1]) != (cls, kind):
-            node_rows[n.id] = (cls, kind, dict(n.props))
-        else:
-            prev[2].update(n.props)
-
-    for n in nodes:
-        add_node(n)
-        if is_compact(n):
-            vnodes, vedges = explode(n)
-            for v in vnodes:
-                add_node(v)
-            extra += vedges
-
-    def add_edge(e: Edge) -> None:
-        check_label(e.rel, "relation")
-        if not isinstance(e.src, str) or not e.src or not isinstance(e.dst, str) or not e.dst:
-            raise InputError(f"{e.rel} edge without string endpoints: {e!r:.200}")
-        role = e.props.get("role")
-        role = "" if role is None else role
-        key = (e.src, e.rel, e.dst, role)
-        prev = edge_rows.get(key)
-        if prev is None:
-            edge_rows[key] = (e.src, e.rel, e.dst, role, dict(e.props))
-        else:
-            prev[4].update(e.props)
-
-    for e in edges:
-        add_edge(e)
-    for e in extra:
-        add_edge(e)
-
-    node_groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    top: list[str] = []
-    for nid, (cls, kind, props) in node_rows.items():
-        props.pop("seq", None)  # the store numbers runs itself
-        p, js = _encode(props, _RESERVED)
-        row: dict[str, Any] = {"id": nid, "p": p}
-        if js:
-            row["j"] = js
-        node_groups[(cls, kind)].append(row)
-        if kind in TOP_LEVEL_KINDS:
-            top.append(nid)
-    edge_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for src, rel, dst, role, props in edge_rows.values():
-        props["role"] = role
-        p, js = _encode(props, _ERESERVED)
-        row = {"s": src, "d": dst, "role": p["role"], "p": p}
-        if js:
-            row["j"] = js
-        edge_groups[rel].append(row)
-    return dict(node_groups), top, dict(edge_groups)
 
 
 def _rel_index_name(rel: str) -> str:
