@@ -293,6 +293,35 @@ def expand_activation(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge
     nodes.append(Node(f"a-{prefix}.{n:x}", _ACT, _ACTIVATION, props))
 
 
+class TracerBase:
+    """What both tracers (sys.setprofile, sys.monitoring) share: their state, fault and buffer handling."""
+
+    name = ""
+
+    def __init__(self, run_id: str, classifier: Any, options: TraceOptions, sink: Any) -> None:
+        self.run_id = run_id
+        self.cls = classifier
+        self.opts = options
+        self.sink = sink
+        self.put = sink.put
+        self.stacks: dict[int, list[list[Any]]] = {}
+        self.records = 0
+        self.faults = 0
+
+    def fault(self, exc: BaseException) -> None:
+        self.faults += 1
+        if self.faults == 1:
+            import logging
+
+            logging.getLogger("kg.tracer").warning("provkg tracer fault (reported once): %r", exc)
+
+    def pressure(self) -> None:
+        # Every 1024 records: past the buffer cap, drain on this thread (bounded memory beats speed).
+        sink = self.sink
+        if sink is not None and len(sink.buf) >= sink.cap:
+            sink.pressure()
+
+
 class _NoResult:
     __slots__ = ()
 

@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 from capture.tracer._classify import Classifier
-from capture.tracer._common import ACT_CODE, NO_RESULT, Site, TraceOptions, next_number, summ_args, summ_value
+from capture.tracer._common import (
+    ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value)
 
 __all__ = ["ProfileTracer"]
 
@@ -25,20 +26,13 @@ GEN_FLAGS = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator
 KEY, N, PARENT, SITE, LINE, ARGS, T0, USER, REC = range(9)
 
 
-class ProfileTracer:
+class ProfileTracer(TracerBase):
     """Records activations of user code, and calls from user code into libraries, per thread."""
 
     name = "setprofile"
 
     def __init__(self, run_id: str, classifier: Classifier, options: TraceOptions, sink: Any) -> None:
-        self.run_id = run_id
-        self.sink = sink
-        self.cls = classifier
-        self.opts = options
-        self.put = sink.put
-        self.stacks: dict[int, list[list[Any]]] = {}
-        self.records = 0
-        self.faults = 0
+        super().__init__(run_id, classifier, options, sink)
         self._gens: list[dict[Any, list[Any]]] = []
         self._active = False
 
@@ -52,19 +46,6 @@ class ProfileTracer:
         sys.setprofile(None)
         threading.setprofile(None)  # type: ignore[arg-type]
         self._active = False
-
-    def fault(self, exc: BaseException) -> None:
-        self.faults += 1
-        if self.faults == 1:
-            import logging
-
-            logging.getLogger("kg.tracer").warning("provkg tracer fault (reported once): %r", exc)
-
-    def pressure(self) -> None:
-        # Every 1024 records: past the buffer cap, drain on this thread (bounded memory beats speed).
-        sink = self.sink
-        if sink is not None and len(sink.buf) >= sink.cap:
-            sink.pressure()
 
     def current(self) -> int:
         stack = self.stacks.get(threading.get_ident())

@@ -15,7 +15,8 @@ import types
 from typing import Any
 
 from capture.tracer._classify import Classifier
-from capture.tracer._common import ACT_CODE, NO_RESULT, Site, TraceOptions, next_number, summ_args, summ_value
+from capture.tracer._common import (
+    ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value)
 from capture.values import ATOMIC
 from kg.exceptions import CaptureError
 
@@ -28,20 +29,13 @@ _METHOD = types.MethodType
 _MISSING = object()
 
 
-class MonitoringTracer:
+class MonitoringTracer(TracerBase):
     """Records activations of user code, and calls from user code into libraries, on every thread."""
 
     name = "sys.monitoring"
 
     def __init__(self, run_id: str, classifier: Classifier, options: TraceOptions, sink: Any) -> None:
-        self.run_id = run_id
-        self.cls = classifier
-        self.opts = options
-        self.sink = sink
-        self.put = sink.put
-        self.stacks: dict[int, list[list[Any]]] = {}
-        self.records = 0
-        self.faults = 0
+        super().__init__(run_id, classifier, options, sink)
         self.tool: int | None = None
         self._local = threading.local()
         self._local_codes: set[Any] = set()
@@ -83,18 +77,6 @@ class MonitoringTracer:
                       mon.events.PY_UNWIND, mon.events.CALL, mon.events.C_RETURN, mon.events.C_RAISE):
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
-
-    def fault(self, exc: BaseException) -> None:
-        self.faults += 1
-        if self.faults == 1:
-            import logging
-
-            logging.getLogger("kg.tracer").warning("provkg tracer fault (reported once): %r", exc)
-
-    def pressure(self) -> None:
-        sink = self.sink
-        if sink is not None and len(sink.buf) >= sink.cap:
-            sink.pressure()
 
     def current(self) -> int:
         stack = getattr(self._local, "s", None)
@@ -319,27 +301,21 @@ class MonitoringTracer:
                 tracer.fault(exc)
             return None
 
-        def on_c_return(code: Any, offset: int, fn: Any, arg0: Any) -> Any:
-            try:
-                stack = local.s
-            except AttributeError:
+        def c_exit(status: str) -> Any:
+            # C_RETURN and C_RAISE: the library call made from user code ends, with this status.
+            def on_c_exit(code: Any, offset: int, fn: Any, arg0: Any) -> Any:
+                try:
+                    stack = local.s
+                except AttributeError:
+                    return None
+                if stack and stack[-1][KEY] is fn:
+                    e = stack.pop()
+                    if e[REC]:
+                        record(e, NO_RESULT, status, None)
                 return None
-            if stack and stack[-1][KEY] is fn:
-                e = stack.pop()
-                if e[REC]:
-                    record(e, NO_RESULT, "FINISHED", None)
-            return None
+            return on_c_exit
 
-        def on_c_raise(code: Any, offset: int, fn: Any, arg0: Any) -> Any:
-            try:
-                stack = local.s
-            except AttributeError:
-                return None
-            if stack and stack[-1][KEY] is fn:
-                e = stack.pop()
-                if e[REC]:
-                    record(e, NO_RESULT, "ERROR", None)
-            return None
+        on_c_return, on_c_raise = c_exit("FINISHED"), c_exit("ERROR")
 
         return {ev.PY_START: on_start, ev.PY_RETURN: on_return, ev.PY_UNWIND: on_unwind, ev.CALL: on_call,
                 ev.C_RETURN: on_c_return, ev.C_RAISE: on_c_raise}
