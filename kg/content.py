@@ -19,7 +19,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from kg.config import kg_home, load_config
 from kg.exceptions import ConfigError, InputError, NotFound, StoreError
@@ -85,11 +85,12 @@ def hash_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """(sha256 hex, size) of a file, read in chunks (any size, constant memory). Raises OSError."""
+def _hash_copy(src: str | os.PathLike[str], out: IO[bytes] | None = None) -> tuple[str, int]:
+    """(sha256 hex, size) of ``src``, read in chunks (any size, constant memory), each chunk also
+    written to the open file ``out`` when given. Raises OSError."""
     h = hashlib.sha256()
     size = 0
-    with _fopen(path, "rb", buffering=0) as fh:
+    with _fopen(src, "rb", buffering=0) as fh:
         buf = bytearray(_CHUNK)
         view = memoryview(buf)
         while True:
@@ -97,8 +98,15 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
             if not n:
                 break
             h.update(view[:n])
+            if out is not None:
+                out.write(view[:n])
             size += n
     return h.hexdigest(), size
+
+
+def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """(sha256 hex, size) of a file, read in chunks (any size, constant memory). Raises OSError."""
+    return _hash_copy(path)
 
 
 # Directories known to exist (creating them on every write was a third of the cost of small files).
@@ -172,20 +180,9 @@ def store_file(path: str | os.PathLike[str], *, root: Path | None = None, limit:
         return Stored(put_bytes(data, root=root), len(data), True)
     # Big file: one pass that hashes while copying into a temporary object.
     tmp = _tmp_path(root)
-    h = hashlib.sha256()
-    size = 0
     try:
-        with _fopen(path, "rb", buffering=0) as src, _fopen(tmp, "wb") as out:
-            buf = bytearray(_CHUNK)
-            view = memoryview(buf)
-            while True:
-                n = src.readinto(buf)
-                if not n:
-                    break
-                h.update(view[:n])
-                out.write(view[:n])
-                size += n
-        sha = h.hexdigest()
+        with _fopen(tmp, "wb") as out:
+            sha, size = _hash_copy(path, out)
         if limit and size > limit:
             _discard(tmp)
             return Stored(sha, size, False)
@@ -235,19 +232,11 @@ def copy_out(sha: str, target: str | os.PathLike[str], *, root: Path | None = No
         raise NotFound(f"content {sha[:12]} is not in the content store (was the file above the size limit?)")
     target = Path(target)
     tmp = target.parent / f".{target.name}.kg-restore-{os.getpid()}-{next(_tmp_counter)}"
-    h = hashlib.sha256()
     try:
         _makedirs(target.parent, exist_ok=True)
-        with _fopen(src, "rb", buffering=0) as inp, _fopen(tmp, "wb") as out:
-            buf = bytearray(_CHUNK)
-            view = memoryview(buf)
-            while True:
-                n = inp.readinto(buf)
-                if not n:
-                    break
-                h.update(view[:n])
-                out.write(view[:n])
-        if h.hexdigest() != sha:
+        with _fopen(tmp, "wb") as out:
+            got, _ = _hash_copy(src, out)
+        if got != sha:
             raise StoreError(f"content {sha[:12]} is corrupt in the content store (hash mismatch)")
         if target.exists():  # keep the file's permission bits, not the store's read-only ones
             _chmod(tmp, target.stat().st_mode & 0o7777)
