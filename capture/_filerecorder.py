@@ -226,14 +226,18 @@ class Recorder:
         for n in sorted(self.pending):
             self.settle(n)
 
+    def target(self, file: Any, frame: Any) -> str | None:
+        """The absolute path an access is about, or None when it is not one we record (never raises)."""
+        try:
+            return self.path_of(file, frame)
+        except Exception:
+            return None
+
     # -- the access kinds ------------------------------------------------------
     def open_like(self, op: str, file: Any, mode: str, call: Callable[[], Any], frame: Any,
                   sync: bool) -> Any:
         """open() and the pathlib readers/writers. ``sync``: the access is complete when ``call`` returns."""
-        try:
-            path = self.path_of(file, frame)
-        except Exception:
-            path = None
+        path = self.target(file, frame)
         if path is None or type(mode) is not str:
             return call()
         writes = bool(WRITE_MODES.intersection(mode))
@@ -316,10 +320,7 @@ class Recorder:
 
     def delete_like(self, op: str, target: Any, call: Callable[[], Any], frame: Any) -> Any:
         """remove / unlink / rmtree: the content is kept first, so a restore can bring it back."""
-        try:
-            path = self.path_of(target, frame)
-        except Exception:
-            path = None
+        path = self.target(target, frame)
         if path is None:
             return call()
         try:
@@ -361,10 +362,7 @@ class Recorder:
         return result
 
     def mkdir_like(self, target: Any, call: Callable[[], Any], frame: Any) -> Any:
-        try:
-            path = self.path_of(target, frame)
-        except Exception:
-            path = None
+        path = self.target(target, frame)
         if path is None:
             return call()
         t0 = time.time()
