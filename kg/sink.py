@@ -173,11 +173,7 @@ class Sink:
             return
         except StoreUnavailable as exc:
             self._fault(exc)
-        except KGError as exc:
-            self._fault(exc)
-            self.stats.lost += count
-            return
-        except Exception as exc:  # a driver error we did not wrap: never into user code
+        except Exception as exc:  # a store error, or a driver error we did not wrap: never into user code
             self._fault(exc)
             self.stats.lost += count
             return
@@ -279,7 +275,7 @@ def _install_exit_handlers() -> None:
 
 
 def _after_fork() -> None:
-    global _sink, _handlers_installed
+    global _sink
     # The child must not re-write the parent's buffer nor share its connection.
     if _sink is not None:
         old = _sink

@@ -32,15 +32,14 @@ def _register_builtin() -> None:
     from kg.export.provjson import write_provjson
 
     register_exporter("provjson", write_provjson)
-    # Optional formats register themselves if their module imports (extras may be missing).
+    # Each format module registers itself when it imports; one whose optional dependency is
+    # missing is left out (any other import error is a bug and is raised).
     import importlib
 
     for mod in ("kg.export.provn", "kg.export.rdf", "kg.export.prolog", "kg.export.dot"):
         try:
             importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:  # the format exists but its optional dependency does not
-                continue
+        except ModuleNotFoundError:
             continue
 
 
