@@ -14,7 +14,7 @@ from typing import Any
 from kg.model.records import Edge, Node
 from kg.model.terms import Kind, ProvClass, Relation
 
-__all__ = ["explode", "is_compact", "value_owner", "exported_props", "COMPACT_KEYS"]
+__all__ = ["explode", "has_refs", "is_compact", "value_owner", "exported_props", "COMPACT_KEYS"]
 
 COMPACT_KEYS = ("used", "generated")
 _ENT, _VALUE = ProvClass.ENTITY.value, Kind.VALUE.value
@@ -36,6 +36,14 @@ def value_owner(value_id: str) -> tuple[str, str, str] | None:
     if not sep or direction not in ("in", "out"):
         return None
     return owner, direction, name
+
+
+def has_refs(n: Node) -> bool:
+    """True if a used/generated value of ``n`` is a reference ``{"$from": id}`` to another entity
+    (those are the only relations of a compact activity that are also stored as edges)."""
+    p = n.props
+    return any(type(v) is dict and "$from" in v
+               for key in COMPACT_KEYS for v in (p.get(key) or {}).values())
 
 
 def explode(n: Node) -> tuple[list[Node], list[Edge]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from kg.exceptions import AmbiguousReference, NotFound
 from kg.model.records import Edge, Node
-from kg.model.prov import explode, is_compact, value_owner
+from kg.model.prov import explode, has_refs, is_compact, value_owner
 from kg.model.terms import LINEAGE_RELATIONS
 
 __all__ = ["Store", "Subgraph"]
@@ -231,7 +231,7 @@ class Store(abc.ABC):
             # once, in the activity's place. A first pass collects just those (few) keys.
             refs: set[tuple[str, str, str, str]] = set()
             for n in base_nodes():
-                if is_compact(n):
+                if is_compact(n) and has_refs(n):
                     own = n.id + "/"
                     refs.update((e.src, e.rel, e.dst, str(e.props.get("role") or "")) for e in explode(n)[1]
                                 if e.rel != "WAS_INFORMED_BY" and not (e.src.startswith(own) or e.dst.startswith(own)))
