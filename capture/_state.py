@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from contextvars import ContextVar
 from typing import Any
 
-from kg import ids
+from kg import drain, ids
 from kg.config import settings
 from kg.sink import Sink, get_sink, on_sink_change
 
@@ -73,7 +72,6 @@ def _after_fork() -> None:
 
 
 on_sink_change(_sink_changed)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+drain.after_fork_in_child(_after_fork)
 
 _ = settings  # re-exported for the hot paths that read it

@@ -74,6 +74,10 @@ class Settings:
     buffer_cap: int = field(default_factory=lambda: _env_int("KG_BUFFER_CAP", 100_000))
     batch_size: int = field(default_factory=lambda: _env_int("KG_BATCH_SIZE", 10_000))
     flush_interval: float = 0.5
+    # Background stores (kg.drain): buffers of at least drain_min records are stored by a forked child.
+    background: bool = field(default_factory=lambda: _env_bool("KG_BACKGROUND", True))
+    drain_min: int = field(default_factory=lambda: _env_int("KG_DRAIN_MIN", 5_000))
+    drain_wait: float = 600.0  # how long a reader waits for a background store before reading anyway
     secret_markers: tuple[str, ...] = SECRET_MARKERS
 
     def is_secret(self, name: str) -> bool:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
 import secrets
 import time
+
+from kg import drain
 
 __all__ = ["new_id", "new_run_id", "process_prefix", "content_id"]
 
@@ -24,8 +25,7 @@ def _reseed() -> None:
 
 
 _reseed()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reseed)
+drain.after_fork_in_child(_reseed)
 
 
 def process_prefix() -> str:

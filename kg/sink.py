@@ -4,7 +4,10 @@ Producers call ``put`` (a deque append: thread-safe, no lock). Items are Nodes, 
 or packed tuples ``(code, ...)`` whose expander (``register_expander``) unpacks them on
 the flush thread, so the caller's thread pays only for building a tuple. Packed tuples
 hold only atoms (ints, floats, strings, tuples of atoms): the garbage collector then
-untracks them, and a buffer of 100,000 records costs no collection time."""
+untracks them, and a buffer of 100,000 records costs no collection time.
+
+Large buffers are stored in the background where the store allows it (see kg.drain): a
+forked child writes them on another core while the program goes on or exits."""
 from __future__ import annotations
 
 import atexit
@@ -16,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from kg import drain
 from kg.config import kg_home, settings
 from kg.exceptions import CaptureError, KGError, StoreUnavailable
 from kg.ids import process_prefix
@@ -44,6 +48,7 @@ class SinkStats:
         self.spooled = 0    # records written to the local spool (store unreachable)
         self.lost = 0       # records that could not be stored anywhere
         self.faults = 0     # expansion faults (bad record from a producer)
+        self.background = 0  # records handed to a background store (kg.drain); its child counts the rest
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -72,6 +77,7 @@ class Sink:
         self._warned = False
         self._error: BaseException | None = None
         self._close_hooks: list[Callable[[], None]] = []
+        self._child: int | None = None  # pid of this sink's background store, while it runs
 
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -100,19 +106,24 @@ class Sink:
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
-                self.flush()
+                # While a background store runs, let the buffer grow: its next batch goes to a child too.
+                if self._child is None or drain.reap(self._child, block=False) is None:
+                    self._child = None
+                    self.flush(background=True)
             except BaseException as exc:  # never let the thread die silently
                 self._error = exc
 
     def pressure(self) -> None:
         """Called by producers when the buffer passed its cap: drain it on this thread."""
         if len(self.buf) >= self.cap:
-            self.flush()
+            self.flush(background=True)
         else:
             self._wake.set()
 
-    def close(self) -> None:
-        """Run close hooks, flush everything, stop the thread. Raises in strict mode if records were lost."""
+    def close(self, background: bool = False) -> None:
+        """Run close hooks, flush everything, stop the thread. Raises in strict mode if records were lost.
+
+        ``background``: a large remainder may be stored by a child process (see ``flush``)."""
         hooks, self._close_hooks = self._close_hooks, []
         for hook in hooks:
             try:
@@ -124,7 +135,7 @@ class Sink:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
         self._thread = None
-        self.flush()
+        self.flush(background=background)
         if self._store is not None and not isinstance(self._store_arg, Store):  # close only what we opened
             self._store.close()
             self._store = None
@@ -132,10 +143,15 @@ class Sink:
             log.warning("provkg: %d provenance records could not be stored", self.stats.lost)
 
     # -- flushing ----------------------------------------------------------
-    def flush(self) -> None:
-        """Write everything buffered so far. In strict mode a failure raises here."""
+    def flush(self, background: bool = False) -> None:
+        """Write everything buffered so far. In strict mode a failure raises here.
+
+        ``background``: if the buffer holds at least ``settings.drain_min`` records and the
+        store is an embedded one, a forked child stores them and this returns at once."""
         with self._flush_lock:
             buf = self.buf
+            if buf and not (background and self._detach()):
+                self.wait()  # a background store of earlier records finishes first: order is kept
             while buf:
                 n = min(len(buf), self.batch_size)
                 batch = [buf.popleft() for _ in range(n)]
@@ -143,6 +159,45 @@ class Sink:
         if self.strict and self._error is not None:
             err, self._error = self._error, None
             raise err
+
+    def wait(self) -> None:
+        """Block until this sink's background store (if any) has finished."""
+        self._child = drain.reap(self._child, block=True)
+
+    def _detach(self) -> bool:
+        # Hand the first n records to a forked child (see kg.drain); False: store them here instead.
+        n = len(self.buf)
+        if n < settings.drain_min or self.strict or not drain.available():
+            return False
+        try:
+            store = self.store
+        except Exception:
+            return False
+        path = getattr(store, "drain_path", None)  # stores whose readers wait for background stores
+        if path is None:
+            return False
+        self.wait()
+
+        def work() -> bool:
+            self._store = store.reopen()  # type: ignore[attr-defined]  # never a connection from before fork
+            self._store_arg = None
+            items = [self.buf.popleft() for _ in range(n)]
+            for i in range(0, n, self.batch_size):
+                self._write_batch(items[i:i + self.batch_size])
+            self._store.close()
+            if self.stats.lost:
+                drain.note(path, f"{self.stats.lost} provenance records could not be stored")
+            return not self.stats.lost
+
+        pid = drain.fork(path, work)
+        if pid is None:
+            return False
+        self._child = pid
+        buf = self.buf
+        for _ in range(n):  # the child has these; records put since are beyond n and stay here
+            buf.popleft()
+        self.stats.background += n
+        return True
 
     def _expand(self, batch: list[Any]) -> tuple[list[Node], list[Edge]]:
         nodes: list[Node] = []
@@ -247,7 +302,7 @@ def _close_default() -> None:
     sink = _sink
     if sink is not None:
         try:
-            sink.close()
+            sink.close(background=True)
         except Exception as exc:  # at exit there is no caller to raise to
             log.warning("provkg: final flush failed: %s", exc)
 
@@ -284,5 +339,4 @@ def _after_fork() -> None:
     _notify()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+drain.after_fork_in_child(_after_fork)

@@ -16,6 +16,7 @@ from types import CodeType
 from typing import Any
 
 from capture.values import ATOMIC, summarize
+from kg import drain
 from kg.config import settings
 from kg.exceptions import ConfigError
 from kg.ids import process_prefix
@@ -165,8 +166,7 @@ def _reset_counter() -> None:
     next_number = _counter.__next__
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_counter)
+drain.after_fork_in_child(_reset_counter)
 
 _atomic_superset = ATOMIC.issuperset
 

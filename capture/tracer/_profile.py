@@ -2,10 +2,16 @@
 
 Not ``sys.settrace``: on 3.11 an active trace function makes the interpreter run its
 line-event check on every instruction of every frame, library code included, while a
-profile function costs only at calls and returns."""
+profile function costs only at calls and returns.
+
+Where the C extension ``_cprofile`` was built, it is installed as the profile function
+(PyEval_SetProfile) and handles the common events itself, passing the rest to the
+Python profile function below, with which it shares the stack. ``KG_CTRACER=0``
+turns it off."""
 from __future__ import annotations
 
 import dis
+import os
 import sys
 import threading
 import time
@@ -15,7 +21,13 @@ from capture.tracer._classify import Classifier
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value)
 
-__all__ = ["ProfileTracer"]
+__all__ = ["ProfileTracer", "HAVE_C"]
+
+try:
+    from capture.tracer._cprofile import CProfiler
+except ImportError:  # no compiler at install time: the Python profile function does everything
+    CProfiler = None
+HAVE_C = CProfiler is not None
 
 _RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
 _YIELD_OPS = frozenset(dis.opmap[n] for n in ("YIELD_VALUE",) if n in dis.opmap)
@@ -35,12 +47,22 @@ class ProfileTracer(TracerBase):
         super().__init__(run_id, classifier, options, sink)
         self._gens: list[dict[Any, list[Any]]] = []
         self._active = False
+        self._cprofs: list[Any] = []
+        self.use_c = HAVE_C and os.environ.get("KG_CTRACER", "1") != "0"
+
+    @property  # type: ignore[override]
+    def records(self) -> int:
+        return self._own + sum(c.records for c in self._cprofs)
+
+    @records.setter
+    def records(self, value: int) -> None:
+        self._own = value
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
         self._active = True
         threading.setprofile(self._bootstrap)
-        sys.setprofile(self._make())
+        self._install(self._make())
 
     def stop(self) -> None:
         sys.setprofile(None)
@@ -66,8 +88,21 @@ class ProfileTracer(TracerBase):
             sys.setprofile(None)
             return
         prof = self._make()
-        sys.setprofile(prof)
+        self._install(prof)
         prof(frame, event, arg)
+
+    def _install(self, prof: Any) -> None:
+        # The C profile function takes the common events, ``prof`` the rest (same stack, same records).
+        if not self.use_c:
+            sys.setprofile(prof)
+            return
+        opts = self.opts
+        c = CProfiler(prof, prof.kg_stack, prof.kg_gens, self.cls.codes, self.put, self.run_id, next_number,
+                      summ_args, summ_value, opts.values, frozenset(_ATOMS), NO_RESULT, ACT_CODE, self,
+                      opts.depth or 1 << 30, opts.calls != "user", opts.values != "none", tuple(_RETURN_OPS),
+                      self.cls.callable_site, opts.calls == "all", _Copy)
+        self._cprofs.append(c)
+        c.install()
 
     # -- the hot path ------------------------------------------------------------------
     def _make(self) -> Any:
@@ -115,7 +150,7 @@ class ProfileTracer(TracerBase):
             result = (arg if type(arg) in _ATOMS else summ_value(arg, vmode)) if keep_values else NO_RESULT
             put((ACT_CODE, e[N], e[PARENT], run, e[SITE], e[LINE], e[T0], now(), e[ARGS], result, status,
                  None, None))
-            tracer.records += 1
+            tracer._own += 1
             if not e[N] & 1023:
                 pressure()
 
@@ -166,11 +201,13 @@ class ProfileTracer(TracerBase):
                         status = "FINISHED" if event == "c_return" else "ERROR"
                         put((ACT_CODE, e[N], e[PARENT], run, e[SITE], e[LINE], e[T0], now(), (), NO_RESULT, status,
                              None, None))
-                        tracer.records += 1
+                        tracer._own += 1
             except Exception as exc:  # capture must never raise into the program
                 tracer.fault(exc)
 
+        prof.kg_stack, prof.kg_gens = stack, gens  # type: ignore[attr-defined]  # shared with the C half
         return prof
 
 
+from capture.tracer._common import _Copy  # noqa: E402
 from capture.values import ATOMIC as _ATOMS  # noqa: E402

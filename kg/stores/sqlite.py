@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
+from kg import drain
 from kg.exceptions import SchemaError, StoreError
 from kg.model.records import Edge, Node, check_label
 from kg.model.terms import TOP_LEVEL_KINDS
@@ -154,12 +155,16 @@ class SqliteStore(Store):
         self.path = str(path)
         self.uri = f"sqlite:///{self.path}"
         memory = self.path == ":memory:"
+        self._timeout = timeout
+        # The sink may store large buffers from a forked child (kg.drain); readers wait for it.
+        self.drain_path: str | None = None if memory else os.path.abspath(self.path)
         if not memory:
             p = Path(self.path)
             if not p.exists():
                 if not create:
                     raise StoreError(f"no store at {self.path}")
                 p.parent.mkdir(parents=True, exist_ok=True)
+            drain.wait(self.path)
         self._lock = threading.RLock()
         self._engine = sa.create_engine(
             "sqlite://" if memory else f"sqlite:///{self.path}",
@@ -174,6 +179,10 @@ class SqliteStore(Store):
         except sa.exc.DatabaseError as exc:
             self._engine.dispose()
             raise SchemaError(f"{self.path}: not a provkg store ({_reason(exc)})") from None
+
+    def reopen(self) -> SqliteStore:
+        """A new store object (and connection) on the same file, e.g. in a forked child."""
+        return SqliteStore(self.drain_path or self.path, timeout=self._timeout)
 
     @staticmethod
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

@@ -1,0 +1,547 @@
+/* The C hot path of the sys.setprofile tracer (capture/tracer/_profile.py).
+ *
+ * A profile function written in Python costs a frame, an argument tuple and a
+ * bytecode loop per event. This one is installed with PyEval_SetProfile and
+ * handles the common events itself: a call or return of a (non-generator)
+ * user function, and every event that is not recorded at all (library code
+ * calling library code). Everything rarer -- generators, calls from user code
+ * into libraries and builtins, the first sight of a code object -- goes to the
+ * Python profile function of the same tracer, which shares this object's stack
+ * (a list of entry lists, same layout as _profile.py) and generator table, so the
+ * two halves can take turns on any event.
+ *
+ * Never raises into the program: any error is handed to tracer.fault(exc).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#include <time.h>
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+/* 3.11: read a call's arguments straight from the frame's fast locals. The public route,
+   frame.f_locals, builds a dict of every local at each call (the largest cost per activation). */
+#define Py_BUILD_CORE 1
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+#define HAVE_LOCALSPLUS 1
+#endif
+
+#if PY_VERSION_HEX < 0x030B0000
+/* 3.10: no accessors for these yet; the attributes say the same */
+static int PyFrame_GetLasti(PyFrameObject *frame) {
+    PyObject *v = PyObject_GetAttrString((PyObject *)frame, "f_lasti");
+    long r = v ? PyLong_AsLong(v) : -1;
+    Py_XDECREF(v);
+    PyErr_Clear();
+    return (int)r;
+}
+static PyObject *PyCode_GetCode(PyCodeObject *code) {
+    return PyObject_GetAttrString((PyObject *)code, "co_code");
+}
+#endif
+
+/* Entry layout, as in _profile.py: KEY, N, PARENT, SITE, LINE, ARGS, T0, USER, REC */
+enum { E_KEY, E_N, E_PARENT, E_SITE, E_LINE, E_ARGS, E_T0, E_USER, E_REC, E_LEN };
+#define GEN_FLAGS (0x20 | 0x80 | 0x200)
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *pyprof;      /* the Python profile function: handles what this one passes on */
+    PyObject *stack;       /* list of entries (shared with pyprof) */
+    PyObject *gens;        /* dict: running generator frame -> entry (shared) */
+    PyObject *codes;       /* dict: code -> Site or None (the classifier's cache) */
+    PyObject *put;         /* the sink's deque.append */
+    PyObject *run;         /* run id (str) */
+    PyObject *nxt;         /* next activation number */
+    PyObject *summ_args;   /* summ_args(args, vmode) */
+    PyObject *summ_value;  /* summ_value(v, vmode) */
+    PyObject *vmode;
+    PyObject *atoms;       /* frozenset of atomic types */
+    PyObject *no_result;
+    PyObject *act_code;
+    PyObject *tracer;      /* for fault() and pressure() */
+    PyObject *callable_site;  /* the classifier's callable_site(fn) */
+    PyObject *copy_cls;    /* _Copy(tp, items): a small list or set of atoms, copied at call time */
+    int full_values;       /* values == "full" (else "type": every non-atom goes to summ_value) */
+    PyObject *c_skip;      /* dict: C callable key -> True (never recorded) / False (pyprof records it) */
+    int all_calls;
+    PyObject *ev_names[7]; /* event strings for pyprof */
+    long depth;
+    int lib_calls;
+    int keep_values;
+    unsigned char return_op[256];
+    Py_ssize_t records;
+} CProfiler;
+
+static PyObject *s_idx, *s_getter, *s_fault, *s_pressure, *s_finished, *s_error, *s_kind, *s_library;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void fault(CProfiler *self) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL) {
+        PyObject *r = PyObject_CallMethodOneArg(self->tracer, s_fault, value);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+}
+
+static int delegate(CProfiler *self, PyFrameObject *frame, int what, PyObject *arg) {
+    PyObject *r = PyObject_CallFunctionObjArgs(self->pyprof, (PyObject *)frame, self->ev_names[what],
+                                               arg ? arg : Py_None, NULL);
+    if (r == NULL)
+        fault(self);
+    Py_XDECREF(r);
+    return 0;
+}
+
+static PyObject *top(CProfiler *self) {  /* borrowed: the innermost entry, or NULL */
+    Py_ssize_t n = PyList_GET_SIZE(self->stack);
+    return n ? PyList_GET_ITEM(self->stack, n - 1) : NULL;
+}
+
+static int is_atomic(CProfiler *self, PyObject *v) {
+    return PySet_Contains(self->atoms, (PyObject *)Py_TYPE(v)) == 1;
+}
+
+static int all_atomic(CProfiler *self, PyObject **items, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!is_atomic(self, items[i])) return 0;
+    return 1;
+}
+
+/* What the hot path keeps of a value (summ_value in _common.py, its common cases in C):
+   atoms and small tuples of atoms by reference, small lists of atoms copied, the rest
+   summarised by the Python function. New reference. */
+static PyObject *summ_one(CProfiler *self, PyObject *v) {
+    if (is_atomic(self, v)) {
+        Py_INCREF(v);
+        return v;
+    }
+    if (self->full_values) {
+        if (PyTuple_CheckExact(v) && PyTuple_GET_SIZE(v) <= 16 &&
+            all_atomic(self, &PyTuple_GET_ITEM(v, 0), PyTuple_GET_SIZE(v))) {
+            Py_INCREF(v);
+            return v;
+        }
+        if (PyList_CheckExact(v) && PyList_GET_SIZE(v) <= 16 &&
+            all_atomic(self, PySequence_Fast_ITEMS(v), PyList_GET_SIZE(v))) {
+            PyObject *items = PyList_AsTuple(v);
+            if (items == NULL) return NULL;
+            PyObject *r = PyObject_CallFunctionObjArgs(self->copy_cls, (PyObject *)&PyList_Type, items, NULL);
+            Py_DECREF(items);
+            return r;
+        }
+    }
+    return PyObject_CallFunctionObjArgs(self->summ_value, v, self->vmode, NULL);
+}
+
+/* A user function starts: push its entry (as enter() in _profile.py does). */
+static int on_user_call(CProfiler *self, PyFrameObject *frame, PyObject *site) {
+    PyObject *t = top(self);
+    PyObject *parent = t ? PyList_GET_ITEM(t, E_N) : NULL;  /* borrowed */
+    PyObject *entry = NULL, *args = NULL, *num = NULL, *idx = NULL, *getter = NULL;
+    long line = 0;
+    int rc = -1;
+
+    if (PyList_GET_SIZE(self->stack) >= self->depth) {
+        /* too deep: children attach to the deepest recorded ancestor */
+        entry = PyList_New(E_LEN);
+        if (entry == NULL) return -1;
+        PyObject *p = parent ? parent : PyLong_FromLong(0);
+        if (parent) Py_INCREF(p);
+        Py_INCREF(frame); PyList_SET_ITEM(entry, E_KEY, (PyObject *)frame);
+        Py_INCREF(p); PyList_SET_ITEM(entry, E_N, p);
+        PyList_SET_ITEM(entry, E_PARENT, p);
+        PyList_SET_ITEM(entry, E_SITE, PyLong_FromLong(0));
+        PyList_SET_ITEM(entry, E_LINE, PyLong_FromLong(0));
+        PyList_SET_ITEM(entry, E_ARGS, PyTuple_New(0));
+        PyList_SET_ITEM(entry, E_T0, PyFloat_FromDouble(0.0));
+        Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
+        Py_INCREF(Py_False); PyList_SET_ITEM(entry, E_REC, Py_False);
+        rc = PyList_Append(self->stack, entry);
+        Py_DECREF(entry);
+        return rc;
+    }
+    if (self->keep_values) {
+#ifdef HAVE_LOCALSPLUS
+        /* At the call event no instruction has run yet: the first slots are the arguments, in
+           the order of code_argnames() (the site's argnames), not yet wrapped in cells. */
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        int n = code->co_argcount + code->co_kwonlyargcount + ((code->co_flags & CO_VARARGS) != 0) +
+                ((code->co_flags & CO_VARKEYWORDS) != 0);
+        Py_DECREF(code);
+        if (n > 0) {
+            PyObject **slots = frame->f_frame->localsplus;
+            args = PyTuple_New(n);
+            if (args == NULL) goto done;
+            for (int i = 0; i < n; i++) {
+                PyObject *v = slots[i] ? slots[i] : Py_None;
+                Py_INCREF(v);
+                PyTuple_SET_ITEM(args, i, v);
+            }
+        }
+        getter = Py_None;
+        Py_INCREF(getter);
+#else
+        getter = PyObject_GetAttr(site, s_getter);
+        if (getter == NULL) goto done;
+        if (getter != Py_None) {
+            PyObject *locals = PyObject_GetAttrString((PyObject *)frame, "f_locals");
+            if (locals == NULL) goto done;
+            args = PyObject_CallOneArg(getter, locals);
+            Py_DECREF(locals);
+            if (args == NULL) goto done;
+        }
+#endif
+        if (args != NULL) {
+            Py_ssize_t n = PyTuple_GET_SIZE(args);
+            if (!all_atomic(self, &PyTuple_GET_ITEM(args, 0), n)) {
+                PyObject *s = PyTuple_New(n);
+                if (s == NULL) goto done;
+                for (Py_ssize_t i = 0; i < n; i++) {
+                    PyObject *one = summ_one(self, PyTuple_GET_ITEM(args, i));
+                    if (one == NULL) { Py_DECREF(s); goto done; }
+                    PyTuple_SET_ITEM(s, i, one);
+                }
+                Py_DECREF(args);
+                args = s;
+            }
+        }
+    }
+    if (args == NULL) args = PyTuple_New(0);
+    else PyObject_GC_UnTrack(args);  /* ours, referred to only by its entry and record: no cycle */
+    /* The call line only means something in user code (not in importlib or a library loop). */
+    if (t != NULL && PyList_GET_ITEM(t, E_USER) == Py_True) {
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        if (back != NULL) {
+            if ((PyObject *)back == PyList_GET_ITEM(t, E_KEY))
+                line = PyFrame_GetLineNumber(back);
+            Py_DECREF(back);
+        }
+    }
+    num = PyObject_CallNoArgs(self->nxt);
+    if (num == NULL) goto done;
+    idx = PyObject_GetAttr(site, s_idx);
+    if (idx == NULL) goto done;
+    entry = PyList_New(E_LEN);
+    if (entry == NULL) goto done;
+    Py_INCREF(frame); PyList_SET_ITEM(entry, E_KEY, (PyObject *)frame);
+    PyList_SET_ITEM(entry, E_N, num); num = NULL;
+    if (parent == NULL) parent = PyLong_FromLong(0); else Py_INCREF(parent);
+    PyList_SET_ITEM(entry, E_PARENT, parent);
+    PyList_SET_ITEM(entry, E_SITE, idx); idx = NULL;
+    PyList_SET_ITEM(entry, E_LINE, PyLong_FromLong(line));
+    PyList_SET_ITEM(entry, E_ARGS, args); args = NULL;
+    PyList_SET_ITEM(entry, E_T0, PyFloat_FromDouble(now()));
+    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
+    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_REC, Py_True);
+    rc = PyList_Append(self->stack, entry);
+    Py_DECREF(entry);
+done:
+    Py_XDECREF(getter);
+    Py_XDECREF(args);
+    Py_XDECREF(num);
+    Py_XDECREF(idx);
+    return rc;
+}
+
+/* The innermost recorded activation returns: one record for the sink (as finish() does). */
+static int on_return(CProfiler *self, PyFrameObject *frame, PyObject *entry, PyObject *arg) {
+    PyObject *status = s_finished, *result, *rec;
+    if (arg == NULL || arg == Py_None) {
+        /* None is also what the profiler is told when an exception unwinds the frame */
+        int lasti = PyFrame_GetLasti(frame);
+        if (lasti >= 0) {
+            PyCodeObject *code = PyFrame_GetCode(frame);
+            PyObject *bytes = PyCode_GetCode(code);
+            Py_DECREF(code);
+            if (bytes == NULL) return -1;
+            if (lasti < PyBytes_GET_SIZE(bytes) &&
+                !self->return_op[(unsigned char)PyBytes_AS_STRING(bytes)[lasti]])
+                status = s_error;
+            Py_DECREF(bytes);
+        }
+    }
+    if (!self->keep_values) {
+        result = self->no_result;
+        Py_INCREF(result);
+    } else {
+        result = summ_one(self, arg ? arg : Py_None);
+        if (result == NULL) return -1;
+    }
+    PyObject *t1 = PyFloat_FromDouble(now());
+    if (t1 == NULL) { Py_DECREF(result); return -1; }
+    rec = PyTuple_Pack(13, self->act_code, PyList_GET_ITEM(entry, E_N), PyList_GET_ITEM(entry, E_PARENT),
+                       self->run, PyList_GET_ITEM(entry, E_SITE), PyList_GET_ITEM(entry, E_LINE),
+                       PyList_GET_ITEM(entry, E_T0), t1, PyList_GET_ITEM(entry, E_ARGS), result, status,
+                       Py_None, Py_None);
+    Py_DECREF(t1);
+    Py_DECREF(result);
+    if (rec == NULL) return -1;
+    /* Nothing refers back to a record, so it cannot be part of a cycle: keep the collector off
+       the buffer (otherwise every collection walks every buffered record). */
+    PyObject_GC_UnTrack(rec);
+    PyObject *r = PyObject_CallOneArg(self->put, rec);
+    Py_DECREF(rec);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    self->records++;
+    long n = PyLong_AsLong(PyList_GET_ITEM(entry, E_N));
+    if (!(n & 1023)) {
+        r = PyObject_CallMethodNoArgs(self->tracer, s_pressure);
+        if (r == NULL) return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+/* The key a C callable's decision is cached under. Bound builtin methods are new objects at
+   every call: key them by (owner type, method def), as the classifier keys them by (type, name). */
+static PyObject *callable_key(PyObject *fn) {
+    if (PyCFunction_Check(fn)) {
+        PyObject *owner = PyCFunction_GET_SELF(fn);
+        if (owner != NULL && !PyModule_Check(owner)) {
+            PyObject *tp = PyType_Check(owner) ? owner : (PyObject *)Py_TYPE(owner);
+            PyObject *ml = PyLong_FromVoidPtr(((PyCFunctionObject *)fn)->m_ml);
+            if (ml == NULL) return NULL;
+            PyObject *key = PyTuple_Pack(2, tp, ml);
+            Py_DECREF(ml);
+            return key;
+        }
+    }
+    Py_INCREF(fn);
+    return fn;
+}
+
+/* A C callable called from user code: 1 if it is never recorded (most builtins), 0 if pyprof
+   must see it, -1 on error (e.g. an unhashable callable object: pyprof decides). */
+static int c_call_skipped(CProfiler *self, PyObject *fn) {
+    PyObject *key = callable_key(fn);
+    if (key == NULL) return -1;
+    PyObject *hit = PyDict_GetItemWithError(self->c_skip, key);
+    if (hit != NULL) {
+        Py_DECREF(key);
+        return hit == Py_True;
+    }
+    if (PyErr_Occurred()) { Py_DECREF(key); return -1; }
+    PyObject *site = PyObject_CallOneArg(self->callable_site, fn);
+    if (site == NULL) { Py_DECREF(key); return -1; }
+    int skip = 1;
+    if (site != Py_None) {
+        if (self->all_calls) {
+            skip = 0;
+        } else {
+            PyObject *kind = PyObject_GetAttr(site, s_kind);
+            if (kind == NULL) { Py_DECREF(site); Py_DECREF(key); return -1; }
+            skip = PyUnicode_Compare(kind, s_library) != 0;
+            Py_DECREF(kind);
+        }
+    }
+    Py_DECREF(site);
+    int rc = PyDict_SetItem(self->c_skip, key, skip ? Py_True : Py_False);
+    Py_DECREF(key);
+    return rc < 0 ? -1 : skip;
+}
+
+static int tracefunc(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg) {
+    CProfiler *self = (CProfiler *)obj;
+    PyObject *t;
+
+    switch (what) {
+    case PyTrace_CALL: {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        PyObject *site = PyDict_GetItemWithError(self->codes, (PyObject *)code);  /* borrowed */
+        int flags = code->co_flags;
+        Py_DECREF(code);
+        if (site == NULL) {
+            if (PyErr_Occurred()) { fault(self); return 0; }
+            return delegate(self, frame, what, arg);  /* first sight: the classifier decides */
+        }
+        if (site != Py_None) {
+            if (flags & GEN_FLAGS)
+                return delegate(self, frame, what, arg);
+            Py_INCREF(site);
+            if (on_user_call(self, frame, site) < 0) fault(self);
+            Py_DECREF(site);
+            return 0;
+        }
+        /* library code: recorded only where user code calls it directly */
+        if (self->lib_calls && (t = top(self)) != NULL && PyList_GET_ITEM(t, E_USER) == Py_True) {
+            PyFrameObject *back = PyFrame_GetBack(frame);
+            int from_user = back != NULL && (PyObject *)back == PyList_GET_ITEM(t, E_KEY);
+            Py_XDECREF(back);
+            if (from_user)
+                return delegate(self, frame, what, arg);
+        }
+        return 0;
+    }
+    case PyTrace_RETURN:
+        t = top(self);
+        if (t != NULL && PyList_GET_ITEM(t, E_KEY) == (PyObject *)frame) {
+            if (PyList_GET_ITEM(t, E_USER) != Py_True)
+                return delegate(self, frame, what, arg);  /* a library activation: its own rules */
+            Py_INCREF(t);
+            if (PyList_SetSlice(self->stack, PyList_GET_SIZE(self->stack) - 1,
+                                PyList_GET_SIZE(self->stack), NULL) < 0) {
+                Py_DECREF(t);
+                fault(self);
+                return 0;
+            }
+            if (PyList_GET_ITEM(t, E_REC) == Py_True && on_return(self, frame, t, arg) < 0)
+                fault(self);
+            Py_DECREF(t);
+            return 0;
+        }
+        if (PyDict_GET_SIZE(self->gens))
+            return delegate(self, frame, what, arg);
+        return 0;
+    case PyTrace_C_CALL:
+        t = top(self);
+        if (self->lib_calls && t != NULL && PyList_GET_ITEM(t, E_KEY) == (PyObject *)frame &&
+            PyList_GET_ITEM(t, E_USER) == Py_True) {
+            int skip = c_call_skipped(self, arg);
+            if (skip == 1) return 0;
+            PyErr_Clear();
+            return delegate(self, frame, what, arg);
+        }
+        return 0;
+    case PyTrace_C_RETURN:
+    case PyTrace_C_EXCEPTION:
+        t = top(self);
+        if (t != NULL && PyList_GET_ITEM(t, E_KEY) == arg)
+            return delegate(self, frame, what, arg);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* CProfiler(pyprof, stack, gens, codes, put, run, nxt, summ_args, summ_value, vmode, atoms,
+             no_result, act_code, tracer, depth, lib_calls, keep_values, return_ops, callable_site,
+             all_calls, copy_cls) */
+static int CProfiler_init(CProfiler *self, PyObject *args, PyObject *kwds) {
+    PyObject *return_ops;
+    static const char *names[7] = {"call", "exception", "line", "return", "c_call", "c_exception", "c_return"};
+    if (!PyArg_ParseTuple(args, "OO!O!O!OOOOOOO!OOOlppOOpO", &self->pyprof, &PyList_Type, &self->stack,
+                          &PyDict_Type, &self->gens, &PyDict_Type, &self->codes, &self->put, &self->run,
+                          &self->nxt, &self->summ_args, &self->summ_value, &self->vmode,
+                          &PyFrozenSet_Type, &self->atoms, &self->no_result, &self->act_code, &self->tracer,
+                          &self->depth, &self->lib_calls, &self->keep_values, &return_ops,
+                          &self->callable_site, &self->all_calls, &self->copy_cls))
+        return -1;
+    PyObject **fields[] = {&self->pyprof, &self->stack, &self->gens, &self->codes, &self->put, &self->run,
+                           &self->nxt, &self->summ_args, &self->summ_value, &self->vmode, &self->atoms,
+                           &self->no_result, &self->act_code, &self->tracer, &self->callable_site,
+                           &self->copy_cls};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        Py_INCREF(*fields[i]);
+    for (int i = 0; i < 7; i++) {
+        self->ev_names[i] = PyUnicode_InternFromString(names[i]);
+        if (self->ev_names[i] == NULL) return -1;
+    }
+    self->full_values = PyUnicode_CompareWithASCIIString(self->vmode, "full") == 0;
+    self->c_skip = PyDict_New();
+    if (self->c_skip == NULL) return -1;
+    memset(self->return_op, 0, sizeof(self->return_op));
+    PyObject *it = PyObject_GetIter(return_ops), *op;
+    if (it == NULL) return -1;
+    while ((op = PyIter_Next(it)) != NULL) {
+        long v = PyLong_AsLong(op);
+        Py_DECREF(op);
+        if (v >= 0 && v < 256) self->return_op[v] = 1;
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int CProfiler_traverse(CProfiler *self, visitproc visit, void *arg) {
+    Py_VISIT(self->pyprof); Py_VISIT(self->stack); Py_VISIT(self->gens); Py_VISIT(self->codes);
+    Py_VISIT(self->put); Py_VISIT(self->nxt); Py_VISIT(self->summ_args); Py_VISIT(self->summ_value);
+    Py_VISIT(self->tracer); Py_VISIT(self->callable_site); Py_VISIT(self->c_skip);
+    return 0;
+}
+
+static int CProfiler_clear(CProfiler *self) {
+    Py_CLEAR(self->pyprof); Py_CLEAR(self->stack); Py_CLEAR(self->gens); Py_CLEAR(self->codes);
+    Py_CLEAR(self->put); Py_CLEAR(self->run); Py_CLEAR(self->nxt); Py_CLEAR(self->summ_args);
+    Py_CLEAR(self->summ_value); Py_CLEAR(self->vmode); Py_CLEAR(self->atoms); Py_CLEAR(self->no_result);
+    Py_CLEAR(self->act_code); Py_CLEAR(self->tracer); Py_CLEAR(self->callable_site); Py_CLEAR(self->c_skip);
+    Py_CLEAR(self->copy_cls);
+    for (int i = 0; i < 7; i++) Py_CLEAR(self->ev_names[i]);
+    return 0;
+}
+
+static void CProfiler_dealloc(CProfiler *self) {
+    PyObject_GC_UnTrack(self);
+    CProfiler_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *CProfiler_install(CProfiler *self, PyObject *unused) {
+    PyEval_SetProfile(tracefunc, (PyObject *)self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *CProfiler_records(CProfiler *self, void *closure) {
+    return PyLong_FromSsize_t(self->records);
+}
+
+static PyMethodDef CProfiler_methods[] = {
+    {"install", (PyCFunction)CProfiler_install, METH_NOARGS,
+     "Make this the profile function of the calling thread (sys.setprofile(None) removes it)."},
+    {NULL}
+};
+
+static PyGetSetDef CProfiler_getset[] = {
+    {"records", (getter)CProfiler_records, NULL, "Activations this profiler recorded itself.", NULL},
+    {NULL}
+};
+
+static PyTypeObject CProfilerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "capture.tracer._cprofile.CProfiler",
+    .tp_basicsize = sizeof(CProfiler),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The C hot path of the setprofile tracer.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)CProfiler_init,
+    .tp_dealloc = (destructor)CProfiler_dealloc,
+    .tp_traverse = (traverseproc)CProfiler_traverse,
+    .tp_clear = (inquiry)CProfiler_clear,
+    .tp_methods = CProfiler_methods,
+    .tp_getset = CProfiler_getset,
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cprofile", "C hot path of the setprofile tracer.", -1,
+                                    NULL};
+
+PyMODINIT_FUNC PyInit__cprofile(void) {
+    if (PyType_Ready(&CProfilerType) < 0) return NULL;
+    s_idx = PyUnicode_InternFromString("idx");
+    s_getter = PyUnicode_InternFromString("getter");
+    s_fault = PyUnicode_InternFromString("fault");
+    s_pressure = PyUnicode_InternFromString("pressure");
+    s_finished = PyUnicode_InternFromString("FINISHED");
+    s_error = PyUnicode_InternFromString("ERROR");
+    s_kind = PyUnicode_InternFromString("kind");
+    s_library = PyUnicode_InternFromString("library");
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&CProfilerType);
+    if (PyModule_AddObject(m, "CProfiler", (PyObject *)&CProfilerType) < 0) {
+        Py_DECREF(&CProfilerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

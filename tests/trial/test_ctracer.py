@@ -1,0 +1,126 @@
+"""The C hot path of the setprofile tracer records exactly what the Python profile function records.
+
+Same script, `kg run` once with KG_CTRACER=0 and once with the C half; the stored activation
+trees (names, nesting, call lines, argument and return summaries, statuses) must be equal."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kg.stores.sqlite import SqliteStore
+
+SCRIPT = textwrap.dedent('''
+    import json
+    import sys
+    from collections import OrderedDict
+
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    def gen(k):
+        for i in range(k):
+            yield i * i
+
+    def closure(a, *rest, scale=2, **kw):
+        def inner():
+            return a * scale   # `a` is a cell variable: its argument value is still recorded
+        return inner() + len(rest) + len(kw)
+
+    class Box:
+        def __init__(self, items):
+            self.items = list(items)
+
+        def total(self, weights=(1, 2)):
+            return sum(self.items) * weights[0]
+
+    def fails(x):
+        raise ValueError(f"bad {x}")
+
+    def nothing():
+        pass
+
+    def main():
+        out = [fib(7), sum(gen(4)), closure(3, 4, 5, scale=3, extra=1), Box([1, 2, 3]).total()]
+        out.append(json.dumps({"a": [1, 2], "b": "x" * 200}))
+        od = OrderedDict(a=1)
+        od.get("a")
+        "a,b".split(",")
+        try:
+            fails([1, 2, {"k": "v"}])
+        except ValueError:
+            pass
+        nothing()
+        print(out, len(sys.argv))
+
+    main()
+''')
+
+
+def _tree(home: Path) -> list[tuple[Any, ...]]:
+    store = SqliteStore(home / "kg.db", create=False)
+    try:
+        acts = {n.id: n for n in store.find_nodes(kind="Activation")}
+    finally:
+        store.close()
+
+    def path(n: Any) -> tuple[str, ...]:
+        names = []
+        while n is not None:
+            names.append(n.props.get("name"))
+            n = acts.get(n.props.get("parent"))
+        return tuple(reversed(names))
+
+    def text(v: Any) -> str:
+        return re.sub(r" at 0x[0-9a-f]+", "", repr(v))  # object addresses differ between runs
+
+    rows = [(path(n), n.props.get("line"), text(n.props.get("used")), text(n.props.get("generated")),
+             n.props.get("status"), n.props.get("call")) for n in acts.values()]
+    return sorted(rows, key=repr)
+
+
+def _run(tmp_path: Path, name: str, c: str, *opts: str) -> list[tuple[Any, ...]]:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "prog.py").write_text(SCRIPT)
+    env = {**os.environ, "KG_HOME": str(d / ".kg"), "KG_CTRACER": c, "KG_TRACER": "setprofile"}
+    r = subprocess.run([sys.executable, "-m", "kg", "run", *opts, "prog.py"], cwd=d, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return _tree(d / ".kg")
+
+
+def test_c_tracer_is_built_where_ci_runs() -> None:
+    from capture.tracer._profile import HAVE_C
+
+    if os.environ.get("CI") == "true":
+        assert HAVE_C, "the C tracer extension (capture/tracer/_cprofile.c) was not built"
+    elif not HAVE_C:
+        pytest.skip("no C compiler at install time: the Python profile function is used")
+
+
+@pytest.mark.parametrize("opts", [(), ("--values", "type"), ("--values", "none"), ("-d", "2"),
+                                  ("--calls", "user"), ("--calls", "all")])
+def test_c_and_python_halves_record_the_same(tmp_path: Path, opts: tuple[str, ...]) -> None:
+    from capture.tracer._profile import HAVE_C
+
+    if not HAVE_C:
+        pytest.skip("C tracer not built")
+    python = _run(tmp_path, "py", "0", *opts)
+    c = _run(tmp_path, "c", "1", *opts)
+    assert python == c
+    names = {row[0][-1] for row in c}
+    if opts not in (("--calls", "user"), ("-d", "2")):
+        assert "json.dumps" in names  # a library call from user code
+    if opts == ("-d", "2"):
+        assert {row[0] for row in c} >= {("__main__",), ("__main__", "main")} and max(len(r[0]) for r in c) == 2
+    else:
+        assert {"fib", "gen", "closure.<locals>.inner", "Box.total", "fails"} <= names
+        statuses = {row[0][-1]: row[4] for row in c}
+        assert statuses["fails"] == "ERROR" and statuses["nothing"] == "FINISHED"
