@@ -1,32 +1,46 @@
-"""Background stores: a forked child writes the buffered records while the program goes on.
+"""Background stores: a forked child stores the buffered records while the program goes on.
 
 Expanding and writing a record costs ~10 µs of Python on the flush thread, which shares
-the program's GIL. For large buffers the sink instead forks: the child (a copy of the
-process, so every record and the state its expander needs are there as they were) stores
-the records on another core and exits; the parent forgets them and carries on, or exits.
+the program's GIL. For large buffers the sink instead forks. The child (a copy of the
+process, so every record and the state its expander needs are there as they were) turns
+the records into table rows, writes them to ``<store>.drain.<pid>.rows`` and execs a fresh
+interpreter (``python -m kg.drain``) that writes the rows into SQLite and deletes the file.
+The fresh interpreter matters: SQLite's per-process lock bookkeeping is copied by fork, so
+a connection opened in a forked child of a process that had the database open does not
+really lock it, and a checkpoint elsewhere can then drop its commits.
 
-Order and readers. A child holds an exclusive ``flock`` on ``<store>.drain`` from before
-the fork until it exits; every ``SqliteStore`` opened elsewhere first takes (and drops) a
-shared lock on it, so a reader never sees a half-stored batch and the next trial finds
-the previous one finished. A process has at most one child at a time, and waits for it
-before it writes again, so records land in the order they were captured.
+Order and readers. The child, then the writer, hold an exclusive ``flock`` on
+``<store>.drain`` from before the fork until the rows are stored; every ``SqliteStore``
+opened elsewhere first takes (and drops) a shared lock on it, so a reader never sees a
+half-stored batch and the next trial finds the previous one finished. A process has at most
+one child at a time and waits for it before it writes again: records land in capture order.
+A rows file left by a writer that died is stored by the next ``SqliteStore`` that opens the
+store (``recover``): nothing is lost.
 
-The child leaves the terminal's process group (Ctrl-C at the prompt does not reach it),
-ignores SIGINT/SIGTERM, keeps the parent's id prefix (``after_fork_in_child`` hooks are
-skipped in it) and leaves with ``os._exit`` (no atexit handlers, no stdio buffers flushed
-twice); its stdio is /dev/null, so it reports lost records in ``<store>.drain.log``.
-``KG_BACKGROUND=0`` turns it off; platforms without ``fork`` never use it."""
+The child leaves the program's session before ``fork`` returns in the parent (signals are
+blocked until then, and the parent waits for its word), ignores SIGINT/SIGTERM/SIGHUP, keeps
+the parent's id prefix (``after_fork_in_child`` hooks are skipped in it) and has /dev/null
+as stdio, so `kg run … | tee` ends with the program; it reports failures in
+``<store>.drain.log``. ``KG_BACKGROUND=0`` turns all this off; platforms without ``fork``
+never use it."""
 from __future__ import annotations
 
 import errno
+import glob
 import logging
+import marshal
 import os
 import signal
+import sys
+import threading
 import time
+import traceback
 import warnings
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["available", "after_fork_in_child", "in_child", "lock_path", "wait", "fork", "reap", "note"]
+__all__ = ["available", "after_fork_in_child", "in_child", "lock_path", "wait", "fork", "reap", "note",
+           "recover"]
 
 try:
     import fcntl
@@ -34,25 +48,29 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("kg.drain")
-_child = False  # True in a drain child (fork copies the flag after it is set)
+_child = False                   # True in a drain child and in the writer it execs
+_forking: int | None = None      # ident of the thread forking a drain child (its hooks are skipped)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
 def available() -> bool:
-    """True where background stores can be used (POSIX fork and flock, not turned off)."""
+    """True where background stores can be used (POSIX fork and flock, an interpreter to exec, not off)."""
     from kg.config import settings
 
-    return settings.background and fcntl is not None and hasattr(os, "fork") and not _child
+    return (settings.background and fcntl is not None and hasattr(os, "fork") and bool(sys.executable)
+            and not _child)
 
 
 def in_child() -> bool:
-    """True in a drain child."""
+    """True in a drain child (and the writer it execs)."""
     return _child
 
 
 def after_fork_in_child(fn: Callable[[], None]) -> None:
     """``os.register_at_fork(after_in_child=fn)``, except in drain children (they keep the parent's state)."""
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=lambda: None if _child else fn())
+        os.register_at_fork(after_in_child=lambda: None if threading.get_ident() == _forking else fn())
 
 
 def lock_path(db_path: str) -> str:
@@ -79,7 +97,7 @@ def wait(db_path: str, timeout: float | None = None) -> bool:
     try:
         fd = os.open(lock_path(db_path), os.O_RDONLY)
     except OSError:
-        return True  # no lock file: nothing was ever drained in the background here
+        return True  # no lock file: nothing was ever stored in the background here
     try:
         deadline = time.monotonic() + limit
         delay = 0.002
@@ -100,47 +118,68 @@ def wait(db_path: str, timeout: float | None = None) -> bool:
         os.close(fd)  # drops the shared lock
 
 
-def fork(db_path: str, work: Callable[[], bool]) -> int | None:
-    """Run ``work()`` in a forked child holding the store's drain lock; the child's pid, or None if no fork.
+def fork(db_path: str, prepare: Callable[[], Rows]) -> int | None:
+    """Fork a child that runs ``prepare()`` (-> node rows, edge rows) and has them stored; its pid, or None.
 
-    Blocks first while another process's child drains the same store (the lock)."""
-    fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
+    Blocks first while another process's background store writes the same store (the lock)."""
+    global _forking
+    lock_fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)  # held by the child, then its writer, until the rows are in
+    ready_r, ready_w = os.pipe()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)  # none may reach the child before setsid
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the child (the last holder of fd) exits
-        global _child
-        _child = True
-        try:
-            with warnings.catch_warnings():  # 3.12+ warns about fork in a threaded process
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-        except OSError:
-            _child = False
-            return None
+        _forking = threading.get_ident()
+        with warnings.catch_warnings():  # 3.12+ warns about fork in a threaded process
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:
-            _run_child(work)  # never returns
-        _child = False
+            _run_child(db_path, lock_fd, ready_r, ready_w, mask, prepare)  # never returns
+        _forking = None
+        os.close(ready_w)
+        os.read(ready_r, 1)  # the child has left the program's session (or died trying)
         return pid
+    except OSError:
+        return None
     finally:
-        os.close(fd)
+        _forking = None
+        for fd in (lock_fd, ready_r, ready_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-def _run_child(work: Callable[[], bool]) -> None:
-    code = 1
+def _run_child(db_path: str, lock_fd: int, ready_r: int, ready_w: int, mask: Any,
+               prepare: Callable[[], Rows]) -> None:
+    global _child
+    _child = True
     try:
         os.setsid()
-        # Let go of the terminal and any pipe on stdio, so `kg run … | tee` ends with the program.
-        # (Other descriptors stay open: objects freed while storing may close them themselves.)
+        for sig in _SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
         null = os.open(os.devnull, os.O_RDWR)
         for std in (0, 1, 2):
             os.dup2(null, std)
         os.close(null)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        code = 0 if work() else 1
+        os.close(ready_r)
+        os.write(ready_w, b"1")
+        os.close(ready_w)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        rows = prepare()
+        path = f"{lock_path(db_path)}.{os.getpid()}.rows"
+        with open(path + ".part", "wb") as fh:
+            marshal.dump(rows, fh)
+        os.replace(path + ".part", path)
+        os.set_inheritable(lock_fd, True)
+        env = dict(os.environ)
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # so `-m kg.drain` finds us
+        env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        os.execve(sys.executable, [sys.executable, "-m", "kg.drain", db_path, path, str(lock_fd)], env)
     except BaseException:
-        code = 1
+        note(db_path, "background store failed:\n" + traceback.format_exc())
     finally:
-        os._exit(code)
+        os._exit(1)
 
 
 def reap(pid: int | None, *, block: bool) -> int | None:
@@ -152,3 +191,58 @@ def reap(pid: int | None, *, block: bool) -> int | None:
     except ChildProcessError:
         return None
     return pid if done == 0 else None
+
+
+def _store_rows(store: Any, path: str) -> None:
+    with open(path, "rb") as fh:
+        node_rows, edge_rows = marshal.load(fh)
+    store.write_rows(node_rows, edge_rows)
+    os.unlink(path)
+
+
+def recover(store: Any) -> None:
+    """Store rows files left by background writers that died (only while none is running)."""
+    if fcntl is None or _child:
+        return
+    files = sorted(glob.glob(glob.escape(lock_path(store.path)) + ".*.rows"), key=os.path.getmtime)
+    if not files:
+        return
+    fd = os.open(lock_path(store.path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return  # a writer is at work: it, or the next open, takes them
+    try:
+        for path in files:
+            _store_rows(store, path)
+            note(store.path, f"recovered {os.path.basename(path)} left by a background store")
+    finally:
+        os.close(fd)
+
+
+def _main(argv: list[str]) -> int:
+    # The writer a drain child execs: store one rows file, keeping the inherited lock until done.
+    global _child
+    _child = True  # do not wait for the lock this process holds itself
+    db_path, path = argv[0], argv[1]
+    try:
+        from kg.stores.sqlite import SqliteStore
+
+        store = SqliteStore(db_path)
+        try:
+            _store_rows(store, path)
+        finally:
+            store.close()
+        return 0
+    except BaseException:
+        note(db_path, f"background store of {path} failed (kept for recovery):\n" + traceback.format_exc())
+        return 1
+
+
+if __name__ == "__main__":
+    # Run as `python -m kg.drain`: this module is __main__, and kg.stores imports kg.drain anew;
+    # the writer's state must live in that one.
+    from kg.drain import _main as main
+
+    sys.exit(main(sys.argv[1:]))

@@ -178,18 +178,12 @@ class Sink:
             return False
         self.wait()
 
-        def work() -> bool:
-            self._store = store.reopen()  # type: ignore[attr-defined]  # never a connection from before fork
-            self._store_arg = None
-            items = [self.buf.popleft() for _ in range(n)]
-            for i in range(0, n, self.batch_size):
-                self._write_batch(items[i:i + self.batch_size])
-            self._store.close()
-            if self.stats.lost:
-                drain.note(path, f"{self.stats.lost} provenance records could not be stored")
-            return not self.stats.lost
+        def prepare() -> tuple[list[Any], list[Any]]:
+            # In the child: expand the first n records into table rows; a fresh interpreter writes them.
+            nodes, edges = self._expand([self.buf.popleft() for _ in range(n)])
+            return store.rows(nodes, edges)  # type: ignore[attr-defined]
 
-        pid = drain.fork(path, work)
+        pid = drain.fork(path, prepare)
         if pid is None:
             return False
         self._child = pid

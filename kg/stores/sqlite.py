@@ -179,10 +179,8 @@ class SqliteStore(Store):
         except sa.exc.DatabaseError as exc:
             self._engine.dispose()
             raise SchemaError(f"{self.path}: not a provkg store ({_reason(exc)})") from None
-
-    def reopen(self) -> SqliteStore:
-        """A new store object (and connection) on the same file, e.g. in a forked child."""
-        return SqliteStore(self.drain_path or self.path, timeout=self._timeout)
+        if self.drain_path:
+            drain.recover(self)  # rows a background writer could not store (it died): store them now
 
     @staticmethod
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -241,15 +239,24 @@ class SqliteStore(Store):
 
     # -- writing ---------------------------------------------------------------
     def write(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
+        self.write_rows(*self.rows(nodes, edges))
+
+    @staticmethod
+    def rows(nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The table rows of ``nodes`` and ``edges`` (checked labels; plain values, marshal-able)."""
         node_rows = [_node_row(n) for n in nodes]
         edge_rows = [_edge_row(e) for e in edges]
-        if not node_rows and not edge_rows:
-            return
         # Kinds and relation types must be labels in every store (Neo4j too): check each new one once.
         for kind in {r[2] for r in node_rows} - _LABELS_OK:
             _LABELS_OK.add(check_label(kind))
         for rel in {r[1] for r in edge_rows} - _LABELS_OK:
             _LABELS_OK.add(check_label(rel, "relation"))
+        return node_rows, edge_rows
+
+    def write_rows(self, node_rows: list[tuple[Any, ...]], edge_rows: list[tuple[Any, ...]]) -> None:
+        """Upsert rows made by ``rows`` in one transaction (a background store's writer calls this)."""
+        if not node_rows and not edge_rows:
+            return
         top = [(r[0],) for r in node_rows if r[2] in TOP_LEVEL_KINDS]
         try:
             with self._tx() as raw:
