@@ -69,6 +69,10 @@ def register(cli: click.Group) -> None:
             click.echo(exc.message, err=True)
             sys.exit(exc.code)
         options = TraceOptions(depth=depth, calls=calls, values=values)
+        if ctx.store_uri:  # `kg --store X run`: the records go where the trial is read from
+            from kg.sink import Sink, set_sink
+
+            set_sink(Sink(ctx.store_uri))
         say = (lambda msg: click.echo(f"[kg] {msg}", err=True)) if verbose else None
         command = "run " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("run") + 1:]) \
             if "run" in sys.argv else "run " + " ".join(shlex.quote(a) for a in (module and ["-m", module] or [])

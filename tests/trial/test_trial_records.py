@@ -258,3 +258,15 @@ def test_show_sections(project: Path, _isolated_home: Path) -> None:
     assert "json.dumps [library]" in text
     assert "function  fib(n)" in text
     assert "ENV:" in text and "modules (" in text and "helper" in text
+
+
+def test_store_option_sends_the_trial_to_that_store(project: Path, _isolated_home: Path) -> None:
+    other = project / "elsewhere" / "team.db"
+    r = kg("--store", str(other), "run", "main.py", "x", cwd=project)
+    assert r.returncode == 0, r.stderr
+    listed = kg("--store", str(other), "list", cwd=project)
+    assert "main.py" in listed.stdout and "finished" in listed.stdout
+    store = SqliteStore(other, create=False)
+    (trial,) = trials(store)
+    assert {a.props["name"] for a in activations(store, trial)} >= {"fib", "total"}
+    assert not (_isolated_home / "kg.db").exists() or not trials(open_store(_isolated_home))
