@@ -1,6 +1,10 @@
-"""Build hook for the optional C hot path of the setprofile tracer (everything else is in pyproject.toml).
+"""Build hook for the optional C hot paths (everything else is in pyproject.toml): the setprofile
+tracer's and the lightweight @task wrapper's.
 
-``optional=True``: without a C compiler the install still succeeds and the pure-Python tracer is used."""
+``optional=True``: without a C compiler the install still succeeds and the pure-Python forms are used."""
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("capture.tracer._cprofile", ["capture/tracer/_cprofile.c"], optional=True)])
+setup(ext_modules=[
+    Extension("capture.tracer._cprofile", ["capture/tracer/_cprofile.c"], optional=True),
+    Extension("capture._clight", ["capture/_clight.c"], optional=True),
+])

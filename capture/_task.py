@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -17,6 +18,11 @@ from kg.sink import register_expander
 from kg.model import Edge, Node, ProvClass, Relation
 
 __all__ = ["task", "lightweight_task", "TaskSpec", "expand_task", "TASK_CODE", "put_task"]
+
+try:  # the lightweight wrapper in C (capture/_clight.c), where it was built at install time
+    from capture._clight import LightTask as _CLightTask
+except ImportError:
+    _CLightTask = None
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -193,6 +199,15 @@ def _wrap_light(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     # call can change what is recorded: use the full form when that matters).
     st = state
     cfg = settings
+    if _CLightTask is not None and os.environ.get("KG_C", "1") != "0":
+        def first(result: Any, args: tuple[Any, ...], kwargs: Any) -> None:
+            # The C wrapper's slow path: no sink yet (this makes it) or no run yet.
+            try:
+                _put((_LIGHT_CODE, spec.idx, kwargs or None, result, current_run().id, *args), 1)
+            except Exception:
+                pass
+
+        return functools.update_wrapper(_CLightTask(fn, st, cfg, _LIGHT_CODE, spec.idx, first), fn)
 
     @functools.wraps(fn)
     def light(*args: Any, **kwargs: Any) -> Any:

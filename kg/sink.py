@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 from collections import deque
+from itertools import islice, repeat
 from collections.abc import Callable
 from typing import Any
 
@@ -180,16 +181,16 @@ class Sink:
 
         def prepare() -> tuple[list[Any], list[Any]]:
             # In the child: expand the first n records into table rows; a fresh interpreter writes them.
-            nodes, edges = self._expand([self.buf.popleft() for _ in range(n)])
+            nodes, edges = self._expand(list(islice(self.buf, n)))
             return store.rows(nodes, edges)  # type: ignore[attr-defined]
 
         pid = drain.fork(path, prepare)
         if pid is None:
             return False
         self._child = pid
-        buf = self.buf
-        for _ in range(n):  # the child has these; records put since are beyond n and stay here
-            buf.popleft()
+        # The child has the first n; records put since are beyond n and stay. (Popped in C: a
+        # Python loop over 100,000 records would cost the program ~8 ms.)
+        deque(map(deque.popleft, repeat(self.buf, n)), maxlen=0)
         self.stats.background += n
         return True
 

@@ -6,7 +6,7 @@ profile function costs only at calls and returns.
 
 Where the C extension ``_cprofile`` was built, it is installed as the profile function
 (PyEval_SetProfile) and handles the common events itself, passing the rest to the
-Python profile function below, with which it shares the stack. ``KG_CTRACER=0``
+Python profile function below, with which it shares the stack. ``KG_C=0``
 turns it off."""
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class ProfileTracer(TracerBase):
         self._gens: list[dict[Any, list[Any]]] = []
         self._active = False
         self._cprofs: list[Any] = []
-        self.use_c = HAVE_C and os.environ.get("KG_CTRACER", "1") != "0"
+        self.use_c = HAVE_C and os.environ.get("KG_C", "1") != "0"
 
     @property  # type: ignore[override]
     def records(self) -> int:

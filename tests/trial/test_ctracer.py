@@ -1,6 +1,6 @@
 """The C hot path of the setprofile tracer records exactly what the Python profile function records.
 
-Same script, `kg run` once with KG_CTRACER=0 and once with the C half; the stored activation
+Same script, `kg run` once with KG_C=0 and once with the C half; the stored activation
 trees (names, nesting, call lines, argument and return summaries, statuses) must be equal."""
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def _run(tmp_path: Path, name: str, c: str, *opts: str) -> list[tuple[Any, ...]]
     d = tmp_path / name
     d.mkdir()
     (d / "prog.py").write_text(SCRIPT)
-    env = {**os.environ, "KG_HOME": str(d / ".kg"), "KG_CTRACER": c, "KG_TRACER": "setprofile"}
+    env = {**os.environ, "KG_HOME": str(d / ".kg"), "KG_C": c, "KG_TRACER": "setprofile"}
     r = subprocess.run([sys.executable, "-m", "kg", "run", *opts, "prog.py"], cwd=d, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

@@ -1,0 +1,122 @@
+"""The lightweight @task wrapper in C (capture/_clight.c) behaves as the Python one: same records,
+same function behaviour (results, exceptions, methods, pickling, introspection)."""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import capture
+from capture import _task
+from kg.sink import Sink
+from kg.stores.sqlite import SqliteStore
+
+needs_c = pytest.mark.skipif(_task._CLightTask is None, reason="C wrapper not built (no compiler at install)")
+
+
+def test_c_wrapper_is_built_where_ci_runs() -> None:
+    if os.environ.get("CI") == "true":
+        assert _task._CLightTask is not None, "capture/_clight.c was not built"
+
+
+@capture.task(lightweight=True, name="scaled")
+def scaled(x: int, k: int = 2) -> int:
+    """Multiply."""
+    return x * k
+
+
+class Model:
+    def __init__(self, w: int) -> None:
+        self.w = w
+
+    @capture.task(lightweight=True)
+    def predict(self, x: int) -> int:
+        return self.w * x
+
+
+@needs_c
+def test_function_behaviour_is_unchanged(store: SqliteStore, strict_sink: Sink) -> None:
+    assert isinstance(scaled, _task._CLightTask)
+    assert scaled.__name__ == "scaled" and scaled.__doc__ == "Multiply." and scaled.__wrapped__(3) == 6
+    assert list(inspect.signature(scaled).parameters) == ["x", "k"]
+    assert pickle.loads(pickle.dumps(scaled)) is scaled
+    assert Model(3).predict(4) == 12 and Model.predict(Model(2), 5) == 10  # a method binds self
+
+    @capture.task(lightweight=True)
+    def boom(x: int) -> None:
+        raise KeyError(x)
+
+    with capture.Run() as run:
+        assert scaled(3) == 6 and scaled(3, k=5) == 15 and scaled(x=1) == 2
+        with pytest.raises(KeyError) as err:
+            boom(7)
+        assert err.value.args == (7,)
+    recs = sorted((n.props["name"], repr(n.props.get("used")), repr(n.props.get("generated")))
+                  for n in store.find_nodes(run=run.id, kind="Task"))
+    assert recs == [("scaled", "{'x': 1, 'k': 2}", "{'result': 2}"),
+                    ("scaled", "{'x': 3, 'k': 2}", "{'result': 6}"),
+                    ("scaled", "{'x': 3, 'k': 5}", "{'result': 15}")]  # the call that raised: no record
+
+
+PROGRAM = textwrap.dedent("""
+    import sys
+    import capture
+    from kg.stores.sqlite import SqliteStore
+
+    @capture.task(lightweight=True, output_names=["q", "r"])
+    def split(a, b=3, *rest, **opts):
+        return divmod(a, b)
+
+    @capture.task(lightweight=True)
+    def shape(rows):
+        return {"n": len(rows), "first": rows[0]}
+
+    split(7)                               # before any run: the slow path makes the sink and a run
+    with capture.Run(name="c-or-python"):
+        for i in range(50):
+            split(i, 4, "x", flag=True)
+        shape([[1, 2], [3]])
+    capture.flush()
+""")
+
+
+@needs_c
+def test_c_and_python_wrappers_store_the_same_records(tmp_path: Path) -> None:
+    found = []
+    for c in ("1", "0"):
+        home = tmp_path / f"home{c}"
+        r = subprocess.run([sys.executable, "-c", PROGRAM], env={**os.environ, "KG_HOME": str(home), "KG_C": c},
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        store = SqliteStore(home / "kg.db")
+        rows = sorted((n.props["name"], repr(n.props.get("used")), repr(n.props.get("generated")),
+                       n.props.get("run") == n.props.get("parent"))
+                      for n in store.find_nodes(kind="Task"))
+        store.close()
+        found.append(rows)
+    assert found[0] == found[1] and len(found[0]) == 52
+    assert ("split", "{'a': 7, 'b': 3}", "{'q': 2, 'r': 1}", True) in found[0]
+
+
+@needs_c
+def test_disabled_capture_records_nothing_in_c(store: SqliteStore, strict_sink: Sink) -> None:
+    capture.disable()
+    try:
+        with capture.Run() as run:
+            assert scaled(2) == 4
+    finally:
+        capture.enable()
+    assert not list(store.find_nodes(run=run.id, kind="Task"))
+
+
+def test_update_wrapper_keeps_what_wraps_keeps() -> None:
+    # The wrapper carries what functools.wraps gives a Python wrapper (either form).
+    assert scaled.__qualname__ == "scaled" and scaled.__module__ == __name__
+    assert functools.WRAPPER_ASSIGNMENTS and getattr(scaled, "__wrapped__") is not None
