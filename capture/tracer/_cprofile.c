@@ -17,9 +17,10 @@
 #include <frameobject.h>
 #include <time.h>
 
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-/* 3.11: read a call's arguments straight from the frame's fast locals. The public route,
-   frame.f_locals, builds a dict of every local at each call (the largest cost per activation). */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+/* 3.11 and 3.12: read a call's arguments straight from the frame's fast locals. The public
+   route, frame.f_locals, builds a dict of every local at each call (the largest cost per
+   activation). */
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
 #undef Py_BUILD_CORE
@@ -145,6 +146,35 @@ static PyObject *summ_one(CProfiler *self, PyObject *v) {
     return PyObject_CallFunctionObjArgs(self->summ_value, v, self->vmode, NULL);
 }
 
+#ifdef HAVE_LOCALSPLUS
+/* The arguments of a frame that has just started, in the order of code_argnames() (the
+   site's argnames): its first fast-local slots. On 3.12 an argument that a closure uses is
+   already in its cell (MAKE_CELL runs before the start event): the cell's content is the value. */
+static int frame_args(PyFrameObject *frame, PyObject **out) {
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    int n = code->co_argcount + code->co_kwonlyargcount + ((code->co_flags & CO_VARARGS) != 0) +
+            ((code->co_flags & CO_VARKEYWORDS) != 0);
+    *out = NULL;
+    if (n > 0) {
+        PyObject **slots = frame->f_frame->localsplus;
+        const char *kinds = PyBytes_AS_STRING(code->co_localspluskinds);
+        PyObject *args = PyTuple_New(n);
+        if (args == NULL) { Py_DECREF(code); return -1; }
+        for (int i = 0; i < n; i++) {
+            PyObject *v = slots[i];
+            if (v != NULL && (kinds[i] & 0x40) && PyCell_Check(v))  /* CO_FAST_CELL */
+                v = PyCell_GET(v);
+            if (v == NULL) v = Py_None;
+            Py_INCREF(v);
+            PyTuple_SET_ITEM(args, i, v);
+        }
+        *out = args;
+    }
+    Py_DECREF(code);
+    return 0;
+}
+#endif
+
 /* A user function starts: push its entry (as enter() in _profile.py does). */
 static int on_user_call(CProfiler *self, PyFrameObject *frame, PyObject *site) {
     PyObject *t = top(self);
@@ -174,22 +204,7 @@ static int on_user_call(CProfiler *self, PyFrameObject *frame, PyObject *site) {
     }
     if (self->keep_values) {
 #ifdef HAVE_LOCALSPLUS
-        /* At the call event no instruction has run yet: the first slots are the arguments, in
-           the order of code_argnames() (the site's argnames), not yet wrapped in cells. */
-        PyCodeObject *code = PyFrame_GetCode(frame);
-        int n = code->co_argcount + code->co_kwonlyargcount + ((code->co_flags & CO_VARARGS) != 0) +
-                ((code->co_flags & CO_VARKEYWORDS) != 0);
-        Py_DECREF(code);
-        if (n > 0) {
-            PyObject **slots = frame->f_frame->localsplus;
-            args = PyTuple_New(n);
-            if (args == NULL) goto done;
-            for (int i = 0; i < n; i++) {
-                PyObject *v = slots[i] ? slots[i] : Py_None;
-                Py_INCREF(v);
-                PyTuple_SET_ITEM(args, i, v);
-            }
-        }
+        if (frame_args(frame, &args) < 0) goto done;
         getter = Py_None;
         Py_INCREF(getter);
 #else
@@ -522,6 +537,307 @@ static PyTypeObject CProfilerType = {
     .tp_getset = CProfiler_getset,
 };
 
+/* ------------------------------------------------------------------------------------------
+ * The C hot path of the sys.monitoring tracer (3.12+, capture/tracer/_sysmon.py).
+ *
+ * Three callbacks in C, each passing what it does not handle to the Python callback of the
+ * same event (same per-thread stack, local.s; same generator table), so the halves can take
+ * turns on any event:
+ *   PY_START   a known user function (not a generator) starts: push its entry; known
+ *              library code: DISABLE;
+ *   PY_RETURN  the innermost entry is this user function: pop it and record it;
+ *   CALL       a call site in library code: DISABLE; a call of a user function: nothing to do
+ *              here (its PY_START records it).
+ * Stack entries: KEY (the code object), N, PARENT, SITE, LINE, ARGS, T0, USER, REC[, CALLER].
+ * ---------------------------------------------------------------------------------------- */
+#if PY_VERSION_HEX >= 0x030C0000
+typedef struct {
+    PyObject_HEAD
+    PyObject *py_start, *py_return, *py_call;  /* the Python callbacks */
+    PyObject *local;       /* threading.local: .s is this thread's stack */
+    PyObject *codes;       /* code -> Site or None */
+    PyObject *put, *run, *nxt, *summ_value, *vmode, *atoms, *no_result, *act_code, *tracer, *copy_cls;
+    PyObject *disable;     /* sys.monitoring.DISABLE */
+    long depth;
+    int keep_values;
+    int full_values;
+    Py_ssize_t records;
+} CMonitor;
+
+static PyObject *s_s;
+
+/* summ_one() for the monitor: the same rules, its own fields */
+static PyObject *mon_summ(CMonitor *self, PyObject *v) {
+    CProfiler shim;  /* summ_one reads only these fields */
+    shim.atoms = self->atoms; shim.full_values = self->full_values; shim.copy_cls = self->copy_cls;
+    shim.summ_value = self->summ_value; shim.vmode = self->vmode;
+    return summ_one(&shim, v);
+}
+
+static PyObject *mon_fault(CMonitor *self) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL) {
+        PyObject *r = PyObject_CallMethodOneArg(self->tracer, s_fault, value);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyObject *mon_delegate(PyObject *fn, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *r = PyObject_Vectorcall(fn, args, nargs, NULL);
+    if (r == NULL) {  /* the Python callbacks catch their own faults; this is a last resort */
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return r;
+}
+
+static PyObject *CMonitor_start(CMonitor *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 2) Py_RETURN_NONE;
+    PyObject *code = args[0];
+    PyObject *site = PyDict_GetItemWithError(self->codes, code);
+    if (site == NULL) {
+        if (PyErr_Occurred()) return mon_fault(self);
+        return mon_delegate(self->py_start, args, nargs);  /* first sight: the classifier decides */
+    }
+    if (site == Py_None) {
+        Py_INCREF(self->disable);
+        return self->disable;
+    }
+    if (!PyCode_Check(code) || (((PyCodeObject *)code)->co_flags & GEN_FLAGS))
+        return mon_delegate(self->py_start, args, nargs);
+    PyObject *stack = PyObject_GetAttr(self->local, s_s);
+    if (stack == NULL || !PyList_CheckExact(stack)) {
+        PyErr_Clear();
+        Py_XDECREF(stack);
+        return mon_delegate(self->py_start, args, nargs);  /* this thread's first: Python makes its stack */
+    }
+    PyObject *entry = NULL, *cargs = NULL, *num = NULL, *idx = NULL;
+    Py_ssize_t size = PyList_GET_SIZE(stack);
+    PyObject *t = size ? PyList_GET_ITEM(stack, size - 1) : NULL;
+    PyObject *parent = t ? PyList_GET_ITEM(t, E_N) : NULL;
+    long line = 0;
+    Py_INCREF(site);
+    if (size >= self->depth) {  /* too deep: children attach to the deepest recorded ancestor */
+        PyObject *p = parent ? parent : PyLong_FromLong(0);
+        if (parent) Py_INCREF(p);
+        entry = PyList_New(E_LEN);
+        if (entry == NULL) { Py_DECREF(p); goto fail; }
+        Py_INCREF(code); PyList_SET_ITEM(entry, E_KEY, code);
+        Py_INCREF(p); PyList_SET_ITEM(entry, E_N, p);
+        PyList_SET_ITEM(entry, E_PARENT, p);
+        PyList_SET_ITEM(entry, E_SITE, PyLong_FromLong(0));
+        PyList_SET_ITEM(entry, E_LINE, PyLong_FromLong(0));
+        PyList_SET_ITEM(entry, E_ARGS, PyTuple_New(0));
+        PyList_SET_ITEM(entry, E_T0, PyFloat_FromDouble(0.0));
+        Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
+        Py_INCREF(Py_False); PyList_SET_ITEM(entry, E_REC, Py_False);
+        goto push;
+    }
+    PyFrameObject *frame = PyEval_GetFrame();  /* borrowed: the function that starts */
+    if (frame == NULL) goto fail;
+    if (self->keep_values) {
+        if (frame_args(frame, &cargs) < 0) goto fail;
+        if (cargs != NULL) {
+            Py_ssize_t n = PyTuple_GET_SIZE(cargs);
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *one = mon_summ(self, PyTuple_GET_ITEM(cargs, i));
+                if (one == NULL) goto fail;
+                PyObject *old = PyTuple_GET_ITEM(cargs, i);
+                PyTuple_SET_ITEM(cargs, i, one);
+                Py_DECREF(old);
+            }
+            PyObject_GC_UnTrack(cargs);
+        }
+    }
+    if (cargs == NULL) cargs = PyTuple_New(0);
+    if (t != NULL && PyList_GET_ITEM(t, E_USER) == Py_True) {
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        if (back != NULL) {
+            PyCodeObject *bcode = PyFrame_GetCode(back);
+            if ((PyObject *)bcode == PyList_GET_ITEM(t, E_KEY))
+                line = PyFrame_GetLineNumber(back);
+            Py_DECREF(bcode);
+            Py_DECREF(back);
+        }
+    }
+    num = PyObject_CallNoArgs(self->nxt);
+    if (num == NULL) goto fail;
+    idx = PyObject_GetAttr(site, s_idx);
+    if (idx == NULL) goto fail;
+    entry = PyList_New(E_LEN);
+    if (entry == NULL) goto fail;
+    Py_INCREF(code); PyList_SET_ITEM(entry, E_KEY, code);
+    PyList_SET_ITEM(entry, E_N, num); num = NULL;
+    if (parent == NULL) parent = PyLong_FromLong(0); else Py_INCREF(parent);
+    PyList_SET_ITEM(entry, E_PARENT, parent);
+    PyList_SET_ITEM(entry, E_SITE, idx); idx = NULL;
+    PyList_SET_ITEM(entry, E_LINE, PyLong_FromLong(line));
+    PyList_SET_ITEM(entry, E_ARGS, cargs); cargs = NULL;
+    PyList_SET_ITEM(entry, E_T0, PyFloat_FromDouble(now()));
+    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
+    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_REC, Py_True);
+push:
+    if (PyList_Append(stack, entry) < 0) goto fail;
+    Py_DECREF(entry);
+    Py_DECREF(site);
+    Py_DECREF(stack);
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(entry); Py_XDECREF(cargs); Py_XDECREF(num); Py_XDECREF(idx);
+    Py_DECREF(site);
+    Py_DECREF(stack);
+    return mon_fault(self);
+}
+
+static PyObject *CMonitor_return(CMonitor *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 3) Py_RETURN_NONE;
+    PyObject *stack = PyObject_GetAttr(self->local, s_s);
+    if (stack == NULL || !PyList_CheckExact(stack)) {  /* no stack on this thread: nothing open */
+        PyErr_Clear();
+        Py_XDECREF(stack);
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t size = PyList_GET_SIZE(stack);
+    PyObject *t = size ? PyList_GET_ITEM(stack, size - 1) : NULL;
+    if (t == NULL || PyList_GET_ITEM(t, E_KEY) != args[0] || PyList_GET_ITEM(t, E_USER) != Py_True) {
+        Py_DECREF(stack);
+        return mon_delegate(self->py_return, args, nargs);
+    }
+    Py_INCREF(t);
+    if (PyList_SetSlice(stack, size - 1, size, NULL) < 0) {
+        Py_DECREF(t);
+        Py_DECREF(stack);
+        return mon_fault(self);
+    }
+    Py_DECREF(stack);
+    if (PyList_GET_ITEM(t, E_REC) != Py_True) {
+        Py_DECREF(t);
+        Py_RETURN_NONE;
+    }
+    PyObject *result = self->keep_values ? mon_summ(self, args[2]) : (Py_INCREF(self->no_result), self->no_result);
+    PyObject *t1 = result ? PyFloat_FromDouble(now()) : NULL;
+    PyObject *rec = NULL;
+    if (t1 != NULL)
+        rec = PyTuple_Pack(13, self->act_code, PyList_GET_ITEM(t, E_N), PyList_GET_ITEM(t, E_PARENT), self->run,
+                           PyList_GET_ITEM(t, E_SITE), PyList_GET_ITEM(t, E_LINE), PyList_GET_ITEM(t, E_T0), t1,
+                           PyList_GET_ITEM(t, E_ARGS), result, s_finished, Py_None, Py_None);
+    Py_XDECREF(t1);
+    Py_XDECREF(result);
+    if (rec == NULL) { Py_DECREF(t); return mon_fault(self); }
+    PyObject_GC_UnTrack(rec);  /* nothing refers back to a record: no cycle through it */
+    PyObject *r = PyObject_CallOneArg(self->put, rec);
+    Py_DECREF(rec);
+    if (r == NULL) { Py_DECREF(t); return mon_fault(self); }
+    Py_DECREF(r);
+    self->records++;
+    long n = PyLong_AsLong(PyList_GET_ITEM(t, E_N));
+    Py_DECREF(t);
+    if (!(n & 1023)) {
+        r = PyObject_CallMethodNoArgs(self->tracer, s_pressure);
+        if (r == NULL) return mon_fault(self);
+        Py_DECREF(r);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *CMonitor_call(CMonitor *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 4) Py_RETURN_NONE;
+    PyObject *site = PyDict_GetItemWithError(self->codes, args[0]);
+    if (site == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;  /* code we never saw start (the runner's own frames) */
+    }
+    if (site == Py_None) {  /* a call site inside library code */
+        Py_INCREF(self->disable);
+        return self->disable;
+    }
+    PyObject *fn = args[2];
+    if (PyMethod_Check(fn)) fn = PyMethod_GET_FUNCTION(fn);
+    if (PyFunction_Check(fn)) {
+        PyObject *fsite = PyDict_GetItemWithError(self->codes, PyFunction_GET_CODE(fn));
+        if (fsite != NULL && fsite != Py_None)
+            Py_RETURN_NONE;  /* user code: its PY_START records it */
+        PyErr_Clear();
+    }
+    return mon_delegate(self->py_call, args, nargs);
+}
+
+/* CMonitor(py_start, py_return, py_call, local, codes, put, run, nxt, summ_value, vmode, atoms,
+            no_result, act_code, tracer, copy_cls, disable, depth, keep_values) */
+static int CMonitor_init(CMonitor *self, PyObject *args, PyObject *kwds) {
+    if (!PyArg_ParseTuple(args, "OOOOO!OOOOOO!OOOOOlp", &self->py_start, &self->py_return, &self->py_call,
+                          &self->local, &PyDict_Type, &self->codes, &self->put, &self->run, &self->nxt,
+                          &self->summ_value, &self->vmode, &PyFrozenSet_Type, &self->atoms, &self->no_result,
+                          &self->act_code, &self->tracer, &self->copy_cls, &self->disable, &self->depth,
+                          &self->keep_values))
+        return -1;
+    PyObject **fields[] = {&self->py_start, &self->py_return, &self->py_call, &self->local, &self->codes,
+                           &self->put, &self->run, &self->nxt, &self->summ_value, &self->vmode, &self->atoms,
+                           &self->no_result, &self->act_code, &self->tracer, &self->copy_cls, &self->disable};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        Py_INCREF(*fields[i]);
+    self->full_values = PyUnicode_CompareWithASCIIString(self->vmode, "full") == 0;
+    return 0;
+}
+
+static int CMonitor_traverse(CMonitor *self, visitproc visit, void *arg) {
+    Py_VISIT(self->py_start); Py_VISIT(self->py_return); Py_VISIT(self->py_call); Py_VISIT(self->local);
+    Py_VISIT(self->codes); Py_VISIT(self->put); Py_VISIT(self->nxt); Py_VISIT(self->summ_value);
+    Py_VISIT(self->tracer); Py_VISIT(self->copy_cls);
+    return 0;
+}
+
+static int CMonitor_clear(CMonitor *self) {
+    Py_CLEAR(self->py_start); Py_CLEAR(self->py_return); Py_CLEAR(self->py_call); Py_CLEAR(self->local);
+    Py_CLEAR(self->codes); Py_CLEAR(self->put); Py_CLEAR(self->run); Py_CLEAR(self->nxt);
+    Py_CLEAR(self->summ_value); Py_CLEAR(self->vmode); Py_CLEAR(self->atoms); Py_CLEAR(self->no_result);
+    Py_CLEAR(self->act_code); Py_CLEAR(self->tracer); Py_CLEAR(self->copy_cls); Py_CLEAR(self->disable);
+    return 0;
+}
+
+static void CMonitor_dealloc(CMonitor *self) {
+    PyObject_GC_UnTrack(self);
+    CMonitor_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *CMonitor_records(CMonitor *self, void *closure) {
+    return PyLong_FromSsize_t(self->records);
+}
+
+static PyMethodDef CMonitor_methods[] = {
+    {"start", (PyCFunction)(void (*)(void))CMonitor_start, METH_FASTCALL, "PY_START callback."},
+    {"ret", (PyCFunction)(void (*)(void))CMonitor_return, METH_FASTCALL, "PY_RETURN callback."},
+    {"call", (PyCFunction)(void (*)(void))CMonitor_call, METH_FASTCALL, "CALL callback."},
+    {NULL}
+};
+
+static PyGetSetDef CMonitor_getset[] = {
+    {"records", (getter)CMonitor_records, NULL, "Activations recorded by the C callbacks.", NULL},
+    {NULL}
+};
+
+static PyTypeObject CMonitorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "capture.tracer._cprofile.CMonitor",
+    .tp_basicsize = sizeof(CMonitor),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The C hot path of the sys.monitoring tracer.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)CMonitor_init,
+    .tp_dealloc = (destructor)CMonitor_dealloc,
+    .tp_traverse = (traverseproc)CMonitor_traverse,
+    .tp_clear = (inquiry)CMonitor_clear,
+    .tp_methods = CMonitor_methods,
+    .tp_getset = CMonitor_getset,
+};
+#endif
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cprofile", "C hot path of the setprofile tracer.", -1,
                                     NULL};
 
@@ -537,6 +853,12 @@ PyMODINIT_FUNC PyInit__cprofile(void) {
     s_library = PyUnicode_InternFromString("library");
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    s_s = PyUnicode_InternFromString("s");
+    if (PyType_Ready(&CMonitorType) < 0) return NULL;
+    Py_INCREF(&CMonitorType);
+    if (PyModule_AddObject(m, "CMonitor", (PyObject *)&CMonitorType) < 0) return NULL;
+#endif
     Py_INCREF(&CProfilerType);
     if (PyModule_AddObject(m, "CProfiler", (PyObject *)&CProfilerType) < 0) {
         Py_DECREF(&CProfilerType);

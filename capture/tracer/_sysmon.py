@@ -5,9 +5,15 @@ costs nothing. User code gets a local PY_RETURN event; a generator or coroutine 
 activation from its first resumption to its end, so its resumptions cost nothing. Calls from user
 code into libraries are seen at their call site (CALL, then C_RETURN/C_RAISE for C
 callables, or a local PY_RETURN on the library function's code); CALL is disabled at
-every call site inside library code."""
+every call site inside library code.
+
+Where the C extension ``_cprofile`` was built, its ``CMonitor`` takes the PY_START,
+PY_RETURN and CALL events first and handles the common ones (a user function starts or
+returns, a call of a user function, library code) in C, passing the rest to the Python
+callbacks below, with which it shares the per-thread stacks. ``KG_C=0`` turns it off."""
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -16,11 +22,17 @@ from typing import Any
 
 from capture.tracer._classify import Classifier
 from capture.tracer._common import (
-    ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value)
+    ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, _Copy, next_number, summ_args, summ_value)
 from capture.values import ATOMIC
 from kg.exceptions import CaptureError
 
-__all__ = ["MonitoringTracer"]
+__all__ = ["MonitoringTracer", "HAVE_C"]
+
+try:
+    from capture.tracer._cprofile import CMonitor
+except ImportError:  # no compiler at install time (or an older extension): Python callbacks only
+    CMonitor = None
+HAVE_C = CMonitor is not None
 
 KEY, N, PARENT, SITE, LINE, ARGS, T0, USER, REC, CALLER = range(10)
 _GEN_FLAGS = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator: calling only creates the object
@@ -40,6 +52,16 @@ class MonitoringTracer(TracerBase):
         self._local = threading.local()
         self._local_codes: set[Any] = set()
         self._gens: dict[int, list[Any]] = {}  # running generators/coroutines: id(frame) -> activation
+        self._cmon: Any = None
+        self.use_c = HAVE_C and os.environ.get("KG_C", "1") != "0"
+
+    @property  # type: ignore[override]
+    def records(self) -> int:
+        return self._own + (self._cmon.records if self._cmon is not None else 0)
+
+    @records.setter
+    def records(self, value: int) -> None:
+        self._own = value
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
@@ -55,6 +77,13 @@ class MonitoringTracer(TracerBase):
             raise CaptureError("no free sys.monitoring tool id (another profiler or debugger holds them all)")
         ev = mon.events
         cbs = self._callbacks()
+        if self.use_c:  # the C callbacks first; they pass what they do not handle to the Python ones
+            opts = self.opts
+            self._cmon = c = CMonitor(
+                cbs[ev.PY_START], cbs[ev.PY_RETURN], cbs[ev.CALL], self._local, self.cls.codes, self.put,
+                self.run_id, next_number, summ_value, opts.values, frozenset(ATOMIC), NO_RESULT, ACT_CODE, self,
+                _Copy, mon.DISABLE, opts.depth or 1 << 30, opts.values != "none")
+            cbs.update({ev.PY_START: c.start, ev.PY_RETURN: c.ret, ev.CALL: c.call})
         for event, fn in cbs.items():
             mon.register_callback(self.tool, event, fn)
         events = ev.PY_START | ev.PY_UNWIND
@@ -139,7 +168,7 @@ class MonitoringTracer(TracerBase):
             if keep_values and result is not NO_RESULT and type(result) not in atoms:
                 result = summ_value(result, vmode)
             put((ACT_CODE, e[N], e[PARENT], run, e[SITE], e[LINE], e[T0], now(), e[ARGS], result, status, err, None))
-            tracer.records += 1
+            tracer._own += 1
             if not e[N] & 1023:
                 pressure()
 

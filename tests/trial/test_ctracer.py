@@ -1,7 +1,8 @@
-"""The C hot path of the setprofile tracer records exactly what the Python profile function records.
+"""The C hot paths of the tracers record exactly what their Python callbacks record.
 
-Same script, `kg run` once with KG_C=0 and once with the C half; the stored activation
-trees (names, nesting, call lines, argument and return summaries, statuses) must be equal."""
+Same script, `kg run` once with KG_C=0 and once with the C half, for each tracer this Python
+has (setprofile; sys.monitoring on 3.12+); the stored activation trees (names, nesting, call
+lines, argument and return summaries, statuses) must be equal."""
 from __future__ import annotations
 
 import os
@@ -14,7 +15,18 @@ from typing import Any
 
 import pytest
 
+from capture.tracer import available
 from kg.stores.sqlite import SqliteStore
+
+TRACERS = available()
+
+
+def _has_c(tracer: str) -> bool:
+    if tracer == "sysmon":
+        from capture.tracer._sysmon import HAVE_C
+    else:
+        from capture.tracer._profile import HAVE_C
+    return HAVE_C
 
 SCRIPT = textwrap.dedent('''
     import json
@@ -85,35 +97,33 @@ def _tree(home: Path) -> list[tuple[Any, ...]]:
     return sorted(rows, key=repr)
 
 
-def _run(tmp_path: Path, name: str, c: str, *opts: str) -> list[tuple[Any, ...]]:
+def _run(tmp_path: Path, name: str, c: str, tracer: str, *opts: str) -> list[tuple[Any, ...]]:
     d = tmp_path / name
     d.mkdir()
     (d / "prog.py").write_text(SCRIPT)
-    env = {**os.environ, "KG_HOME": str(d / ".kg"), "KG_C": c, "KG_TRACER": "setprofile"}
+    env = {**os.environ, "KG_HOME": str(d / ".kg"), "KG_C": c, "KG_TRACER": tracer}
     r = subprocess.run([sys.executable, "-m", "kg", "run", *opts, "prog.py"], cwd=d, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return _tree(d / ".kg")
 
 
-def test_c_tracer_is_built_where_ci_runs() -> None:
-    from capture.tracer._profile import HAVE_C
-
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_c_tracer_is_built_where_ci_runs(tracer: str) -> None:
     if os.environ.get("CI") == "true":
-        assert HAVE_C, "the C tracer extension (capture/tracer/_cprofile.c) was not built"
-    elif not HAVE_C:
-        pytest.skip("no C compiler at install time: the Python profile function is used")
+        assert _has_c(tracer), "the C tracer extension (capture/tracer/_cprofile.c) was not built"
+    elif not _has_c(tracer):
+        pytest.skip("no C compiler at install time: the Python callbacks are used")
 
 
 @pytest.mark.parametrize("opts", [(), ("--values", "type"), ("--values", "none"), ("-d", "2"),
                                   ("--calls", "user"), ("--calls", "all")])
-def test_c_and_python_halves_record_the_same(tmp_path: Path, opts: tuple[str, ...]) -> None:
-    from capture.tracer._profile import HAVE_C
-
-    if not HAVE_C:
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_c_and_python_halves_record_the_same(tmp_path: Path, opts: tuple[str, ...], tracer: str) -> None:
+    if not _has_c(tracer):
         pytest.skip("C tracer not built")
-    python = _run(tmp_path, "py", "0", *opts)
-    c = _run(tmp_path, "c", "1", *opts)
+    python = _run(tmp_path, "py", "0", tracer, *opts)
+    c = _run(tmp_path, "c", "1", tracer, *opts)
     assert python == c
     names = {row[0][-1] for row in c}
     if opts not in (("--calls", "user"), ("-d", "2")):
