@@ -84,6 +84,10 @@ def main() -> None:
     ap.add_argument("--kg-arg", action="append", default=[], help="extra `kg run` option, e.g. --kg-arg=--values=none")
     args = ap.parse_args()
     py = sys.executable
+    import compileall  # provkg's modules as an installed package has them (scripts/setup does this too)
+
+    for pkg in ("kg", "capture"):
+        compileall.compile_dir(str(HERE.parent / pkg), quiet=1)
     env = dict(os.environ)
     env.pop("KG_STORE", None)
     now_cmd = args.now if os.path.exists(args.now) else None
