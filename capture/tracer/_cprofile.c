@@ -45,6 +45,15 @@ static PyObject *PyCode_GetCode(PyCodeObject *code) {
 enum { E_KEY, E_N, E_PARENT, E_SITE, E_LINE, E_ARGS, E_T0, E_USER, E_REC, E_LEN };
 #define GEN_FLAGS (0x20 | 0x80 | 0x200)
 
+/* What both tracers keep of a value on the hot path (summ_value in _common.py): borrowed refs. */
+typedef struct {
+    PyObject *atoms;       /* frozenset of atomic types */
+    PyObject *copy_cls;    /* _Copy(tp, items) */
+    PyObject *summ_value;  /* summ_value(v, vmode): everything else */
+    PyObject *vmode;
+    int full_values;       /* vmode == "full" */
+} ValueRules;
+
 typedef struct {
     PyObject_HEAD
     PyObject *pyprof;      /* the Python profile function: handles what this one passes on */
@@ -110,11 +119,16 @@ static PyObject *top(CProfiler *self) {  /* borrowed: the innermost entry, or NU
     return n ? PyList_GET_ITEM(self->stack, n - 1) : NULL;
 }
 
-static int is_atomic(CProfiler *self, PyObject *v) {
+static int is_atomic(const ValueRules *self, PyObject *v) {
     return PySet_Contains(self->atoms, (PyObject *)Py_TYPE(v)) == 1;
 }
 
-static int all_atomic(CProfiler *self, PyObject **items, Py_ssize_t n) {
+static ValueRules profiler_rules(CProfiler *p) {
+    ValueRules r = {p->atoms, p->copy_cls, p->summ_value, p->vmode, p->full_values};
+    return r;
+}
+
+static int all_atomic(const ValueRules *self, PyObject **items, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++)
         if (!is_atomic(self, items[i])) return 0;
     return 1;
@@ -123,7 +137,7 @@ static int all_atomic(CProfiler *self, PyObject **items, Py_ssize_t n) {
 /* What the hot path keeps of a value (summ_value in _common.py, its common cases in C):
    atoms and small tuples of atoms by reference, small lists of atoms copied, the rest
    summarised by the Python function. New reference. */
-static PyObject *summ_one(CProfiler *self, PyObject *v) {
+static PyObject *summ_one(const ValueRules *self, PyObject *v) {
     if (is_atomic(self, v)) {
         Py_INCREF(v);
         return v;
@@ -220,11 +234,12 @@ static int on_user_call(CProfiler *self, PyFrameObject *frame, PyObject *site) {
 #endif
         if (args != NULL) {
             Py_ssize_t n = PyTuple_GET_SIZE(args);
-            if (!all_atomic(self, &PyTuple_GET_ITEM(args, 0), n)) {
+            ValueRules rules = profiler_rules(self);
+            if (!all_atomic(&rules, &PyTuple_GET_ITEM(args, 0), n)) {
                 PyObject *s = PyTuple_New(n);
                 if (s == NULL) goto done;
                 for (Py_ssize_t i = 0; i < n; i++) {
-                    PyObject *one = summ_one(self, PyTuple_GET_ITEM(args, i));
+                    PyObject *one = summ_one(&rules, PyTuple_GET_ITEM(args, i));
                     if (one == NULL) { Py_DECREF(s); goto done; }
                     PyTuple_SET_ITEM(s, i, one);
                 }
@@ -291,7 +306,8 @@ static int on_return(CProfiler *self, PyFrameObject *frame, PyObject *entry, PyO
         result = self->no_result;
         Py_INCREF(result);
     } else {
-        result = summ_one(self, arg ? arg : Py_None);
+        ValueRules rules = profiler_rules(self);
+        result = summ_one(&rules, arg ? arg : Py_None);
         if (result == NULL) return -1;
     }
     PyObject *t1 = PyFloat_FromDouble(now());
@@ -566,12 +582,9 @@ typedef struct {
 
 static PyObject *s_s;
 
-/* summ_one() for the monitor: the same rules, its own fields */
 static PyObject *mon_summ(CMonitor *self, PyObject *v) {
-    CProfiler shim;  /* summ_one reads only these fields */
-    shim.atoms = self->atoms; shim.full_values = self->full_values; shim.copy_cls = self->copy_cls;
-    shim.summ_value = self->summ_value; shim.vmode = self->vmode;
-    return summ_one(&shim, v);
+    ValueRules r = {self->atoms, self->copy_cls, self->summ_value, self->vmode, self->full_values};
+    return summ_one(&r, v);
 }
 
 static PyObject *mon_fault(CMonitor *self) {
@@ -641,7 +654,19 @@ static PyObject *CMonitor_start(CMonitor *self, PyObject *const *args, Py_ssize_
     PyFrameObject *frame = PyEval_GetFrame();  /* borrowed: the function that starts */
     if (frame == NULL) goto fail;
     if (self->keep_values) {
+#ifdef HAVE_LOCALSPLUS
         if (frame_args(frame, &cargs) < 0) goto fail;
+#else
+        PyObject *getter = PyObject_GetAttr(site, s_getter);
+        if (getter == NULL) goto fail;
+        if (getter != Py_None) {
+            PyObject *locals = PyObject_GetAttrString((PyObject *)frame, "f_locals");
+            cargs = locals ? PyObject_CallOneArg(getter, locals) : NULL;
+            Py_XDECREF(locals);
+            if (cargs == NULL) { Py_DECREF(getter); goto fail; }
+        }
+        Py_DECREF(getter);
+#endif
         if (cargs != NULL) {
             Py_ssize_t n = PyTuple_GET_SIZE(cargs);
             for (Py_ssize_t i = 0; i < n; i++) {
