@@ -189,67 +189,130 @@ static int frame_args(PyFrameObject *frame, PyObject **out) {
 }
 #endif
 
-/* A user function starts: push its entry (as enter() in _profile.py does). */
+/* A stack entry (a list: the Python halves read and pop it too). Borrows key and parent
+   (NULL: 0); steals n, site_idx and args (NULL: ()). rec = 0: an entry too deep to record,
+   which only keeps its parent for the activations below it. */
+static PyObject *new_entry(PyObject *key, PyObject *n, PyObject *parent, PyObject *site_idx, long line,
+                           PyObject *args, double t0, int rec) {
+    PyObject *entry = PyList_New(E_LEN);
+    if (parent == NULL) parent = PyLong_FromLong(0); else Py_INCREF(parent);
+    if (n == NULL) { n = parent; Py_XINCREF(n); }
+    if (site_idx == NULL) site_idx = PyLong_FromLong(0);
+    if (args == NULL) args = PyTuple_New(0);
+    PyObject *ln = PyLong_FromLong(line), *t = PyFloat_FromDouble(t0);
+    if (entry == NULL || parent == NULL || n == NULL || site_idx == NULL || args == NULL || ln == NULL || t == NULL) {
+        Py_XDECREF(entry); Py_XDECREF(parent); Py_XDECREF(n); Py_XDECREF(site_idx); Py_XDECREF(args);
+        Py_XDECREF(ln); Py_XDECREF(t);
+        return NULL;
+    }
+    Py_INCREF(key); PyList_SET_ITEM(entry, E_KEY, key);
+    PyList_SET_ITEM(entry, E_N, n);
+    PyList_SET_ITEM(entry, E_PARENT, parent);
+    PyList_SET_ITEM(entry, E_SITE, site_idx);
+    PyList_SET_ITEM(entry, E_LINE, ln);
+    PyList_SET_ITEM(entry, E_ARGS, args);
+    PyList_SET_ITEM(entry, E_T0, t);
+    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
+    PyObject *r = rec ? Py_True : Py_False;
+    Py_INCREF(r); PyList_SET_ITEM(entry, E_REC, r);
+    return entry;
+}
+
+/* The arguments as the hot path keeps them (summ_args): a new tuple, untracked (only its entry
+   and record refer to it: no cycle), or the same one when all are atoms. Steals args. */
+static PyObject *kept_args(const ValueRules *rules, PyObject *args) {
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (!all_atomic(rules, &PyTuple_GET_ITEM(args, 0), n)) {
+        PyObject *s = PyTuple_New(n);
+        for (Py_ssize_t i = 0; s != NULL && i < n; i++) {
+            PyObject *one = summ_one(rules, PyTuple_GET_ITEM(args, i));
+            if (one == NULL) Py_CLEAR(s);
+            else PyTuple_SET_ITEM(s, i, one);
+        }
+        Py_DECREF(args);
+        if (s == NULL) return NULL;
+        args = s;
+    }
+    PyObject_GC_UnTrack(args);
+    return args;
+}
+
+/* The arguments of a user function that starts, as kept (NULL in *out: none). */
+static int gather_args(PyFrameObject *frame, PyObject *site, const ValueRules *rules, PyObject **out) {
+    PyObject *args = NULL;
+#ifdef HAVE_LOCALSPLUS
+    (void)site;
+    if (frame_args(frame, &args) < 0) return -1;
+#else
+    PyObject *getter = PyObject_GetAttr(site, s_getter);
+    if (getter == NULL) return -1;
+    if (getter != Py_None) {
+        PyObject *locals = PyObject_GetAttrString((PyObject *)frame, "f_locals");
+        args = locals ? PyObject_CallOneArg(getter, locals) : NULL;
+        Py_XDECREF(locals);
+        if (args == NULL) { Py_DECREF(getter); return -1; }
+    }
+    Py_DECREF(getter);
+#endif
+    if (args != NULL && (args = kept_args(rules, args)) == NULL) return -1;
+    *out = args;
+    return 0;
+}
+
+/* Where records go: the sink's append, the run, the expander code, the tracer (pressure()). */
+typedef struct {
+    PyObject *put, *run, *act_code, *tracer;
+    Py_ssize_t *records;
+} Out;
+
+/* One finished activation for the sink (as record()/finish() in Python). Steals result. */
+static int emit(const Out *out, PyObject *entry, PyObject *result, PyObject *status) {
+    PyObject *t1 = PyFloat_FromDouble(now());
+    PyObject *rec = NULL;
+    if (t1 != NULL)
+        rec = PyTuple_Pack(13, out->act_code, PyList_GET_ITEM(entry, E_N), PyList_GET_ITEM(entry, E_PARENT),
+                           out->run, PyList_GET_ITEM(entry, E_SITE), PyList_GET_ITEM(entry, E_LINE),
+                           PyList_GET_ITEM(entry, E_T0), t1, PyList_GET_ITEM(entry, E_ARGS), result, status,
+                           Py_None, Py_None);
+    Py_XDECREF(t1);
+    Py_DECREF(result);
+    if (rec == NULL) return -1;
+    /* Nothing refers back to a record, so it cannot be part of a cycle: keep the collector off
+       the buffer (otherwise every collection walks every buffered record). */
+    PyObject_GC_UnTrack(rec);
+    PyObject *r = PyObject_CallOneArg(out->put, rec);
+    Py_DECREF(rec);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    (*out->records)++;
+    if (!(PyLong_AsLong(PyList_GET_ITEM(entry, E_N)) & 1023)) {
+        r = PyObject_CallMethodNoArgs(out->tracer, s_pressure);
+        if (r == NULL) return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+/* A user function starts: push its entry: push its entry (as enter() in _profile.py does). */
 static int on_user_call(CProfiler *self, PyFrameObject *frame, PyObject *site) {
     PyObject *t = top(self);
     PyObject *parent = t ? PyList_GET_ITEM(t, E_N) : NULL;  /* borrowed */
-    PyObject *entry = NULL, *args = NULL, *num = NULL, *idx = NULL, *getter = NULL;
+    PyObject *entry = NULL, *args = NULL, *num = NULL, *idx = NULL;
     long line = 0;
     int rc = -1;
 
     if (PyList_GET_SIZE(self->stack) >= self->depth) {
         /* too deep: children attach to the deepest recorded ancestor */
-        entry = PyList_New(E_LEN);
+        entry = new_entry((PyObject *)frame, NULL, parent, NULL, 0, NULL, 0.0, 0);
         if (entry == NULL) return -1;
-        PyObject *p = parent ? parent : PyLong_FromLong(0);
-        if (parent) Py_INCREF(p);
-        Py_INCREF(frame); PyList_SET_ITEM(entry, E_KEY, (PyObject *)frame);
-        Py_INCREF(p); PyList_SET_ITEM(entry, E_N, p);
-        PyList_SET_ITEM(entry, E_PARENT, p);
-        PyList_SET_ITEM(entry, E_SITE, PyLong_FromLong(0));
-        PyList_SET_ITEM(entry, E_LINE, PyLong_FromLong(0));
-        PyList_SET_ITEM(entry, E_ARGS, PyTuple_New(0));
-        PyList_SET_ITEM(entry, E_T0, PyFloat_FromDouble(0.0));
-        Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
-        Py_INCREF(Py_False); PyList_SET_ITEM(entry, E_REC, Py_False);
         rc = PyList_Append(self->stack, entry);
         Py_DECREF(entry);
         return rc;
     }
     if (self->keep_values) {
-#ifdef HAVE_LOCALSPLUS
-        if (frame_args(frame, &args) < 0) goto done;
-        getter = Py_None;
-        Py_INCREF(getter);
-#else
-        getter = PyObject_GetAttr(site, s_getter);
-        if (getter == NULL) goto done;
-        if (getter != Py_None) {
-            PyObject *locals = PyObject_GetAttrString((PyObject *)frame, "f_locals");
-            if (locals == NULL) goto done;
-            args = PyObject_CallOneArg(getter, locals);
-            Py_DECREF(locals);
-            if (args == NULL) goto done;
-        }
-#endif
-        if (args != NULL) {
-            Py_ssize_t n = PyTuple_GET_SIZE(args);
-            ValueRules rules = profiler_rules(self);
-            if (!all_atomic(&rules, &PyTuple_GET_ITEM(args, 0), n)) {
-                PyObject *s = PyTuple_New(n);
-                if (s == NULL) goto done;
-                for (Py_ssize_t i = 0; i < n; i++) {
-                    PyObject *one = summ_one(&rules, PyTuple_GET_ITEM(args, i));
-                    if (one == NULL) { Py_DECREF(s); goto done; }
-                    PyTuple_SET_ITEM(s, i, one);
-                }
-                Py_DECREF(args);
-                args = s;
-            }
-        }
+        ValueRules rules = profiler_rules(self);
+        if (gather_args(frame, site, &rules, &args) < 0) goto done;
     }
-    if (args == NULL) args = PyTuple_New(0);
-    else PyObject_GC_UnTrack(args);  /* ours, referred to only by its entry and record: no cycle */
     /* The call line only means something in user code (not in importlib or a library loop). */
     if (t != NULL && PyList_GET_ITEM(t, E_USER) == Py_True) {
         PyFrameObject *back = PyFrame_GetBack(frame);
@@ -263,22 +326,12 @@ static int on_user_call(CProfiler *self, PyFrameObject *frame, PyObject *site) {
     if (num == NULL) goto done;
     idx = PyObject_GetAttr(site, s_idx);
     if (idx == NULL) goto done;
-    entry = PyList_New(E_LEN);
+    entry = new_entry((PyObject *)frame, num, parent, idx, line, args, now(), 1);
+    num = idx = args = NULL;  /* stolen */
     if (entry == NULL) goto done;
-    Py_INCREF(frame); PyList_SET_ITEM(entry, E_KEY, (PyObject *)frame);
-    PyList_SET_ITEM(entry, E_N, num); num = NULL;
-    if (parent == NULL) parent = PyLong_FromLong(0); else Py_INCREF(parent);
-    PyList_SET_ITEM(entry, E_PARENT, parent);
-    PyList_SET_ITEM(entry, E_SITE, idx); idx = NULL;
-    PyList_SET_ITEM(entry, E_LINE, PyLong_FromLong(line));
-    PyList_SET_ITEM(entry, E_ARGS, args); args = NULL;
-    PyList_SET_ITEM(entry, E_T0, PyFloat_FromDouble(now()));
-    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
-    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_REC, Py_True);
     rc = PyList_Append(self->stack, entry);
     Py_DECREF(entry);
 done:
-    Py_XDECREF(getter);
     Py_XDECREF(args);
     Py_XDECREF(num);
     Py_XDECREF(idx);
@@ -287,7 +340,7 @@ done:
 
 /* The innermost recorded activation returns: one record for the sink (as finish() does). */
 static int on_return(CProfiler *self, PyFrameObject *frame, PyObject *entry, PyObject *arg) {
-    PyObject *status = s_finished, *result, *rec;
+    PyObject *status = s_finished, *result;
     if (arg == NULL || arg == Py_None) {
         /* None is also what the profiler is told when an exception unwinds the frame */
         int lasti = PyFrame_GetLasti(frame);
@@ -310,30 +363,8 @@ static int on_return(CProfiler *self, PyFrameObject *frame, PyObject *entry, PyO
         result = summ_one(&rules, arg ? arg : Py_None);
         if (result == NULL) return -1;
     }
-    PyObject *t1 = PyFloat_FromDouble(now());
-    if (t1 == NULL) { Py_DECREF(result); return -1; }
-    rec = PyTuple_Pack(13, self->act_code, PyList_GET_ITEM(entry, E_N), PyList_GET_ITEM(entry, E_PARENT),
-                       self->run, PyList_GET_ITEM(entry, E_SITE), PyList_GET_ITEM(entry, E_LINE),
-                       PyList_GET_ITEM(entry, E_T0), t1, PyList_GET_ITEM(entry, E_ARGS), result, status,
-                       Py_None, Py_None);
-    Py_DECREF(t1);
-    Py_DECREF(result);
-    if (rec == NULL) return -1;
-    /* Nothing refers back to a record, so it cannot be part of a cycle: keep the collector off
-       the buffer (otherwise every collection walks every buffered record). */
-    PyObject_GC_UnTrack(rec);
-    PyObject *r = PyObject_CallOneArg(self->put, rec);
-    Py_DECREF(rec);
-    if (r == NULL) return -1;
-    Py_DECREF(r);
-    self->records++;
-    long n = PyLong_AsLong(PyList_GET_ITEM(entry, E_N));
-    if (!(n & 1023)) {
-        r = PyObject_CallMethodNoArgs(self->tracer, s_pressure);
-        if (r == NULL) return -1;
-        Py_DECREF(r);
-    }
-    return 0;
+    Out out = {self->put, self->run, self->act_code, self->tracer, &self->records};
+    return emit(&out, entry, result, status);
 }
 
 /* The key a C callable's decision is cached under. Bound builtin methods are new objects at
@@ -582,9 +613,9 @@ typedef struct {
 
 static PyObject *s_s;
 
-static PyObject *mon_summ(CMonitor *self, PyObject *v) {
-    ValueRules r = {self->atoms, self->copy_cls, self->summ_value, self->vmode, self->full_values};
-    return summ_one(&r, v);
+static ValueRules mon_rules(CMonitor *m) {
+    ValueRules r = {m->atoms, m->copy_cls, m->summ_value, m->vmode, m->full_values};
+    return r;
 }
 
 static PyObject *mon_fault(CMonitor *self) {
@@ -636,50 +667,16 @@ static PyObject *CMonitor_start(CMonitor *self, PyObject *const *args, Py_ssize_
     long line = 0;
     Py_INCREF(site);
     if (size >= self->depth) {  /* too deep: children attach to the deepest recorded ancestor */
-        PyObject *p = parent ? parent : PyLong_FromLong(0);
-        if (parent) Py_INCREF(p);
-        entry = PyList_New(E_LEN);
-        if (entry == NULL) { Py_DECREF(p); goto fail; }
-        Py_INCREF(code); PyList_SET_ITEM(entry, E_KEY, code);
-        Py_INCREF(p); PyList_SET_ITEM(entry, E_N, p);
-        PyList_SET_ITEM(entry, E_PARENT, p);
-        PyList_SET_ITEM(entry, E_SITE, PyLong_FromLong(0));
-        PyList_SET_ITEM(entry, E_LINE, PyLong_FromLong(0));
-        PyList_SET_ITEM(entry, E_ARGS, PyTuple_New(0));
-        PyList_SET_ITEM(entry, E_T0, PyFloat_FromDouble(0.0));
-        Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
-        Py_INCREF(Py_False); PyList_SET_ITEM(entry, E_REC, Py_False);
+        entry = new_entry(code, NULL, parent, NULL, 0, NULL, 0.0, 0);
+        if (entry == NULL) goto fail;
         goto push;
     }
     PyFrameObject *frame = PyEval_GetFrame();  /* borrowed: the function that starts */
     if (frame == NULL) goto fail;
     if (self->keep_values) {
-#ifdef HAVE_LOCALSPLUS
-        if (frame_args(frame, &cargs) < 0) goto fail;
-#else
-        PyObject *getter = PyObject_GetAttr(site, s_getter);
-        if (getter == NULL) goto fail;
-        if (getter != Py_None) {
-            PyObject *locals = PyObject_GetAttrString((PyObject *)frame, "f_locals");
-            cargs = locals ? PyObject_CallOneArg(getter, locals) : NULL;
-            Py_XDECREF(locals);
-            if (cargs == NULL) { Py_DECREF(getter); goto fail; }
-        }
-        Py_DECREF(getter);
-#endif
-        if (cargs != NULL) {
-            Py_ssize_t n = PyTuple_GET_SIZE(cargs);
-            for (Py_ssize_t i = 0; i < n; i++) {
-                PyObject *one = mon_summ(self, PyTuple_GET_ITEM(cargs, i));
-                if (one == NULL) goto fail;
-                PyObject *old = PyTuple_GET_ITEM(cargs, i);
-                PyTuple_SET_ITEM(cargs, i, one);
-                Py_DECREF(old);
-            }
-            PyObject_GC_UnTrack(cargs);
-        }
+        ValueRules rules = mon_rules(self);
+        if (gather_args(frame, site, &rules, &cargs) < 0) goto fail;
     }
-    if (cargs == NULL) cargs = PyTuple_New(0);
     if (t != NULL && PyList_GET_ITEM(t, E_USER) == Py_True) {
         PyFrameObject *back = PyFrame_GetBack(frame);
         if (back != NULL) {
@@ -694,18 +691,9 @@ static PyObject *CMonitor_start(CMonitor *self, PyObject *const *args, Py_ssize_
     if (num == NULL) goto fail;
     idx = PyObject_GetAttr(site, s_idx);
     if (idx == NULL) goto fail;
-    entry = PyList_New(E_LEN);
+    entry = new_entry(code, num, parent, idx, line, cargs, now(), 1);
+    num = idx = cargs = NULL;  /* stolen */
     if (entry == NULL) goto fail;
-    Py_INCREF(code); PyList_SET_ITEM(entry, E_KEY, code);
-    PyList_SET_ITEM(entry, E_N, num); num = NULL;
-    if (parent == NULL) parent = PyLong_FromLong(0); else Py_INCREF(parent);
-    PyList_SET_ITEM(entry, E_PARENT, parent);
-    PyList_SET_ITEM(entry, E_SITE, idx); idx = NULL;
-    PyList_SET_ITEM(entry, E_LINE, PyLong_FromLong(line));
-    PyList_SET_ITEM(entry, E_ARGS, cargs); cargs = NULL;
-    PyList_SET_ITEM(entry, E_T0, PyFloat_FromDouble(now()));
-    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_USER, Py_True);
-    Py_INCREF(Py_True); PyList_SET_ITEM(entry, E_REC, Py_True);
 push:
     if (PyList_Append(stack, entry) < 0) goto fail;
     Py_DECREF(entry);
@@ -744,29 +732,12 @@ static PyObject *CMonitor_return(CMonitor *self, PyObject *const *args, Py_ssize
         Py_DECREF(t);
         Py_RETURN_NONE;
     }
-    PyObject *result = self->keep_values ? mon_summ(self, args[2]) : (Py_INCREF(self->no_result), self->no_result);
-    PyObject *t1 = result ? PyFloat_FromDouble(now()) : NULL;
-    PyObject *rec = NULL;
-    if (t1 != NULL)
-        rec = PyTuple_Pack(13, self->act_code, PyList_GET_ITEM(t, E_N), PyList_GET_ITEM(t, E_PARENT), self->run,
-                           PyList_GET_ITEM(t, E_SITE), PyList_GET_ITEM(t, E_LINE), PyList_GET_ITEM(t, E_T0), t1,
-                           PyList_GET_ITEM(t, E_ARGS), result, s_finished, Py_None, Py_None);
-    Py_XDECREF(t1);
-    Py_XDECREF(result);
-    if (rec == NULL) { Py_DECREF(t); return mon_fault(self); }
-    PyObject_GC_UnTrack(rec);  /* nothing refers back to a record: no cycle through it */
-    PyObject *r = PyObject_CallOneArg(self->put, rec);
-    Py_DECREF(rec);
-    if (r == NULL) { Py_DECREF(t); return mon_fault(self); }
-    Py_DECREF(r);
-    self->records++;
-    long n = PyLong_AsLong(PyList_GET_ITEM(t, E_N));
+    ValueRules rules = mon_rules(self);
+    PyObject *result = self->keep_values ? summ_one(&rules, args[2]) : (Py_INCREF(self->no_result), self->no_result);
+    Out out = {self->put, self->run, self->act_code, self->tracer, &self->records};
+    int rc = result == NULL ? -1 : emit(&out, t, result, s_finished);
     Py_DECREF(t);
-    if (!(n & 1023)) {
-        r = PyObject_CallMethodNoArgs(self->tracer, s_pressure);
-        if (r == NULL) return mon_fault(self);
-        Py_DECREF(r);
-    }
+    if (rc < 0) return mon_fault(self);
     Py_RETURN_NONE;
 }
 
