@@ -91,18 +91,23 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void fault(CProfiler *self) {
+/* The pending exception goes to tracer.fault(exc) (logged once, counted), never to the program. */
+static void report_fault(PyObject *tracer) {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (value != NULL) {
-        PyObject *r = PyObject_CallMethodOneArg(self->tracer, s_fault, value);
+        PyObject *r = PyObject_CallMethodOneArg(tracer, s_fault, value);
         Py_XDECREF(r);
     }
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
     PyErr_Clear();
+}
+
+static void fault(CProfiler *self) {
+    report_fault(self->tracer);
 }
 
 static int delegate(CProfiler *self, PyFrameObject *frame, int what, PyObject *arg) {
@@ -619,15 +624,7 @@ static ValueRules mon_rules(CMonitor *m) {
 }
 
 static PyObject *mon_fault(CMonitor *self) {
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value != NULL) {
-        PyObject *r = PyObject_CallMethodOneArg(self->tracer, s_fault, value);
-        Py_XDECREF(r);
-    }
-    Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
-    PyErr_Clear();
+    report_fault(self->tracer);
     Py_RETURN_NONE;
 }
 
