@@ -30,6 +30,7 @@ import glob
 import logging
 import marshal
 import os
+import select
 import signal
 import sys
 import threading
@@ -40,7 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["available", "after_fork_in_child", "in_child", "lock_path", "wait", "fork", "reap", "note",
-           "recover"]
+           "recover", "exec_done"]
 
 try:
     import fcntl
@@ -118,14 +119,19 @@ def wait(db_path: str, timeout: float | None = None) -> bool:
         os.close(fd)  # drops the shared lock
 
 
-def fork(db_path: str, prepare: Callable[[], Rows]) -> int | None:
-    """Fork a child that runs ``prepare()`` (-> node rows, edge rows) and has them stored; its pid, or None.
+def fork(db_path: str, prepare: Callable[[], Rows]) -> tuple[int, int] | None:
+    """Fork a child that runs ``prepare()`` (-> node rows, edge rows) and has them stored.
 
-    Blocks first while another process's background store writes the same store (the lock)."""
+    Returns (pid, fd), or None if it could not fork; ``fd`` reaches end-of-file (``exec_done``)
+    once the child has exec'd its writer or died, that is, once it no longer shares the
+    program's memory: the program frees the records it handed over after that, not before
+    (freeing them while shared would copy every page they are on). Blocks first while another
+    process's background store writes the same store (the lock)."""
     global _forking
     lock_fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(lock_fd, fcntl.LOCK_EX)  # held by the child, then its writer, until the rows are in
     ready_r, ready_w = os.pipe()
+    gone_r, gone_w = os.pipe()  # close-on-exec: the child's end closes when it execs or exits
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)  # none may reach the child before setsid
     try:
         _forking = threading.get_ident()
@@ -133,20 +139,24 @@ def fork(db_path: str, prepare: Callable[[], Rows]) -> int | None:
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
         if pid == 0:
+            os.close(gone_r)
             _run_child(db_path, lock_fd, ready_r, ready_w, mask, prepare)  # never returns
         _forking = None
         os.close(ready_w)
+        ready_w = -1
         os.read(ready_r, 1)  # the child has left the program's session (or died trying)
-        return pid
+        keep, gone_r = gone_r, -1
+        return pid, keep
     except OSError:
         return None
     finally:
         _forking = None
-        for fd in (lock_fd, ready_r, ready_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        for fd in (lock_fd, ready_r, ready_w, gone_r, gone_w):  # each once: a number may be reused
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
@@ -180,6 +190,14 @@ def _run_child(db_path: str, lock_fd: int, ready_r: int, ready_w: int, mask: Any
         note(db_path, "background store failed:\n" + traceback.format_exc())
     finally:
         os._exit(1)
+
+
+def exec_done(fd: int) -> bool:
+    """True once the child behind ``fd`` (from ``fork``) has exec'd or exited (end-of-file, never data)."""
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def reap(pid: int | None, *, block: bool) -> int | None:

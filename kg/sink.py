@@ -79,6 +79,8 @@ class Sink:
         self._error: BaseException | None = None
         self._close_hooks: list[Callable[[], None]] = []
         self._child: int | None = None  # pid of this sink's background store, while it runs
+        self._handed = 0                # records at the head of buf that the background store took
+        self._gone: int | None = None   # end-of-file once that child no longer shares our memory
 
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -107,6 +109,7 @@ class Sink:
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
+                self._release(block=False)
                 # While a background store runs, let the buffer grow: its next batch goes to a child too.
                 if self._child is None or drain.reap(self._child, block=False) is None:
                     self._child = None
@@ -116,7 +119,7 @@ class Sink:
 
     def pressure(self) -> None:
         """Called by producers when the buffer passed its cap: drain it on this thread."""
-        if len(self.buf) >= self.cap:
+        if len(self.buf) - self._handed >= self.cap:  # handed records leave once their child exec'd
             self.flush(background=True)
         else:
             self._wake.set()
@@ -151,12 +154,12 @@ class Sink:
         store is an embedded one, a forked child stores them and this returns at once."""
         with self._flush_lock:
             buf = self.buf
-            if buf and not (background and self._detach()):
+            if len(buf) > self._handed and not (background and self._detach()):
                 self.wait()  # a background store of earlier records finishes first: order is kept
-            while buf:
-                n = min(len(buf), self.batch_size)
-                batch = [buf.popleft() for _ in range(n)]
-                self._write_batch(batch)
+                while buf:
+                    n = min(len(buf), self.batch_size)
+                    batch = [buf.popleft() for _ in range(n)]
+                    self._write_batch(batch)
         if self.strict and self._error is not None:
             err, self._error = self._error, None
             raise err
@@ -164,11 +167,28 @@ class Sink:
     def wait(self) -> None:
         """Block until this sink's background store (if any) has finished."""
         self._child = drain.reap(self._child, block=True)
+        self._release(block=True)
+
+    def _release(self, block: bool) -> None:
+        # Drop the records a background store took, once its child no longer shares their pages
+        # (it exec'd its writer, or ended): freeing them while shared copies every page they are on.
+        with self._flush_lock:  # the flush thread and the program's thread may both get here
+            if not self._handed or not (block or self._gone is None or drain.exec_done(self._gone)):
+                return
+            deque(map(deque.popleft, repeat(self.buf, self._handed)), maxlen=0)  # in C: no Python loop
+            self._handed = 0
+            if self._gone is not None:
+                os.close(self._gone)
+                self._gone = None
 
     def _detach(self) -> bool:
         # Hand the first n records to a forked child (see kg.drain); False: store them here instead.
+        if self.strict or not drain.available():
+            return False
+        if self._child is not None or self._handed:
+            self.wait()
         n = len(self.buf)
-        if n < settings.drain_min or self.strict or not drain.available():
+        if n < settings.drain_min:
             return False
         try:
             store = self.store
@@ -177,20 +197,19 @@ class Sink:
         path = getattr(store, "drain_path", None)  # stores whose readers wait for background stores
         if path is None:
             return False
-        self.wait()
 
         def prepare() -> tuple[list[Any], list[Any]]:
             # In the child: expand the first n records into table rows; a fresh interpreter writes them.
             nodes, edges = self._expand(list(islice(self.buf, n)))
             return store.rows(nodes, edges)  # type: ignore[attr-defined]
 
-        pid = drain.fork(path, prepare)
-        if pid is None:
+        forked = drain.fork(path, prepare)
+        if forked is None:
             return False
-        self._child = pid
-        # The child has the first n; records put since are beyond n and stay. (Popped in C: a
-        # Python loop over 100,000 records would cost the program ~8 ms.)
-        deque(map(deque.popleft, repeat(self.buf, n)), maxlen=0)
+        # The child has the first n; records put since are beyond n and stay. They are dropped
+        # here once the child has exec'd (_release), so that their pages are no longer shared.
+        self._child, self._gone = forked
+        self._handed = n
         self.stats.background += n
         return True
 
