@@ -186,7 +186,176 @@ static PyTypeObject LightTaskType = {
     .tp_getset = LightTask_getset,
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_clight", "C form of the lightweight @task wrapper.",
+/* ------------------------------------------------------------------------------------------
+ * The iterator of a LightweightLoop (capture/loops.py), in C. Per iteration it only counts,
+ * keeps the item when the source cannot give it again (not a range, tuple or str), and files
+ * the values end_iter() attached to the iteration that just ended. When the loop ends --
+ * exhausted, left by break (the iterator is dropped), or by an exception -- it calls
+ * finish(count, status) once: the Python side sends the batch and closes the Loop node.
+ * ---------------------------------------------------------------------------------------- */
+/* Where end_iter() leaves the values of the current iteration. Its own object, not the
+   iterator: the Loop keeps end_iter bound to it, and the iterator must still die at `break`. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *value;
+} Pending;
+
+static PyObject *Pending_end_iter(Pending *self, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *values = nargs ? args[0] : Py_None;
+    int truthy = PyObject_IsTrue(values);
+    if (truthy <= 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *copy = PyDict_CheckExact(values) ? PyDict_Copy(values) : PyObject_CallMethod(values, "copy", NULL);
+    if (copy == NULL) return NULL;  /* as values.copy() would raise in the Python form */
+    /* Only the loop's lists refer to this copy, so no cycle runs through it: untracked, the
+       collector does not walk a loop's worth of kept values at every collection. */
+    if (PyDict_CheckExact(copy)) PyObject_GC_UnTrack(copy);
+    Py_XSETREF(self->value, copy);
+    Py_RETURN_NONE;
+}
+
+static int Pending_traverse(Pending *self, visitproc visit, void *arg) {
+    Py_VISIT(self->value);
+    return 0;
+}
+
+static int Pending_clear(Pending *self) {
+    Py_CLEAR(self->value);
+    return 0;
+}
+
+static void Pending_dealloc(Pending *self) {
+    PyObject_GC_UnTrack(self);
+    Pending_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Pending_methods[] = {
+    {"end_iter", (PyCFunction)(void (*)(void))Pending_end_iter, METH_FASTCALL,
+     "Attach values produced by the current iteration (its generated)."},
+    {NULL}
+};
+
+static PyTypeObject PendingType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "capture._clight.Pending",
+    .tp_basicsize = sizeof(Pending),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The values end_iter() attached to the current iteration of a LightweightLoop.",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)Pending_dealloc,
+    .tp_traverse = (traverseproc)Pending_traverse,
+    .tp_clear = (inquiry)Pending_clear,
+    .tp_methods = Pending_methods,
+};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *source;   /* iterator over the items */
+    PyObject *items;    /* list of the items, or None */
+    PyObject *vi;       /* indices of iterations with values */
+    PyObject *vv;       /* their values (shallow copies) */
+    PyObject *finish;   /* finish(count, status) */
+    Pending *pending;   /* values of the current iteration, from end_iter() */
+    Py_ssize_t i;       /* index of the current iteration (-1 before the first) */
+    int done;
+} LoopIter;
+
+static PyObject *s_finished_status, *s_exited_status;
+
+static int file_pending(LoopIter *self) {
+    PyObject *v = self->pending->value;
+    if (v == NULL || self->i < 0) return 0;
+    PyObject *idx = PyLong_FromSsize_t(self->i);
+    int rc = idx == NULL ? -1 : PyList_Append(self->vi, idx);
+    Py_XDECREF(idx);
+    if (rc == 0) rc = PyList_Append(self->vv, v);
+    Py_CLEAR(self->pending->value);
+    return rc;
+}
+
+static void end_loop(LoopIter *self, PyObject *status) {
+    if (self->done) return;
+    self->done = 1;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);  /* the loop's own exception, if any, goes on unchanged */
+    if (file_pending(self) < 0) PyErr_Clear();
+    PyObject *count = PyLong_FromSsize_t(self->i + 1);
+    if (count != NULL) {
+        PyObject *r = PyObject_CallFunctionObjArgs(self->finish, count, status, NULL);
+        Py_XDECREF(r);
+        Py_DECREF(count);
+    }
+    PyErr_Clear();  /* capture never raises into the program */
+    PyErr_Restore(type, value, tb);
+}
+
+static PyObject *LoopIter_next(LoopIter *self) {
+    if (self->done) return NULL;
+    if (file_pending(self) < 0) PyErr_Clear();
+    PyObject *item = PyIter_Next(self->source);
+    if (item == NULL) {
+        end_loop(self, PyErr_Occurred() ? s_exited_status : s_finished_status);
+        return NULL;
+    }
+    self->i++;
+    if (self->items != Py_None && PyList_Append(self->items, item) < 0) PyErr_Clear();
+    return item;
+}
+
+static int LoopIter_init(LoopIter *self, PyObject *args, PyObject *kwds) {
+    if (!PyArg_ParseTuple(args, "OOO!O!OO!", &self->source, &self->items, &PyList_Type, &self->vi, &PyList_Type,
+                          &self->vv, &self->finish, &PendingType, &self->pending))
+        return -1;
+    Py_INCREF(self->source); Py_INCREF(self->items); Py_INCREF(self->vi); Py_INCREF(self->vv);
+    Py_INCREF(self->finish); Py_INCREF(self->pending);
+    self->i = -1;
+    return 0;
+}
+
+static void LoopIter_finalize(LoopIter *self) {
+    if (!self->done && self->finish != NULL)
+        end_loop(self, s_exited_status);  /* dropped before the end: break, or an exception in the body */
+}
+
+static int LoopIter_traverse(LoopIter *self, visitproc visit, void *arg) {
+    Py_VISIT(self->source); Py_VISIT(self->items); Py_VISIT(self->vi); Py_VISIT(self->vv);
+    Py_VISIT(self->finish); Py_VISIT(self->pending);
+    return 0;
+}
+
+static int LoopIter_clear(LoopIter *self) {
+    Py_CLEAR(self->source); Py_CLEAR(self->items); Py_CLEAR(self->vi); Py_CLEAR(self->vv);
+    Py_CLEAR(self->finish); Py_CLEAR(self->pending);
+    return 0;
+}
+
+static void LoopIter_dealloc(LoopIter *self) {
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0) return;  /* resurrected */
+    PyObject_GC_UnTrack(self);
+    LoopIter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject LoopIterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "capture._clight.LoopIter",
+    .tp_basicsize = sizeof(LoopIter),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The iterator of a LightweightLoop.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)LoopIter_init,
+    .tp_dealloc = (destructor)LoopIter_dealloc,
+    .tp_finalize = (destructor)LoopIter_finalize,
+    .tp_traverse = (traverseproc)LoopIter_traverse,
+    .tp_clear = (inquiry)LoopIter_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)LoopIter_next,
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_clight", "C forms of the lightweight @task wrapper and the LightweightLoop iterator.",
                                     -1, NULL};
 
 PyMODINIT_FUNC PyInit__clight(void) {
@@ -197,8 +366,15 @@ PyMODINIT_FUNC PyInit__clight(void) {
     s_enabled = PyUnicode_InternFromString("enabled");
     s_empty = PyUnicode_InternFromString("");
     s_qualname = PyUnicode_InternFromString("__qualname__");
+    if (PyType_Ready(&LoopIterType) < 0 || PyType_Ready(&PendingType) < 0) return NULL;
+    s_finished_status = PyUnicode_InternFromString("FINISHED");
+    s_exited_status = PyUnicode_InternFromString("EXITED");
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
+    Py_INCREF(&LoopIterType);
+    if (PyModule_AddObject(m, "LoopIter", (PyObject *)&LoopIterType) < 0) return NULL;
+    Py_INCREF(&PendingType);
+    if (PyModule_AddObject(m, "Pending", (PyObject *)&PendingType) < 0) return NULL;
     Py_INCREF(&LightTaskType);
     if (PyModule_AddObject(m, "LightTask", (PyObject *)&LightTaskType) < 0) {
         Py_DECREF(&LightTaskType);

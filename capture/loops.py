@@ -18,7 +18,9 @@ recorded in its later state; numbers and strings (the usual case) are immutable.
 """
 from __future__ import annotations
 
+import os
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -39,6 +41,12 @@ CHUNK = 4096          # iterations per packed record: bounds memory and flush-th
 CHUNK_SECONDS = 0.2   # a slow loop still streams: a chunk is sent at least this often
 
 
+try:  # the LightweightLoop iterator in C, where it was built at install time
+    from capture._clight import LoopIter as _CLoopIter, Pending as _CPending
+except ImportError:
+    _CLoopIter = _CPending = None
+
+
 def _item_value(item: Any) -> Any:
     return item if type(item) in ATOMIC and type(item) is not bytes else summarize(item)
 
@@ -47,7 +55,12 @@ def _expand_chunk(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) ->
     """Flush-thread half: one Task node per iteration of a chunk."""
     _, meta, base, t0, ts, items, vals, tail = rec
     lid, run, name, item_name, rng = meta
-    values = dict(zip(*vals)) if vals and vals[0] else None
+    values = None
+    if vals and vals[0]:
+        # (indices, values[, offset]): the lightweight form sends absolute indices and their offset,
+        # so that the program only slices its lists; the index in the chunk is worked out here.
+        off = vals[2] if len(vals) > 2 else 0
+        values = {k - off: v for k, v in zip(vals[0], vals[1])} if off else dict(zip(vals[0], vals[1]))
     for j, t1 in enumerate(ts):
         i = base + j
         item = rng[i] if rng is not None else items[j]
@@ -285,6 +298,26 @@ class LightweightLoop(_BaseLoop):
     form = "lightweight"
 
     def _iterate(self, run: str) -> Iterator[Any]:
+        if _CLoopIter is None or os.environ.get("KG_C", "1") == "0":
+            return self._py_iterate(run)
+        # The C iterator (capture/_clight.c): same batch, same statuses; end_iter goes straight to it.
+        rng = self.items if type(self.items) is range else None
+        seq = self.items if type(self.items) in (tuple, str) else None
+        items: list[Any] | None = [] if rng is None and seq is None else None
+        vi: list[int] = []
+        vv: list[Any] = []
+        token = self._enter()
+
+        def finish(count: int, status: str) -> None:
+            self._leave(token)
+            self._send(run, count, rng, seq, items or [], vi, vv)
+            self._finish(count, status)
+
+        pending = _CPending()
+        self.end_iter = pending.end_iter  # type: ignore[method-assign]
+        return _CLoopIter(iter(self.items), items, vi, vv, finish, pending)  # type: ignore[no-any-return]
+
+    def _py_iterate(self, run: str) -> Iterator[Any]:
         rng = self.items if type(self.items) is range else None
         seq = self.items if type(self.items) in (tuple, str) else None  # immutable: index into it later
         items: list[Any] = []
@@ -326,18 +359,15 @@ class LightweightLoop(_BaseLoop):
               vv: list[Any]) -> None:
         meta = (self.id, run, self.name, self.item_name, rng)
         put = state.put
-        by_chunk: dict[int, tuple[list[int], list[Any]]] = {}
-        for i, v in zip(vi, vv):
-            idx, vals = by_chunk.setdefault(i // CHUNK, ([], []))
-            idx.append(i % CHUNK)
-            vals.append(v)
         src = seq if seq is not None else items
         for base in range(0, count, CHUNK):
             n = min(CHUNK, count - base)
             chunk_items = None if rng is not None else tuple(src[base:base + n])
-            idx, vals = by_chunk.get(base // CHUNK, ([], []))
+            # vi is ascending: this chunk's values are one slice of it (no loop over them here)
+            lo, hi = bisect_left(vi, base), bisect_left(vi, base + n)
             # ts carries only the count here: lightweight iterations have no times of their own.
-            put((_CHUNK_CODE, meta, base, None, (None,) * n, chunk_items, (tuple(idx), tuple(vals)), None))
+            put((_CHUNK_CODE, meta, base, None, (None,) * n, chunk_items, (tuple(vi[lo:hi]), tuple(vv[lo:hi]), base),
+                 None))
         sink = state.sink
         if sink is not None:
             limit = max(1, sink.cap // CHUNK)

@@ -120,3 +120,58 @@ def test_update_wrapper_keeps_what_wraps_keeps() -> None:
     # The wrapper carries what functools.wraps gives a Python wrapper (either form).
     assert scaled.__qualname__ == "scaled" and scaled.__module__ == __name__
     assert functools.WRAPPER_ASSIGNMENTS and getattr(scaled, "__wrapped__") is not None
+
+
+LOOPS = textwrap.dedent("""
+    import capture
+
+    def gen(n):
+        yield from range(n)
+
+    with capture.Run(name="loops"):
+        a = capture.LightweightLoop(range(2500), name="rng")
+        for x in a:
+            if x % 3 == 0:
+                a.end_iter({"sq": x * x, "tag": [x, "t"]})
+        b = capture.LightweightLoop(("p", "q", "r", "s"), name="brk")
+        for x in b:
+            b.end_iter({"up": x.upper()})
+            if x == "q":
+                break
+        c = capture.LightweightLoop(gen(5), name="exc", item_name="k")
+        try:
+            for x in c:
+                c.end_iter({"half": x / 2})
+                if x == 3:
+                    raise ValueError("stop")
+        except ValueError:
+            pass
+        d = capture.LightweightLoop([{"i": 1}, {"i": 2}], name="objs")
+        for x in d:
+            x["i"] += 10  # items are kept by reference until the batch is sent, as in the Python form
+    capture.flush()
+""")
+
+
+@needs_c
+def test_c_and_python_lightweight_loops_store_the_same_records(tmp_path: Path) -> None:
+    from capture import loops
+
+    assert loops._CLoopIter is not None
+    found = []
+    for c in ("1", "0"):
+        home = tmp_path / f"home{c}"
+        r = subprocess.run([sys.executable, "-c", LOOPS], env={**os.environ, "KG_HOME": str(home), "KG_C": c},
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        store = SqliteStore(home / "kg.db")
+        loops_ = {n.props["name"]: (n.props["status"], n.props["iterations"]) for n in store.find_nodes(kind="Loop")}
+        its = sorted((n.props["name"], repr(n.props.get("used")), repr(n.props.get("generated")), n.props["status"])
+                     for n in store.find_nodes(kind="Task"))
+        store.close()
+        found.append((loops_, its))
+    assert found[0] == found[1]
+    loops_, its = found[0]
+    assert loops_ == {"rng": ("FINISHED", 2500), "brk": ("EXITED", 2), "exc": ("EXITED", 4), "objs": ("FINISHED", 2)}
+    assert ("rng[3]", "{'item': 3}", "{'sq': 9, 'tag': {'type': 'list', 'size': 2, 'repr': \"[3, 't']\"}}",
+            "FINISHED") in its
