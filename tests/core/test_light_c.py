@@ -9,7 +9,9 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,20 +89,27 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
-@needs_c
-def test_c_and_python_wrappers_store_the_same_records(tmp_path: Path) -> None:
+def both_forms(tmp_path: Path, program: str, read: Callable[[SqliteStore], Any]) -> list[Any]:
+    """``read(store)`` after running ``program`` with the C forms (KG_C=1), then the Python ones (KG_C=0)."""
     found = []
     for c in ("1", "0"):
         home = tmp_path / f"home{c}"
-        r = subprocess.run([sys.executable, "-c", PROGRAM], env={**os.environ, "KG_HOME": str(home), "KG_C": c},
+        r = subprocess.run([sys.executable, "-c", program], env={**os.environ, "KG_HOME": str(home), "KG_C": c},
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         store = SqliteStore(home / "kg.db")
-        rows = sorted((n.props["name"], repr(n.props.get("used")), repr(n.props.get("generated")),
-                       n.props.get("run") == n.props.get("parent"))
-                      for n in store.find_nodes(kind="Task"))
-        store.close()
-        found.append(rows)
+        try:
+            found.append(read(store))
+        finally:
+            store.close()
+    return found
+
+
+@needs_c
+def test_c_and_python_wrappers_store_the_same_records(tmp_path: Path) -> None:
+    found = both_forms(tmp_path, PROGRAM, lambda store: sorted(
+        (n.props["name"], repr(n.props.get("used")), repr(n.props.get("generated")),
+         n.props.get("run") == n.props.get("parent")) for n in store.find_nodes(kind="Task")))
     assert found[0] == found[1] and len(found[0]) == 52
     assert ("split", "{'a': 7, 'b': 3}", "{'q': 2, 'r': 1}", True) in found[0]
 
@@ -158,18 +167,10 @@ def test_c_and_python_lightweight_loops_store_the_same_records(tmp_path: Path) -
     from capture import loops
 
     assert loops._CLoopIter is not None
-    found = []
-    for c in ("1", "0"):
-        home = tmp_path / f"home{c}"
-        r = subprocess.run([sys.executable, "-c", LOOPS], env={**os.environ, "KG_HOME": str(home), "KG_C": c},
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        store = SqliteStore(home / "kg.db")
-        loops_ = {n.props["name"]: (n.props["status"], n.props["iterations"]) for n in store.find_nodes(kind="Loop")}
-        its = sorted((n.props["name"], repr(n.props.get("used")), repr(n.props.get("generated")), n.props["status"])
-                     for n in store.find_nodes(kind="Task"))
-        store.close()
-        found.append((loops_, its))
+    found = both_forms(tmp_path, LOOPS, lambda store: (
+        {n.props["name"]: (n.props["status"], n.props["iterations"]) for n in store.find_nodes(kind="Loop")},
+        sorted((n.props["name"], repr(n.props.get("used")), repr(n.props.get("generated")), n.props["status"])
+               for n in store.find_nodes(kind="Task"))))
     assert found[0] == found[1]
     loops_, its = found[0]
     assert loops_ == {"rng": ("FINISHED", 2500), "brk": ("EXITED", 2), "exc": ("EXITED", 4), "objs": ("FINISHED", 2)}
