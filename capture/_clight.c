@@ -207,7 +207,15 @@ static PyObject *Pending_end_iter(Pending *self, PyObject *const *args, Py_ssize
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    PyObject *copy = PyDict_CheckExact(values) ? PyDict_Copy(values) : PyObject_CallMethod(values, "copy", NULL);
+    PyObject *copy;
+    if (PyDict_CheckExact(values) && Py_REFCNT(values) == 1) {
+        /* A temporary (end_iter({...})): the call holds the only reference, so nobody can change
+           it later: keeping it is as good as a copy, and saves allocating one per iteration. */
+        copy = values;
+        Py_INCREF(copy);
+    } else {
+        copy = PyDict_CheckExact(values) ? PyDict_Copy(values) : PyObject_CallMethod(values, "copy", NULL);
+    }
     if (copy == NULL) return NULL;  /* as values.copy() would raise in the Python form */
     /* Only the loop's lists refer to this copy, so no cycle runs through it: untracked, the
        collector does not walk a loop's worth of kept values at every collection. */

@@ -155,6 +155,12 @@ LOOPS = textwrap.dedent("""
                     raise ValueError("stop")
         except ValueError:
             pass
+        e = capture.LightweightLoop(range(3), name="shared")
+        vals = {"n": -1}
+        for x in e:
+            vals["n"] = x
+            e.end_iter(vals)  # a dict the program keeps and changes: recorded as it was here
+        vals["n"] = 99
         d = capture.LightweightLoop([{"i": 1}, {"i": 2}], name="objs")
         for x in d:
             x["i"] += 10  # items are kept by reference until the batch is sent, as in the Python form
@@ -173,6 +179,8 @@ def test_c_and_python_lightweight_loops_store_the_same_records(tmp_path: Path) -
                for n in store.find_nodes(kind="Task"))))
     assert found[0] == found[1]
     loops_, its = found[0]
-    assert loops_ == {"rng": ("FINISHED", 2500), "brk": ("EXITED", 2), "exc": ("EXITED", 4), "objs": ("FINISHED", 2)}
+    assert loops_ == {"rng": ("FINISHED", 2500), "brk": ("EXITED", 2), "exc": ("EXITED", 4), "objs": ("FINISHED", 2),
+                      "shared": ("FINISHED", 3)}
+    assert [row[2] for row in its if row[0].startswith("shared[")] == ["{'n': 0}", "{'n': 1}", "{'n': 2}"]
     assert ("rng[3]", "{'item': 3}", "{'sq': 9, 'tag': {'type': 'list', 'size': 2, 'repr': \"[3, 't']\"}}",
             "FINISHED") in its
