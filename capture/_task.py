@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -199,14 +198,15 @@ def _wrap_light(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     # call can change what is recorded: use the full form when that matters).
     st = state
     cfg = settings
-    if _CLightTask is not None and os.environ.get("KG_C", "1") != "0":
-        def first(result: Any, args: tuple[Any, ...], kwargs: Any) -> None:
-            # The C wrapper's slow path: no sink yet (this makes it) or no run yet.
-            try:
-                _put((_LIGHT_CODE, spec.idx, kwargs or None, result, current_run().id, *args), 1)
-            except Exception:
-                pass
 
+    def first(result: Any, args: tuple[Any, ...], kwargs: Any) -> None:
+        # The slow path of both forms: no sink yet (this makes it) or no run yet.
+        try:
+            _put((_LIGHT_CODE, spec.idx, kwargs or None, result, current_run().id, *args), 1)
+        except Exception:
+            pass
+
+    if _CLightTask is not None and cfg.native:
         return functools.update_wrapper(_CLightTask(fn, st, cfg, _LIGHT_CODE, spec.idx, first), fn)
 
     @functools.wraps(fn)
@@ -216,10 +216,7 @@ def _wrap_light(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
         if p is not None and cfg.enabled:
             p((_LIGHT_CODE, spec.idx, kwargs or None, result, st.run.id if st.run else "", *args))
         elif cfg.enabled:
-            try:
-                _put((_LIGHT_CODE, spec.idx, kwargs or None, result, current_run().id, *args), 1)
-            except Exception:
-                pass
+            first(result, args, kwargs)
         return result
     return light
 

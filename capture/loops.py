@@ -18,7 +18,6 @@ recorded in its later state; numbers and strings (the usual case) are immutable.
 """
 from __future__ import annotations
 
-import os
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
@@ -298,7 +297,7 @@ class LightweightLoop(_BaseLoop):
     form = "lightweight"
 
     def _iterate(self, run: str) -> Iterator[Any]:
-        if _CLoopIter is None or os.environ.get("KG_C", "1") == "0":
+        if _CLoopIter is None or not settings.native:
             return self._py_iterate(run)
         # The C iterator (capture/_clight.c): same batch, same statuses; end_iter goes straight to it.
         rng = self.items if type(self.items) is range else None

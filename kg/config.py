@@ -78,6 +78,8 @@ class Settings:
     background: bool = field(default_factory=lambda: _env_bool("KG_BACKGROUND", True))
     drain_min: int = field(default_factory=lambda: _env_int("KG_DRAIN_MIN", 5_000))
     drain_wait: float = 600.0  # how long a reader waits for a background store before reading anyway
+    # The C hot paths (tracers, lightweight tasks and loops) where they were built; KG_C=0: the Python forms.
+    native: bool = field(default_factory=lambda: _env_bool("KG_C", True))
     secret_markers: tuple[str, ...] = SECRET_MARKERS
 
     def is_secret(self, name: str) -> bool:

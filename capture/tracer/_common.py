@@ -305,8 +305,16 @@ class TracerBase:
         self.sink = sink
         self.put = sink.put
         self.stacks: dict[int, list[list[Any]]] = {}
-        self.records = 0
+        self._own = 0  # activations the Python callbacks recorded
         self.faults = 0
+
+    @property
+    def records(self) -> int:
+        """Activations recorded so far, by the Python callbacks and by the C hot path."""
+        return self._own + self.native_records()
+
+    def native_records(self) -> int:
+        return 0  # no C hot path
 
     def fault(self, exc: BaseException) -> None:
         self.faults += 1

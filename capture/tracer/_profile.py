@@ -11,7 +11,6 @@ turns it off."""
 from __future__ import annotations
 
 import dis
-import os
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 from capture.tracer._classify import Classifier
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value)
+from kg.config import settings
 
 __all__ = ["ProfileTracer", "HAVE_C"]
 
@@ -48,15 +48,10 @@ class ProfileTracer(TracerBase):
         self._gens: list[dict[Any, list[Any]]] = []
         self._active = False
         self._cprofs: list[Any] = []
-        self.use_c = HAVE_C and os.environ.get("KG_C", "1") != "0"
+        self.use_c = HAVE_C and settings.native
 
-    @property  # type: ignore[override]
-    def records(self) -> int:
-        return self._own + sum(c.records for c in self._cprofs)
-
-    @records.setter
-    def records(self, value: int) -> None:
-        self._own = value
+    def native_records(self) -> int:
+        return sum(c.records for c in self._cprofs)
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:

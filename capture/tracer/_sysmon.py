@@ -13,7 +13,6 @@ returns, a call of a user function, library code) in C, passing the rest to the 
 callbacks below, with which it shares the per-thread stacks. ``KG_C=0`` turns it off."""
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from capture.tracer._classify import Classifier
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, _Copy, next_number, summ_args, summ_value)
 from capture.values import ATOMIC
+from kg.config import settings
 from kg.exceptions import CaptureError
 
 __all__ = ["MonitoringTracer", "HAVE_C"]
@@ -53,15 +53,10 @@ class MonitoringTracer(TracerBase):
         self._local_codes: set[Any] = set()
         self._gens: dict[int, list[Any]] = {}  # running generators/coroutines: id(frame) -> activation
         self._cmon: Any = None
-        self.use_c = HAVE_C and os.environ.get("KG_C", "1") != "0"
+        self.use_c = HAVE_C and settings.native
 
-    @property  # type: ignore[override]
-    def records(self) -> int:
-        return self._own + (self._cmon.records if self._cmon is not None else 0)
-
-    @records.setter
-    def records(self, value: int) -> None:
-        self._own = value
+    def native_records(self) -> int:
+        return self._cmon.records if self._cmon is not None else 0
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
