@@ -134,20 +134,18 @@ def _os_mkdir(rec: Recorder, orig: Any, args: tuple[Any, ...], kwargs: dict[str,
     return rec.mkdir_like(target, lambda: orig(*args, **kwargs), frame)
 
 
-def _sh_copy(rec: Recorder, orig: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: Any) -> Any:
-    src = args[0] if args else kwargs.get("src")
-    dst = args[1] if len(args) > 1 else kwargs.get("dst")
-    if src is None or dst is None:
-        return orig(*args, **kwargs)
-    return rec.move_like("copy", src, dst, lambda: orig(*args, **kwargs), frame, dst_is_result=True)
+def _sh_transfer(op: str) -> Callable[..., Any]:
+    """shutil.copy* ("copy") and shutil.move ("move"): (src, dst), the destination path returned."""
+    def hook(rec: Recorder, orig: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: Any) -> Any:
+        src = args[0] if args else kwargs.get("src")
+        dst = args[1] if len(args) > 1 else kwargs.get("dst")
+        if src is None or dst is None:
+            return orig(*args, **kwargs)
+        return rec.move_like(op, src, dst, lambda: orig(*args, **kwargs), frame, dst_is_result=True)
+    return hook
 
 
-def _sh_move(rec: Recorder, orig: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: Any) -> Any:
-    src = args[0] if args else kwargs.get("src")
-    dst = args[1] if len(args) > 1 else kwargs.get("dst")
-    if src is None or dst is None:
-        return orig(*args, **kwargs)
-    return rec.move_like("move", src, dst, lambda: orig(*args, **kwargs), frame, dst_is_result=True)
+_sh_copy, _sh_move = _sh_transfer("copy"), _sh_transfer("move")
 
 
 def _sh_rmtree(rec: Recorder, orig: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: Any) -> Any:

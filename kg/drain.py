@@ -40,8 +40,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["available", "after_fork_in_child", "in_child", "lock_path", "wait", "fork", "reap", "note",
-           "recover", "exec_done"]
+__all__ = ["available", "after_fork_in_child", "lock_path", "wait", "fork", "reap", "note", "recover",
+           "exec_done"]
 
 try:
     import fcntl
@@ -61,11 +61,6 @@ def available() -> bool:
 
     return (settings.background and fcntl is not None and hasattr(os, "fork") and bool(sys.executable)
             and not _child)
-
-
-def in_child() -> bool:
-    """True in a drain child (and the writer it execs)."""
-    return _child
 
 
 def after_fork_in_child(fn: Callable[[], None]) -> None:
@@ -185,7 +180,7 @@ def _run_child(db_path: str, lock_fd: int, ready_r: int, ready_w: int, mask: Any
         env = dict(os.environ)
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # so `-m kg.drain` finds us
         env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        os.execve(sys.executable, [sys.executable, "-m", "kg.drain", db_path, path, str(lock_fd)], env)
+        os.execve(sys.executable, [sys.executable, "-m", "kg.drain", db_path, path], env)
     except BaseException:
         note(db_path, "background store failed:\n" + traceback.format_exc())
     finally:
@@ -240,7 +235,7 @@ def recover(store: Any) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    # The writer a drain child execs: store one rows file, keeping the inherited lock until done.
+    # The writer a drain child execs: store one rows file; the lock it inherited is held until it exits.
     global _child
     _child = True  # do not wait for the lock this process holds itself
     db_path, path = argv[0], argv[1]

@@ -16,8 +16,8 @@ import os
 import signal
 import threading
 from collections import deque
-from itertools import islice, repeat
 from collections.abc import Callable
+from itertools import islice, repeat
 from typing import Any
 
 from kg import drain
@@ -185,8 +185,7 @@ class Sink:
         # Hand the first n records to a forked child (see kg.drain); False: store them here instead.
         if self.strict or not drain.available():
             return False
-        if self._child is not None or self._handed:
-            self.wait()
+        self.wait()  # one background store at a time: the previous one ends first
         n = len(self.buf)
         if n < settings.drain_min:
             return False

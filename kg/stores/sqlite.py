@@ -155,7 +155,6 @@ class SqliteStore(Store):
         self.path = str(path)
         self.uri = f"sqlite:///{self.path}"
         memory = self.path == ":memory:"
-        self._timeout = timeout
         # The sink may store large buffers from a forked child (kg.drain); readers wait for it.
         self.drain_path: str | None = None if memory else os.path.abspath(self.path)
         if not memory:
