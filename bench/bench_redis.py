@@ -26,25 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCER = """
-import sys
-import capture
-from capture.stream import publish_to
-url, run_id, k, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-if url.startswith("redis"):
-    publish_to(url)
-else:
-    from kg.sink import Sink, set_sink
-    set_sink(Sink(url))
-
-@capture.task(name="work")
-def work(i, k):
-    return i * k
-
-with capture.Run(name=f"worker{k}", run_id=run_id):
-    for i in range(n):
-        work(i, k)
-"""
+PRODUCER = str(Path(__file__).resolve().parent.parent / "examples" / "distributed" / "producer.py")
 
 
 def free_port() -> int:
@@ -67,7 +49,7 @@ def stored(db: Path) -> int:
 
 
 def start_producers(url: str, n: int, per: int, run_id: str, env: dict[str, str], cwd: Path) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-c", PRODUCER, url, run_id, str(k), str(per)], env=env, cwd=cwd)
+    return [subprocess.Popen([sys.executable, PRODUCER, url, run_id, str(k), str(per)], env=env, cwd=cwd)
             for k in range(n)]
 
 
@@ -95,7 +77,7 @@ def main() -> None:
     try:
         # Baseline: the same producers, each into its own SQLite file (no Redis, no consumer).
         t = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-c", PRODUCER, str(work / f"direct-{k}.db"), run_id, str(k),
+        procs = [subprocess.Popen([sys.executable, PRODUCER, str(work / f"direct-{k}.db"), run_id, str(k),
                                    str(args.per)], env=env, cwd=work) for k in range(args.producers)]
         for p in procs:
             p.wait()

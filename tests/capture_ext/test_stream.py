@@ -15,21 +15,7 @@ from kg.exceptions import StoreError
 from kg.model import edge, node
 from tests.conftest import ROOT
 
-PRODUCER = """
-import sys
-import capture
-from capture.stream import publish_to
-url, run_id, k, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-publish_to(url)
-
-@capture.task(name="work")
-def work(i, k):
-    return i * k
-
-with capture.Run(name=f"worker{k}", run_id=run_id):
-    for i in range(n):
-        work(i, k)
-"""
+PRODUCER = str(ROOT / "examples" / "distributed" / "producer.py")  # the shipped example
 
 
 def _url(base: str, stream: str) -> str:
@@ -136,7 +122,7 @@ def test_consumer_killed_and_restarted_loses_and_duplicates_nothing(redis_server
     db = tmp_path / "consumed.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run_id = "01234567-89ab-7cde-8f01-23456789abcd"
-    procs = [subprocess.Popen([sys.executable, "-c", PRODUCER, url, run_id, str(k), str(per)], env=env,
+    procs = [subprocess.Popen([sys.executable, PRODUCER, url, run_id, str(k), str(per)], env=env,
                               cwd=tmp_path) for k in range(producers)]
     consumer = subprocess.Popen(_consume_cmd(url, db), env=env, cwd=tmp_path)
     try:
