@@ -63,7 +63,6 @@ typedef struct {
     PyObject *put;         /* the sink's deque.append */
     PyObject *run;         /* run id (str) */
     PyObject *nxt;         /* next activation number */
-    PyObject *summ_args;   /* summ_args(args, vmode) */
     PyObject *summ_value;  /* summ_value(v, vmode) */
     PyObject *vmode;
     PyObject *atoms;       /* frozenset of atomic types */
@@ -493,21 +492,21 @@ static int tracefunc(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
     }
 }
 
-/* CProfiler(pyprof, stack, gens, codes, put, run, nxt, summ_args, summ_value, vmode, atoms,
+/* CProfiler(pyprof, stack, gens, codes, put, run, nxt, summ_value, vmode, atoms,
              no_result, act_code, tracer, depth, lib_calls, keep_values, return_ops, callable_site,
              all_calls, copy_cls) */
 static int CProfiler_init(CProfiler *self, PyObject *args, PyObject *kwds) {
     PyObject *return_ops;
     static const char *names[7] = {"call", "exception", "line", "return", "c_call", "c_exception", "c_return"};
-    if (!PyArg_ParseTuple(args, "OO!O!O!OOOOOOO!OOOlppOOpO", &self->pyprof, &PyList_Type, &self->stack,
+    if (!PyArg_ParseTuple(args, "OO!O!O!OOOOOO!OOOlppOOpO", &self->pyprof, &PyList_Type, &self->stack,
                           &PyDict_Type, &self->gens, &PyDict_Type, &self->codes, &self->put, &self->run,
-                          &self->nxt, &self->summ_args, &self->summ_value, &self->vmode,
+                          &self->nxt, &self->summ_value, &self->vmode,
                           &PyFrozenSet_Type, &self->atoms, &self->no_result, &self->act_code, &self->tracer,
                           &self->depth, &self->lib_calls, &self->keep_values, &return_ops,
                           &self->callable_site, &self->all_calls, &self->copy_cls))
         return -1;
     PyObject **fields[] = {&self->pyprof, &self->stack, &self->gens, &self->codes, &self->put, &self->run,
-                           &self->nxt, &self->summ_args, &self->summ_value, &self->vmode, &self->atoms,
+                           &self->nxt, &self->summ_value, &self->vmode, &self->atoms,
                            &self->no_result, &self->act_code, &self->tracer, &self->callable_site,
                            &self->copy_cls};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
@@ -533,14 +532,14 @@ static int CProfiler_init(CProfiler *self, PyObject *args, PyObject *kwds) {
 
 static int CProfiler_traverse(CProfiler *self, visitproc visit, void *arg) {
     Py_VISIT(self->pyprof); Py_VISIT(self->stack); Py_VISIT(self->gens); Py_VISIT(self->codes);
-    Py_VISIT(self->put); Py_VISIT(self->nxt); Py_VISIT(self->summ_args); Py_VISIT(self->summ_value);
+    Py_VISIT(self->put); Py_VISIT(self->nxt); Py_VISIT(self->summ_value);
     Py_VISIT(self->tracer); Py_VISIT(self->callable_site); Py_VISIT(self->c_skip);
     return 0;
 }
 
 static int CProfiler_clear(CProfiler *self) {
     Py_CLEAR(self->pyprof); Py_CLEAR(self->stack); Py_CLEAR(self->gens); Py_CLEAR(self->codes);
-    Py_CLEAR(self->put); Py_CLEAR(self->run); Py_CLEAR(self->nxt); Py_CLEAR(self->summ_args);
+    Py_CLEAR(self->put); Py_CLEAR(self->run); Py_CLEAR(self->nxt);
     Py_CLEAR(self->summ_value); Py_CLEAR(self->vmode); Py_CLEAR(self->atoms); Py_CLEAR(self->no_result);
     Py_CLEAR(self->act_code); Py_CLEAR(self->tracer); Py_CLEAR(self->callable_site); Py_CLEAR(self->c_skip);
     Py_CLEAR(self->copy_cls);

@@ -93,7 +93,7 @@ class ProfileTracer(TracerBase):
             return
         opts = self.opts
         c = CProfiler(prof, prof.kg_stack, prof.kg_gens, self.cls.codes, self.put, self.run_id, next_number,
-                      summ_args, summ_value, opts.values, frozenset(_ATOMS), NO_RESULT, ACT_CODE, self,
+                      summ_value, opts.values, frozenset(_ATOMS), NO_RESULT, ACT_CODE, self,
                       opts.depth or 1 << 30, opts.calls != "user", opts.values != "none", tuple(_RETURN_OPS),
                       self.cls.callable_site, opts.calls == "all", _Copy)
         self._cprofs.append(c)
