@@ -104,7 +104,7 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
             files_handle.append(files.install(trial_id))
         except ImportError:
             pass
-        # provkg's own modules (SQLAlchemy and the rest: ~10^5 objects that live until exit) out of
+        # provkg's own modules (~10^5 objects that live until exit) out of
         # the collector's sight: otherwise every full collection of the program walks them too
         # (+15 % on an allocation-heavy script). The program's own objects are collected as before.
         gc.freeze()

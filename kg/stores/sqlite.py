@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.pool import StaticPool
 
 from kg import drain
 from kg.exceptions import SchemaError, StoreError
@@ -165,24 +162,24 @@ class SqliteStore(Store):
                 p.parent.mkdir(parents=True, exist_ok=True)
             drain.wait(self.path)
         self._lock = threading.RLock()
-        self._engine = sa.create_engine(
-            "sqlite://" if memory else f"sqlite:///{self.path}",
-            connect_args={"check_same_thread": False, "timeout": timeout, "isolation_level": None},
-            poolclass=StaticPool,
-        )
-        event.listen(self._engine, "connect", self._on_connect)
+        # The stdlib driver, one connection shared by the store's threads under _lock: every
+        # statement is hand-written SQL, so an ORM or pool would only add start-up (kg run pays it).
         try:
-            self._conn = self._engine.connect()
-            self._raw: sqlite3.Connection = self._conn.connection.dbapi_connection  # type: ignore[assignment]
+            self._raw = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                        check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open ({_reason(exc)})") from None
+        try:
+            self._configure(self._raw)
             self._init_schema()
-        except sa.exc.DatabaseError as exc:
-            self._engine.dispose()
+        except sqlite3.DatabaseError as exc:
+            self._raw.close()
             raise SchemaError(f"{self.path}: not a provkg store ({_reason(exc)})") from None
         if self.drain_path:
             drain.recover(self)  # rows a background writer could not store (it died): store them now
 
     @staticmethod
-    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    def _configure(dbapi_conn: sqlite3.Connection) -> None:
         # WAL lets readers run while a writer commits; NORMAL sync is durable at
         # checkpoint and never corrupts (a kill -9 loses at most the open batch).
         cur = dbapi_conn.cursor()
@@ -381,12 +378,9 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._conn.close()
-            finally:
-                self._engine.dispose()
+            self._raw.close()
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    text = (str(exc).splitlines() or [type(exc).__name__])[0]
     return text[:200]
