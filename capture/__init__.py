@@ -17,9 +17,17 @@ from capture._run import Run, current_run, workflow
 from capture._handmade import Task
 from capture._task import lightweight_task, task
 from capture.loops import LightweightLoop, Loop
-from capture import telemetry
 from capture.values import register_handler, summarize
 from kg.config import settings
+
+
+def __getattr__(name: str) -> Any:
+    # capture.telemetry pulls in psutil (10 ms): imported when first used, not by every `kg run`.
+    if name == "telemetry":
+        import importlib
+
+        return importlib.import_module("capture.telemetry")
+    raise AttributeError(f"module 'capture' has no attribute {name!r}")
 
 
 def enable() -> None:

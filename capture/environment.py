@@ -6,7 +6,6 @@ SHA-256) shared by every trial that loaded the same file, each used by the trial
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata as md
 import locale
 import os
 import platform
@@ -87,6 +86,8 @@ def _version(name: str, mod: ModuleType) -> str | None:
     top = name.split(".")[0]
     if top in getattr(sys, "stdlib_module_names", ()):
         return platform.python_version()
+    import importlib.metadata as md  # only for modules without __version__ (7 ms to import)
+
     if _dists is None:
         try:
             _dists = md.packages_distributions()

@@ -9,11 +9,6 @@ from typing import Any
 
 from kg.exceptions import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - 3.10
-    import tomli as tomllib
-
 __all__ = ["Settings", "settings", "kg_home", "store_uri", "load_config"]
 
 SECRET_MARKERS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH", "COOKIE",
@@ -30,6 +25,10 @@ def load_config(home: Path | None = None) -> dict[str, Any]:
     path = (home or kg_home()) / "config.toml"
     if not path.exists():
         return {}
+    if sys.version_info >= (3, 11):  # imported only when there is a file: kg run's start-up counts
+        import tomllib
+    else:  # pragma: no cover - 3.10
+        import tomli as tomllib
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)

@@ -6,7 +6,6 @@ from typing import Any
 import click
 
 from kg.cli._options import Ctx, emit_rows, output_option, pass_ctx
-from kg.export._common import select_records
 
 __all__ = ["register"]
 
@@ -68,6 +67,8 @@ def register(cli: click.Group) -> None:
         if not query:
             raise click.UsageError("give a QUERY (name, file or text), or --list")
         text, _source = find_query(query)
+        from kg.export._common import select_records
+
         nodes, edges = select_records(ctx.store, list(runs) or None)
         res = run_sparql(nodes, edges, text, nodes_bound=_pairs(params, "--param"),
                          literals=_pairs(literals, "--literal"), engine=engine, ontology=not no_ontology)
@@ -98,6 +99,8 @@ def register(cli: click.Group) -> None:
           kg prolog "file_influence(From, To)" --format json
         """
         from kg.export.swipl import run_prolog
+
+        from kg.export._common import select_records
 
         nodes, edges = select_records(ctx.store, list(runs) or None)
         res = run_prolog(nodes, edges, goal, limit=limit)

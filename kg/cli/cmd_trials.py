@@ -5,17 +5,20 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kg._trialdata import accesses
 from kg.cli._options import Ctx, emit_rows, fmt_duration, fmt_time, pass_ctx
-from kg.diff import Change, TrialDiff, diff_trials
 from kg.exceptions import InputError, StoreError
-from kg.history import evolution, graph_lines
 from kg.model.records import Node
-from kg.restore import RestoreResult, restore_file, restore_trial
+
+if TYPE_CHECKING:
+    from kg.diff import Change, TrialDiff
+    from kg.restore import RestoreResult
+
+# kg.diff, kg.history and kg.restore are imported by the commands that use them: every `kg`
+# command (kg run the first) would otherwise pay for their imports at start-up.
 
 __all__ = ["register", "show_files", "file_rows", "DEMOS"]
 
@@ -36,6 +39,8 @@ def _short(sha: Any) -> str:
 
 def file_rows(ctx: Ctx, trial: Node) -> list[dict[str, Any]]:
     """One row per file access of a trial, in access order."""
+    from kg._trialdata import accesses
+
     acc = accesses(ctx.store, trial)
     callers = ctx.store.get_nodes(sorted({str(a.props.get("parent")) for a in acc
                                           if a.props.get("parent") and a.props.get("parent") != trial.id}))
@@ -215,6 +220,8 @@ def register(cli: click.Group) -> None:
           kg diff 1 2 -f --format json
         """
         a, b = ctx.store.resolve_run(trial1), ctx.store.resolve_run(trial2)
+        from kg.diff import diff_trials
+
         d = diff_trials(ctx.store, a, b, modules=modules, environment=environment, files=files)
         shown = {"attributes": True, "modules": modules, "environment": environment, "files": files}
         if fmt == "json":
@@ -238,6 +245,8 @@ def register(cli: click.Group) -> None:
           kg history
           kg history --format json
         """
+        from kg.history import evolution, graph_lines
+
         entries = evolution(ctx.store)
         if fmt == "json":
             click.echo(json.dumps([{"seq": e.trial.props.get("seq"), "id": e.trial.id, "parent": e.parent,
@@ -278,6 +287,8 @@ def register(cli: click.Group) -> None:
           kg restore 3 -f output.dat -t output_trial3.dat
           kg restore 3 -f data1.dat -i 2
         """
+        from kg.restore import restore_file, restore_trial
+
         t = ctx.store.resolve_run(trial)
         if target and not (file_path or ident):
             raise InputError("-t TARGET needs -f PATH (or -i ID)")

@@ -75,8 +75,9 @@ ON CONFLICT(src, rel, dst, role) DO UPDATE SET
     run = coalesce(excluded.run, edges.run),
     props = CASE WHEN excluded.props = '{}' THEN edges.props ELSE json_patch(edges.props, excluded.props) END
 """
+# "WHERE seq IS NOT NULL" lets max() read the partial index nodes_seq; without it, a scan of every node.
 _ASSIGN_SEQ = """
-UPDATE nodes SET seq = (SELECT coalesce(max(seq), 0) + 1 FROM nodes)
+UPDATE nodes SET seq = (SELECT coalesce(max(seq), 0) + 1 FROM nodes WHERE seq IS NOT NULL)
 WHERE id = ? AND seq IS NULL
 """
 
