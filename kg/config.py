@@ -79,6 +79,8 @@ class Settings:
     drain_wait: float = 600.0  # how long a reader waits for a background store before reading anyway
     # The C hot paths (tracers, lightweight tasks and loops) where they were built; KG_C=0: the Python forms.
     native: bool = field(default_factory=lambda: _env_bool("KG_C", True))
+    # Sessions a Neo4j write uses at once (kg.stores.neo4j): 2 measured best with server and client on 2 cores.
+    neo4j_writers: int = field(default_factory=lambda: max(1, _env_int("KG_NEO4J_WRITERS", 2)))
     secret_markers: tuple[str, ...] = SECRET_MARKERS
 
     def is_secret(self, name: str) -> bool:

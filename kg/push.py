@@ -9,11 +9,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kg.config import kg_home, load_config
 from kg.model.records import Edge, Node
 from kg.stores.base import Store
+
+_T = TypeVar("_T")
 
 __all__ = ["CopyReport", "copy_runs", "replay_spools", "spool_files", "default_neo4j_uri", "total_records", "BATCH"]
 
@@ -64,8 +66,7 @@ def _batches(nodes: Iterator[Node], edges: Iterator[Edge], size: int) -> Iterato
         yield [], ebuf
 
 
-def _read_ahead(batches: Iterator[tuple[list[Node], list[Edge]]], depth: int = 2
-                ) -> Iterator[tuple[list[Node], list[Edge]]]:
+def _read_ahead(batches: Iterator[_T], depth: int = 2) -> Iterator[_T]:
     """Read the next batches on a thread while the target commits this one: the source's
     reads and the server's writes overlap (the driver releases the GIL while it waits)."""
     import queue
@@ -112,12 +113,14 @@ def copy_runs(source: Store, target: Store, runs: Iterable[str] | None = None, *
     ids = None if runs is None else [source.resolve_run(r).id for r in runs]
     report.runs = ids or [r.id for r in source.runs()]
     nodes, edges = source.run_records(ids)
-    for nb, eb in _read_ahead(_batches(nodes, edges, batch)):
-        target.write(nb, eb)
-        report.nodes += len(nb)
-        report.edges += len(eb)
+    # The reader thread also prepares (checks, encodes) the next batch while this one is written.
+    prepared = ((len(nb), len(eb), target.prepare_import(nb, eb)) for nb, eb in _batches(nodes, edges, batch))
+    for n_nodes, n_edges, batch_rows in _read_ahead(prepared):
+        target.import_prepared(batch_rows)
+        report.nodes += n_nodes
+        report.edges += n_edges
         if on_progress is not None:
-            on_progress(len(nb) + len(eb))
+            on_progress(n_nodes + n_edges)
     return report
 
 

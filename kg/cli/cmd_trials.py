@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +158,8 @@ def _print_restore(res: RestoreResult, dry_run: bool) -> None:
 
 # ---------------------------------------------------------------------------- demo
 def _demo_files(n: str) -> Any:
+    from importlib import resources
+
     return resources.files("kg") / "data" / "demo" / n
 
 

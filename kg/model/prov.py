@@ -14,7 +14,7 @@ from typing import Any
 from kg.model.records import Edge, Node
 from kg.model.terms import Kind, ProvClass, Relation
 
-__all__ = ["explode", "has_refs", "is_compact", "value_owner", "exported_props", "COMPACT_KEYS"]
+__all__ = ["explode", "ref_keys", "is_compact", "value_owner", "exported_props", "COMPACT_KEYS"]
 
 COMPACT_KEYS = ("used", "generated")
 _ENT, _VALUE = ProvClass.ENTITY.value, Kind.VALUE.value
@@ -38,12 +38,18 @@ def value_owner(value_id: str) -> tuple[str, str, str] | None:
     return owner, direction, name
 
 
-def has_refs(n: Node) -> bool:
-    """True if a used/generated value of ``n`` is a reference ``{"$from": id}`` to another entity
-    (those are the only relations of a compact activity that are also stored as edges)."""
+def ref_keys(n: Node) -> list[tuple[str, str, str, str]]:
+    """(src, rel, dst, role) of each relation ``explode(n)`` makes for a used/generated value that
+    is a reference ``{"$from": id}`` to another entity: the only relations of a compact activity
+    that are also stored as edges. Read from the props, without exploding."""
     p = n.props
-    return any(type(v) is dict and "$from" in v
-               for key in COMPACT_KEYS for v in (p.get(key) or {}).values())
+    out = []
+    for key, rel in (("used", _USED), ("generated", _WGB)):
+        for name, value in (p.get(key) or {}).items():
+            if type(value) is dict and "$from" in value:
+                ref = str(value["$from"])
+                out.append((n.id, rel, ref, name) if rel == _USED else (ref, rel, n.id, name))
+    return out
 
 
 def explode(n: Node) -> tuple[list[Node], list[Edge]]:

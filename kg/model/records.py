@@ -38,13 +38,18 @@ class Edge(NamedTuple):
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABELS_OK: set[str] = set()
 _CLASSES = frozenset(c.value for c in ProvClass)
 
 
 def check_label(name: str, what: str = "kind") -> str:
     """``name`` if it can be a graph label / relationship type (every store needs that); InputError otherwise."""
+    if type(name) is str and name in _LABELS_OK:  # a handful of kinds and relations, checked once per record on writes
+        return name
     if not isinstance(name, str) or not _IDENT.match(name):
         raise InputError(f"{what} {name!r} is not an identifier (letters, digits, underscore)")
+    if len(_LABELS_OK) < 10_000:
+        _LABELS_OK.add(name)
     return name
 _RELS = frozenset(r.value for r in Relation)
 

@@ -110,7 +110,7 @@ def _edge_of(src: str, rel: str, dst: str, raw: dict[str, Any]) -> Edge:
 # -- Cypher -------------------------------------------------------------------------
 # Merging props: ``+=`` replaces the keys it names; the ``_json`` list keeps the JSON-encoded
 # keys not overwritten by this write, plus this write's.
-def _prepare(nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[
+def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, explode_compact: bool = True) -> tuple[
         dict[tuple[str, str], list[dict[str, Any]]], list[str], dict[str, list[dict[str, Any]]]]:
     """Rows grouped by (class, kind) and relation, compact activities exploded, duplicates merged."""
     node_rows: dict[str, tuple[str, str, dict[str, Any]]] = {}
@@ -134,7 +134,7 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[
 
     for n in nodes:
         add_node(n)
-        if is_compact(n):
+        if explode_compact and is_compact(n):
             vnodes, vedges = explode(n)
             for v in vnodes:
                 add_node(v)

@@ -7,7 +7,7 @@ from typing import Any
 
 from kg.exceptions import AmbiguousReference, NotFound
 from kg.model.records import Edge, Node
-from kg.model.prov import explode, has_refs, is_compact, value_owner
+from kg.model.prov import explode, is_compact, ref_keys, value_owner
 from kg.model.terms import LINEAGE_RELATIONS
 
 __all__ = ["Store", "Subgraph"]
@@ -37,7 +37,21 @@ class Store(abc.ABC):
     # -- writing -------------------------------------------------------------
     @abc.abstractmethod
     def write(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
-        """Upsert ``nodes`` and ``edges`` in one transaction: all of them or none."""
+        """Upsert ``nodes`` and ``edges``. Every record is checked before any is written (bad
+        input writes nothing). The embedded store commits them in one transaction; a server
+        store may commit them in several, and a write it could not finish is completed by
+        writing the same records again (every write is an idempotent upsert)."""
+
+    def prepare_import(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> Any:
+        """Step one of copying records as another store's ``run_records`` gives them (``kg push``
+        / ``kg pull``): check and encode them, without writing. A copy prepares the next batch on
+        a reader thread while ``import_prepared`` writes this one. Compact activities come with
+        their exploded records already: a store that explodes them on ``write`` does not here."""
+        return list(nodes), list(edges)
+
+    def import_prepared(self, prepared: Any) -> None:
+        """Step two: upsert what ``prepare_import`` returned (as ``write`` does)."""
+        self.write(*prepared)
 
     # -- reading -------------------------------------------------------------
     @abc.abstractmethod
@@ -229,12 +243,7 @@ class Store(abc.ABC):
         def all_edges() -> Iterator[Edge]:
             # A stored edge can also be one an activity stands for (a dataflow USED): yield it
             # once, in the activity's place. A first pass collects just those (few) keys.
-            refs: set[tuple[str, str, str, str]] = set()
-            for n in base_nodes():
-                if is_compact(n) and has_refs(n):
-                    own = n.id + "/"
-                    refs.update((e.src, e.rel, e.dst, str(e.props.get("role") or "")) for e in explode(n)[1]
-                                if e.rel != "WAS_INFORMED_BY" and not (e.src.startswith(own) or e.dst.startswith(own)))
+            refs = {k for n in base_nodes() if is_compact(n) for k in ref_keys(n)}
             for e in base_edges():
                 if not refs or (e.src, e.rel, e.dst, str(e.props.get("role") or "")) not in refs:
                     yield e
@@ -244,25 +253,27 @@ class Store(abc.ABC):
 
         def all_nodes() -> Iterator[Node]:
             seen: set[str] = set()
+            ends: set[str] = set()  # endpoints of the run's relations, fetched when not the run's own
             for n in base_nodes():
                 if n.id in seen:
                     continue
                 seen.add(n.id)
                 yield n
                 if is_compact(n):
-                    for v in explode(n)[0]:
+                    values, rels = explode(n)
+                    for v in values:
                         if v.id not in seen:
                             seen.add(v.id)
                             yield v
+                    if ids is not None:
+                        ends.update(end for e in rels for end in (e.src, e.dst))
             if ids is None:
                 return
-            for e in all_edges():
-                for end in (e.src, e.dst):
-                    if end not in seen:
-                        seen.add(end)
-                        found = self.get_any(end)
-                        if found is not None:
-                            yield found
+            ends.update(end for e in base_edges() for end in (e.src, e.dst))
+            for end in sorted(ends - seen):
+                found = self.get_any(end)
+                if found is not None:
+                    yield found
 
         return all_nodes(), all_edges()
 

@@ -81,7 +81,6 @@ UPDATE nodes SET seq = (SELECT coalesce(max(seq), 0) + 1 FROM nodes WHERE seq IS
 WHERE id = ? AND seq IS NULL
 """
 
-_LABELS_OK: set[str] = set()
 _dumps = orjson.dumps
 _loads = orjson.loads
 
@@ -244,10 +243,10 @@ class SqliteStore(Store):
         node_rows = [_node_row(n) for n in nodes]
         edge_rows = [_edge_row(e) for e in edges]
         # Kinds and relation types must be labels in every store (Neo4j too): check each new one once.
-        for kind in {r[2] for r in node_rows} - _LABELS_OK:
-            _LABELS_OK.add(check_label(kind))
-        for rel in {r[1] for r in edge_rows} - _LABELS_OK:
-            _LABELS_OK.add(check_label(rel, "relation"))
+        for kind in {r[2] for r in node_rows}:
+            check_label(kind)
+        for rel in {r[1] for r in edge_rows}:
+            check_label(rel, "relation")
         return node_rows, edge_rows
 
     def write_rows(self, node_rows: list[tuple[Any, ...]], edge_rows: list[tuple[Any, ...]]) -> None:

@@ -91,3 +91,27 @@ def test_dangling_edge_endpoints_read_as_absent(neo: tuple[Neo4jStore, str]) -> 
     got = s.get_node(ns + "v")
     assert got is not None and got.props == {"name": "later"}
     assert [e.dst for e in s.find_edges(src=ns + "t")] == [ns + "v"]
+
+
+def test_a_large_write_in_parallel_statements_is_whole_and_idempotent(neo: tuple[Neo4jStore, str]) -> None:
+    # More rows than one statement takes (WRITE_BATCH), written by several sessions at once:
+    # every record arrives, relations find their endpoints, a rewrite changes nothing.
+    from kg.config import settings
+    from kg.model import edge
+    from kg.stores.neo4j import WRITE_BATCH
+
+    s, ns = neo
+    n = 2 * WRITE_BATCH + 17
+    nodes = [node(f"{ns}v{i}", "Entity", "Value", name=f"v{i}", run=ns) for i in range(n)]
+    edges = [edge("WAS_DERIVED_FROM", f"{ns}v{i}", f"{ns}v{i - 1}", run=ns) for i in range(1, n)]
+    old = settings.neo4j_writers
+    settings.neo4j_writers = 3
+    try:
+        s.write(nodes, edges)
+        count = ("MATCH (a:KG) WHERE a.id STARTS WITH $p OPTIONAL MATCH (a)-[r:WAS_DERIVED_FROM]->(b:Value) "
+                 "RETURN count(DISTINCT a) AS n, count(r) AS r, count(DISTINCT b) AS b")
+        assert s.cypher(count, {"p": ns}) == [{"n": n, "r": n - 1, "b": n - 1}]
+        s.write(nodes, edges)
+        assert s.cypher(count, {"p": ns}) == [{"n": n, "r": n - 1, "b": n - 1}]
+    finally:
+        settings.neo4j_writers = old
