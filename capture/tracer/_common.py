@@ -339,4 +339,20 @@ class _NoResult:
 
 _NO_RESULT = _NoResult()
 NO_RESULT = _NO_RESULT
-ACT_CODE = register_expander(expand_activation)
+
+
+def _native_expander() -> Any:
+    # The C form of expand_activation (capture/tracer/_cexpand.c), where it was built and KG_C
+    # is not 0: ~5x faster where records are stored. Chosen once, at import.
+    if not settings.native:
+        return None
+    try:
+        from capture.tracer import _cexpand
+    except ImportError:
+        return None
+    _cexpand.configure(sites=SITES, node=Node, final=_final, no_result=_NO_RESULT, summary=_Summary,
+                       copy=_Copy, settings=settings, prefix=process_prefix)
+    return _cexpand.expand
+
+
+ACT_CODE = register_expander(_native_expander() or expand_activation)
