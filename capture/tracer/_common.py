@@ -39,22 +39,19 @@ class TraceOptions:
     (default) also the calls user code makes into library functions (one activation
     where control leaves user code, nothing inside the library); ``all`` also calls into
     builtins (len, list.append...). ``values``: ``full`` summarises arguments and return
-    values, ``type`` keeps only their type and size, ``none`` keeps neither.
-    ``per_site``: at most this many activations of one function under one parent
-    activation (0: all); the rest are counted on the parent as ``elided``."""
+    values, ``type`` keeps only their type and size, ``none`` keeps neither."""
 
     depth: int = 0
     calls: str = "library"
     values: str = "full"
-    per_site: int = 0
 
     def __post_init__(self) -> None:
         if self.calls not in CALL_MODES:
             raise ConfigError(f"calls must be one of {', '.join(CALL_MODES)}, not {self.calls!r}")
         if self.values not in VALUE_MODES:
             raise ConfigError(f"values must be one of {', '.join(VALUE_MODES)}, not {self.values!r}")
-        if self.depth < 0 or self.per_site < 0:
-            raise ConfigError("depth and per_site must be >= 0")
+        if self.depth < 0:
+            raise ConfigError("depth must be >= 0")
 
 
 def _library_dirs() -> tuple[str, ...]:
