@@ -9,13 +9,18 @@ The fresh interpreter matters: SQLite's per-process lock bookkeeping is copied b
 a connection opened in a forked child of a process that had the database open does not
 really lock it, and a checkpoint elsewhere can then drop its commits.
 
-Order and readers. The child, then the writer, hold an exclusive ``flock`` on
-``<store>.drain`` from before the fork until the rows are stored; every ``SqliteStore``
-opened elsewhere first takes (and drops) a shared lock on it, so a reader never sees a
-half-stored batch and the next trial finds the previous one finished. A process has at most
-one child at a time and waits for it before it writes again: records land in capture order.
-A rows file left by a writer that died is stored by the next ``SqliteStore`` that opens the
-store (``recover``): nothing is lost.
+Order and readers. Each child, then its writer, holds a shared ``flock`` on
+``<store>.drain.pending`` from before the fork until its rows are stored; every
+``SqliteStore`` opened elsewhere first waits until it can take (and drop) an exclusive lock
+on it, so a reader never sees a half-stored batch and the next trial finds the previous one
+finished. Batches are pipelined: a child prepares its rows while the previous batch's writer
+writes, then waits for the write turn (an exclusive ``flock`` on ``<store>.drain``, which it
+takes before exec'ing its writer and which the writer holds until its rows are in). A
+program forks its next child only once the previous one has taken the turn and exec'd, so
+batches land in capture order, and at most one child shares the program's memory. Before
+the program writes in-process it waits for all of them. A rows file left by a writer that
+died is stored by the next ``SqliteStore`` that opens the store (``recover``): nothing is
+lost.
 
 The child leaves the program's session before ``fork`` returns in the parent (signals are
 blocked until then, and the parent waits for its word), ignores SIGINT/SIGTERM/SIGHUP, keeps
@@ -41,8 +46,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["available", "after_fork_in_child", "lock_path", "wait", "fork", "reap", "note", "recover",
-           "exec_done"]
+__all__ = ["available", "after_fork_in_child", "lock_path", "pending_path", "wait", "fork", "reap", "note",
+           "recover", "exec_done"]
 
 try:
     import fcntl
@@ -71,8 +76,13 @@ def after_fork_in_child(fn: Callable[[], None]) -> None:
 
 
 def lock_path(db_path: str) -> str:
-    """The lock file beside a store's database file."""
+    """The write-turn lock file beside a store's database file (also the stem of the others)."""
     return os.path.abspath(db_path) + ".drain"
+
+
+def pending_path(db_path: str) -> str:
+    """The lock file that every unfinished background store of ``db_path`` holds shared."""
+    return lock_path(db_path) + ".pending"
 
 
 def note(db_path: str, message: str) -> None:
@@ -92,7 +102,7 @@ def wait(db_path: str, timeout: float | None = None) -> bool:
 
     limit = settings.drain_wait if timeout is None else timeout
     try:
-        fd = os.open(lock_path(db_path), os.O_RDONLY)
+        fd = os.open(pending_path(db_path), os.O_RDONLY)
     except OSError:
         return True  # no lock file: nothing was ever stored in the background here
     try:
@@ -100,7 +110,7 @@ def wait(db_path: str, timeout: float | None = None) -> bool:
         delay = 0.002
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # only when no background store holds it
                 return True
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
@@ -112,20 +122,20 @@ def wait(db_path: str, timeout: float | None = None) -> bool:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
     finally:
-        os.close(fd)  # drops the shared lock
+        os.close(fd)  # drops the lock
 
 
 def fork(db_path: str, prepare: Callable[[], Rows]) -> tuple[int, int] | None:
     """Fork a child that runs ``prepare()`` (-> node rows, edge rows) and has them stored.
 
     Returns (pid, fd), or None if it could not fork; ``fd`` reaches end-of-file (``exec_done``)
-    once the child has exec'd its writer or died, that is, once it no longer shares the
-    program's memory: the program frees the records it handed over after that, not before
-    (freeing them while shared would copy every page they are on). Blocks first while another
-    process's background store writes the same store (the lock)."""
+    once the child has taken the write turn and exec'd its writer, or died, that is, once it no
+    longer shares the program's memory: the program frees the records it handed over after
+    that, not before (freeing them while shared would copy every page they are on). Fork the
+    next child only after that: it keeps batches in order."""
     global _forking
-    lock_fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(lock_fd, fcntl.LOCK_EX)  # held by the child, then its writer, until the rows are in
+    pending_fd = os.open(pending_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(pending_fd, fcntl.LOCK_SH)  # held by the child, then its writer, until the rows are in
     ready_r, ready_w = os.pipe()
     gone_r, gone_w = os.pipe()  # close-on-exec: the child's end closes when it execs or exits
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)  # none may reach the child before setsid
@@ -136,7 +146,7 @@ def fork(db_path: str, prepare: Callable[[], Rows]) -> tuple[int, int] | None:
             pid = os.fork()
         if pid == 0:
             os.close(gone_r)
-            _run_child(db_path, lock_fd, ready_r, ready_w, mask, prepare)  # never returns
+            _run_child(db_path, pending_fd, ready_r, ready_w, mask, prepare)  # never returns
         _forking = None
         os.close(ready_w)
         ready_w = -1
@@ -147,7 +157,7 @@ def fork(db_path: str, prepare: Callable[[], Rows]) -> tuple[int, int] | None:
         return None
     finally:
         _forking = None
-        for fd in (lock_fd, ready_r, ready_w, gone_r, gone_w):  # each once: a number may be reused
+        for fd in (pending_fd, ready_r, ready_w, gone_r, gone_w):  # each once: a number may be reused
             if fd >= 0:
                 try:
                     os.close(fd)
@@ -156,7 +166,7 @@ def fork(db_path: str, prepare: Callable[[], Rows]) -> tuple[int, int] | None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-def _run_child(db_path: str, lock_fd: int, ready_r: int, ready_w: int, mask: Any,
+def _run_child(db_path: str, pending_fd: int, ready_r: int, ready_w: int, mask: Any,
                prepare: Callable[[], Rows]) -> None:
     global _child
     _child = True
@@ -180,7 +190,10 @@ def _run_child(db_path: str, lock_fd: int, ready_r: int, ready_w: int, mask: Any
         with open(path + ".part", "wb") as fh:
             fh.write(marshal.dumps(rows))
         os.replace(path + ".part", path)
-        os.set_inheritable(lock_fd, True)
+        turn = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(turn, fcntl.LOCK_EX)  # the previous batch's writer has finished: ours is next
+        os.set_inheritable(turn, True)
+        os.set_inheritable(pending_fd, True)
         env = dict(os.environ)
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # so `-m kg.drain` finds us
         env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -191,10 +204,11 @@ def _run_child(db_path: str, lock_fd: int, ready_r: int, ready_w: int, mask: Any
         os._exit(1)
 
 
-def exec_done(fd: int) -> bool:
-    """True once the child behind ``fd`` (from ``fork``) has exec'd or exited (end-of-file, never data)."""
+def exec_done(fd: int, block: bool = False) -> bool:
+    """True once the child behind ``fd`` (from ``fork``) has exec'd or exited (end-of-file, never
+    data); ``block``: wait for that."""
     try:
-        return bool(select.select([fd], [], [], 0)[0])
+        return bool(select.select([fd], [], [], None if block else 0)[0])
     except (OSError, ValueError):
         return True
 
@@ -224,12 +238,12 @@ def recover(store: Any) -> None:
     files = sorted(glob.glob(glob.escape(lock_path(store.path)) + ".*.rows"), key=os.path.getmtime)
     if not files:
         return
-    fd = os.open(lock_path(store.path), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(pending_path(store.path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        return  # a writer is at work: it, or the next open, takes them
+        return  # a background store is at work: it, or the next open, takes them
     try:
         for path in files:
             _store_rows(store, path)
@@ -239,7 +253,7 @@ def recover(store: Any) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    # The writer a drain child execs: store one rows file; the lock it inherited is held until it exits.
+    # The writer a drain child execs: store one rows file; the locks it inherited are held until it exits.
     global _child
     _child = True  # do not wait for the lock this process holds itself
     gc.disable()  # loads a batch of tuples, writes it, exits: nothing for the collector to free

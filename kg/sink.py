@@ -78,8 +78,8 @@ class Sink:
         self._warned = False
         self._error: BaseException | None = None
         self._close_hooks: list[Callable[[], None]] = []
-        self._child: int | None = None  # pid of this sink's background store, while it runs
-        self._handed = 0                # records at the head of buf that the background store took
+        self._children: list[int] = []  # pids of this sink's background stores not known to have ended
+        self._handed = 0                # records at the head of buf that the newest one took
         self._gone: int | None = None   # end-of-file once that child no longer shares our memory
 
     # -- lifecycle ---------------------------------------------------------
@@ -110,9 +110,9 @@ class Sink:
             self._wake.clear()
             try:
                 self._release(block=False)
-                # While a background store runs, let the buffer grow: its next batch goes to a child too.
-                if self._child is None or drain.reap(self._child, block=False) is None:
-                    self._child = None
+                # While a background store still shares our memory, let the buffer grow: its next
+                # batch goes to a child too, forked once that one has exec'd its writer.
+                if self._gone is None:
                     self.flush(background=True)
             except BaseException as exc:  # never let the thread die silently
                 self._error = exc
@@ -165,15 +165,18 @@ class Sink:
             raise err
 
     def wait(self) -> None:
-        """Block until this sink's background store (if any) has finished."""
-        self._child = drain.reap(self._child, block=True)
+        """Block until this sink's background stores (if any) have finished."""
         self._release(block=True)
+        for pid in self._children:
+            drain.reap(pid, block=True)
+        self._children = []
 
     def _release(self, block: bool) -> None:
         # Drop the records a background store took, once its child no longer shares their pages
         # (it exec'd its writer, or ended): freeing them while shared copies every page they are on.
+        # ``block``: wait for that (the child first waits for the previous batch's writer).
         with self._flush_lock:  # the flush thread and the program's thread may both get here
-            if not self._handed or not (block or self._gone is None or drain.exec_done(self._gone)):
+            if not self._handed or not (self._gone is None or drain.exec_done(self._gone, block)):
                 return
             deque(map(deque.popleft, repeat(self.buf, self._handed)), maxlen=0)  # in C: no Python loop
             self._handed = 0
@@ -185,7 +188,10 @@ class Sink:
         # Hand the first n records to a forked child (see kg.drain); False: store them here instead.
         if self.strict or not drain.available():
             return False
-        self.wait()  # one background store at a time: the previous one ends first
+        # One child shares our memory at a time, and the next is forked once it has taken the
+        # write turn (exec'd): batches are stored in order, one preparing while one writes.
+        self._release(block=True)
+        self._children = [pid for pid in self._children if drain.reap(pid, block=False)]
         n = len(self.buf)
         if n < settings.drain_min:
             return False
@@ -207,7 +213,8 @@ class Sink:
             return False
         # The child has the first n; records put since are beyond n and stay. They are dropped
         # here once the child has exec'd (_release), so that their pages are no longer shared.
-        self._child, self._gone = forked
+        pid, self._gone = forked
+        self._children.append(pid)
         self._handed = n
         self.stats.background += n
         return True

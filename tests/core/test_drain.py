@@ -53,7 +53,7 @@ if {wait_for_go}:
     print("ready", flush=True)
     sys.stdin.readline()
 sink.flush(background=True)
-print("flushed", kg.ids.process_prefix(), sink.stats.background, sink._child or 0, flush=True)
+print("flushed", kg.ids.process_prefix(), sink.stats.background, (sink._children or [0])[-1], flush=True)
 if {linger}:
     time.sleep(60)
 """
@@ -280,3 +280,50 @@ def test_a_sink_bound_to_another_store_stores_there_in_the_background(tmp_path: 
         assert s.counts()["nodes"] == 6000
     assert not db.exists()  # not in the default store ($KG_HOME/kg.db)
     other.close()
+
+
+PIPELINE = """
+import sys
+import kg, kg.sink
+from kg.config import settings
+
+settings.flush_interval = 3600
+sink = kg.sink.get_sink()
+for batch in range(3):  # three batches, each rewriting the same nodes: the last one must win
+    for i in range(6000):
+        sink.put(kg.node(f"n{i}", "Entity", "Value", name=f"batch{batch}", **{f"b{batch}": True}))
+    sink.flush(background=True)
+    print("handed", batch, len(sink._children), flush=True)
+print("pids", *sink._children, flush=True)
+"""
+
+
+def test_batches_are_pipelined_and_stored_in_order(db: Path, write_lock: WriteLock) -> None:
+    # With the store's SQLite lock held, batch 1's writer waits on SQLite and batch 2's child
+    # waits for the write turn; the program goes on, and readers wait for all of them.
+    db.parent.mkdir(parents=True, exist_ok=True)
+    SqliteStore(db).close()
+    write_lock()
+    proc = subprocess.Popen([sys.executable, "-c", PIPELINE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        first = proc.stdout.readline().split()
+        second = proc.stdout.readline().split()
+        assert first[:2] == ["handed", "0"] and second[:2] == ["handed", "1"], proc.stderr.read()
+        assert int(second[2]) == 2  # two background stores at once: one writing, one waiting its turn
+        assert drain.wait(str(db), timeout=0.2) is False
+        write_lock.release()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        with SqliteStore(db) as s:  # waits for every batch
+            nodes = list(s.find_nodes(kind="Value"))
+        assert len(nodes) == 6000
+        assert {n.props["name"] for n in nodes} == {"batch2"}
+        assert all(n.props.get("b0") and n.props.get("b1") and n.props.get("b2") for n in nodes)
+        assert not list(db.parent.glob("kg.db.drain.*.rows"))  # every rows file stored and removed
+        assert not Path(str(db) + ".drain.log").exists()
+    finally:
+        write_lock.release()
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate(timeout=30)
