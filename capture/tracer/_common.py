@@ -344,7 +344,7 @@ def _native_expander() -> Any:
     if not settings.native:
         return None
     try:
-        from capture.tracer import _cexpand
+        from capture.tracer import _cexpand  # type: ignore[attr-defined]  # a C extension
     except ImportError:
         return None
     _cexpand.configure(sites=SITES, node=Node, final=_final, no_result=_NO_RESULT, summary=_Summary,

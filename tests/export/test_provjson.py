@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import export_text, records
+from conftest import export_text
 from export_demo import HOSTILE, TRIAL
 
 from kg.exceptions import InputError
