@@ -268,16 +268,26 @@ class Neo4jStore(Store):
                 return s.execute_write(lambda tx: list(tx.run(job[0], job[1])))
 
         workers = max(1, min(settings.neo4j_writers, len(jobs)))
-        if workers == 1:
-            return [r for job in jobs for r in one(job)]
+        if workers > 1:
+            try:
+                results = self._writers().map(one, jobs)
+            except RuntimeError:
+                # At interpreter exit (the sink's last flush runs in atexit) no thread can be
+                # started or given work: write on this one. Any job already given ran; writing it
+                # again changes nothing.
+                pass
+            else:
+                return [r for rows in results for r in rows]
+        return [r for job in jobs for r in one(job)]
+
+    def _writers(self) -> Any:
         with self._lock:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._pool = ThreadPoolExecutor(max_workers=settings.neo4j_writers,
                                                 thread_name_prefix="kg-neo4j-writer")
-            pool = self._pool
-        return [r for rows in pool.map(one, jobs) for r in rows]
+            return self._pool
 
     # -- reading -------------------------------------------------------------------
     def get_node(self, id: str) -> Node | None:

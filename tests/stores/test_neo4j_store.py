@@ -115,3 +115,38 @@ def test_a_large_write_in_parallel_statements_is_whole_and_idempotent(neo: tuple
         assert s.cypher(count, {"p": ns}) == [{"n": n, "r": n - 1, "b": n - 1}]
     finally:
         settings.neo4j_writers = old
+
+
+EXIT_PROGRAM = """
+import sys
+import kg, kg.sink
+from kg.config import settings
+
+settings.flush_interval = 3600  # everything is left to the flush at exit
+prefix, n = sys.argv[1], int(sys.argv[2])
+sink = kg.sink.get_sink()
+for i in range(n):
+    sink.put(kg.node(f"{prefix}v{i}", "Entity", "Value", name=f"v{i}", run=prefix))
+print("done")
+"""
+
+
+def test_records_flushed_at_exit_reach_neo4j_whole(neo: tuple[Neo4jStore, str], neo4j_uri: str,
+                                                   tmp_path: Path) -> None:
+    # The sink's last flush runs in atexit, after concurrent.futures has stopped its workers: a
+    # write of several statements must still be written (on the exiting thread), not lost.
+    import os
+    import subprocess
+    import sys
+
+    from kg.stores.neo4j import WRITE_BATCH
+
+    s, ns = neo
+    n = 3 * WRITE_BATCH + 1
+    env = {**os.environ, "KG_STORE": neo4j_uri, "KG_HOME": str(tmp_path / ".kg"), "KG_NEO4J_WRITERS": "2"}
+    done = subprocess.run([sys.executable, "-c", EXIT_PROGRAM, ns, str(n)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr
+    assert "could not be stored" not in done.stderr and "fault" not in done.stderr, done.stderr
+    assert s.cypher("MATCH (n:Value) WHERE n.id STARTS WITH $p RETURN count(n) AS c", {"p": ns}) == [{"c": n}]
+    assert not list((tmp_path / ".kg").glob("spool/*.jsonl"))
