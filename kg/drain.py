@@ -252,6 +252,25 @@ def recover(store: Any) -> None:
         os.close(fd)
 
 
+def _orphans_before(path: str) -> list[str]:
+    """Rows files older than ``path`` (same store) whose process is gone: their writer died."""
+    stem, _, _ = path.rpartition(".")      # <lock>.<pid>.rows -> <lock>.<pid>
+    lock = stem.rpartition(".")[0]
+    mine = os.path.getmtime(path)
+    out = []
+    for other in sorted(glob.glob(glob.escape(lock) + ".*.rows"), key=os.path.getmtime):
+        pid = other[len(lock) + 1:-len(".rows")]
+        if other == path or os.path.getmtime(other) > mine or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            out.append(other)  # a live pid is a child still waiting for its turn: it stores its own
+        except OSError:
+            pass
+    return out
+
+
 def _main(argv: list[str]) -> int:
     # The writer a drain child execs: store one rows file; the locks it inherited are held until it exits.
     global _child
@@ -263,6 +282,9 @@ def _main(argv: list[str]) -> int:
 
         store = SqliteStore(db_path)
         try:
+            for older in _orphans_before(path):  # batches before ours whose writer died: theirs first
+                _store_rows(store, older)
+                note(db_path, f"recovered {os.path.basename(older)} left by a background store")
             _store_rows(store, path)
         finally:
             store.close()

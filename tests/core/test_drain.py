@@ -327,3 +327,41 @@ def test_batches_are_pipelined_and_stored_in_order(db: Path, write_lock: WriteLo
         if proc.returncode is None:
             proc.kill()
             proc.communicate(timeout=30)
+
+
+def test_a_batch_whose_writer_died_is_stored_before_the_next_one(db: Path) -> None:
+    # A writer killed mid-way leaves its rows file; the next batch's writer stores it first, so
+    # the newer batch still wins where both wrote the same node.
+    import marshal
+
+    import kg
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    SqliteStore(db).close()
+    gone_pid = subprocess.Popen(["true"])  # a pid that has ended
+    gone_pid.wait()
+    # the program opens the store (recovering nothing), then waits while the test plants the orphan
+    code = PIPELINE.replace("for batch in range(3):",
+                            "sink.store\nprint('ready', flush=True)\nsys.stdin.readline()\nfor batch in range(1):")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        orphan = Path(f"{drain.lock_path(str(db))}.{gone_pid.pid}.rows")
+        rows = SqliteStore.rows([kg.node(f"n{i}", "Entity", "Value", name="orphan", orphan=True)
+                                 for i in range(6000)], [])
+        orphan.write_bytes(marshal.dumps(rows))
+        os.utime(orphan, (time.time() - 60, time.time() - 60))
+        out, err = proc.communicate("go\n", timeout=60)
+        assert proc.returncode == 0, err
+        with SqliteStore(db) as s:
+            nodes = list(s.find_nodes(kind="Value"))
+        assert len(nodes) == 6000
+        assert {n.props["name"] for n in nodes} == {"batch0"}  # the newer batch won
+        assert all(n.props.get("orphan") and n.props.get("b0") for n in nodes)  # both were stored
+        assert not orphan.exists()
+        assert "recovered" in Path(str(db) + ".drain.log").read_text()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate(timeout=30)
