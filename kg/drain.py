@@ -47,7 +47,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["available", "after_fork_in_child", "lock_path", "pending_path", "wait", "fork", "reap", "note",
-           "recover", "exec_done"]
+           "recover", "handed_off"]
 
 try:
     import fcntl
@@ -128,11 +128,12 @@ def wait(db_path: str, timeout: float | None = None) -> bool:
 def fork(db_path: str, prepare: Callable[[], Rows]) -> tuple[int, int] | None:
     """Fork a child that runs ``prepare()`` (-> node rows, edge rows) and has them stored.
 
-    Returns (pid, fd), or None if it could not fork; ``fd`` reaches end-of-file (``exec_done``)
-    once the child has taken the write turn and exec'd its writer, or died, that is, once it no
-    longer shares the program's memory: the program frees the records it handed over after
-    that, not before (freeing them while shared would copy every page they are on). Fork the
-    next child only after that: it keeps batches in order."""
+    Returns (pid, fd), or None if it could not fork. ``handed_off(fd)`` tells when the child has
+    taken the write turn and exec'd its writer (the rows are safe in a file, and the child no
+    longer shares the program's memory: the program frees the records it handed over then, not
+    before, as freeing them while shared would copy every page they are on), or died before
+    that (the program keeps the records and stores them again). Fork the next child only after
+    that: it keeps batches in order."""
     global _forking
     pending_fd = os.open(pending_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(pending_fd, fcntl.LOCK_SH)  # held by the child, then its writer, until the rows are in
@@ -146,7 +147,7 @@ def fork(db_path: str, prepare: Callable[[], Rows]) -> tuple[int, int] | None:
             pid = os.fork()
         if pid == 0:
             os.close(gone_r)
-            _run_child(db_path, pending_fd, ready_r, ready_w, mask, prepare)  # never returns
+            _run_child(db_path, pending_fd, ready_r, ready_w, gone_w, mask, prepare)  # never returns
         _forking = None
         os.close(ready_w)
         ready_w = -1
@@ -166,7 +167,7 @@ def fork(db_path: str, prepare: Callable[[], Rows]) -> tuple[int, int] | None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-def _run_child(db_path: str, pending_fd: int, ready_r: int, ready_w: int, mask: Any,
+def _run_child(db_path: str, pending_fd: int, ready_r: int, ready_w: int, gone_w: int, mask: Any,
                prepare: Callable[[], Rows]) -> None:
     global _child
     _child = True
@@ -177,6 +178,7 @@ def _run_child(db_path: str, pending_fd: int, ready_r: int, ready_w: int, mask: 
         os.setsid()
         for sig in _SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a program that exited must not kill it (see below)
         null = os.open(os.devnull, os.O_RDWR)
         for std in (0, 1, 2):
             os.dup2(null, std)
@@ -197,6 +199,10 @@ def _run_child(db_path: str, pending_fd: int, ready_r: int, ready_w: int, mask: 
         env = dict(os.environ)
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # so `-m kg.drain` finds us
         env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        try:
+            os.write(gone_w, b"x")  # the rows are in their file and ours is the turn: the records may go
+        except OSError:
+            pass  # the program has exited (it does not wait for its last child): nobody to tell
         os.execve(sys.executable, [sys.executable, "-m", "kg.drain", db_path, path], env)
     except BaseException:
         note(db_path, "background store failed:\n" + traceback.format_exc())
@@ -204,13 +210,19 @@ def _run_child(db_path: str, pending_fd: int, ready_r: int, ready_w: int, mask: 
         os._exit(1)
 
 
-def exec_done(fd: int, block: bool = False) -> bool:
-    """True once the child behind ``fd`` (from ``fork``) has exec'd or exited (end-of-file, never
-    data); ``block``: wait for that."""
+def handed_off(fd: int, block: bool = False) -> bool | None:
+    """For the child behind ``fd`` (from ``fork``): True once it has exec'd its writer, False if
+    it died before (its records were not handed over: keep them), None while it is still at work
+    (``block``: wait instead)."""
     try:
-        return bool(select.select([fd], [], [], None if block else 0)[0])
+        if not select.select([fd], [], [], None if block else 0)[0]:
+            return None
+        word = os.read(fd, 1)
+        if word:
+            os.read(fd, 1)  # end-of-file: the exec itself (or its failure, then the rows file is kept)
+        return word == b"x"
     except (OSError, ValueError):
-        return True
+        return False
 
 
 def reap(pid: int | None, *, block: bool) -> int | None:

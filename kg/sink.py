@@ -80,7 +80,8 @@ class Sink:
         self._close_hooks: list[Callable[[], None]] = []
         self._children: list[int] = []  # pids of this sink's background stores not known to have ended
         self._handed = 0                # records at the head of buf that the newest one took
-        self._gone: int | None = None   # end-of-file once that child no longer shares our memory
+        self._gone: int | None = None   # tells when that child no longer shares our memory (drain.handed_off)
+        self._foreground = False        # a background store died: store the next batch in this process
 
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -153,6 +154,7 @@ class Sink:
         ``background``: if the buffer holds at least ``settings.drain_min`` records and the
         store is an embedded one, a forked child stores them and this returns at once."""
         with self._flush_lock:
+            self._release(block=False)  # a background store that died has given its records back
             buf = self.buf
             if len(buf) > self._handed and not (background and self._detach()):
                 self.wait()  # a background store of earlier records finishes first: order is kept
@@ -176,13 +178,22 @@ class Sink:
         # (it exec'd its writer, or ended): freeing them while shared copies every page they are on.
         # ``block``: wait for that (the child first waits for the previous batch's writer).
         with self._flush_lock:  # the flush thread and the program's thread may both get here
-            if not self._handed or not (self._gone is None or drain.exec_done(self._gone, block)):
+            if not self._handed:
                 return
-            deque(map(deque.popleft, repeat(self.buf, self._handed)), maxlen=0)  # in C: no Python loop
-            self._handed = 0
             if self._gone is not None:
+                handed = drain.handed_off(self._gone, block)
+                if handed is None:
+                    return
                 os.close(self._gone)
                 self._gone = None
+                if not handed:  # the child died before its writer started: the records are still ours
+                    self.stats.background -= self._handed
+                    self._handed = 0
+                    self._foreground = True  # stored in this process next (a failure may repeat itself)
+                    self._fault(CaptureError("a background store died before storing; storing its records again"))
+                    return
+            deque(map(deque.popleft, repeat(self.buf, self._handed)), maxlen=0)  # in C: no Python loop
+            self._handed = 0
 
     def _detach(self) -> bool:
         # Hand the first n records to a forked child (see kg.drain); False: store them here instead.
@@ -192,6 +203,9 @@ class Sink:
         # write turn (exec'd): batches are stored in order, one preparing while one writes.
         self._release(block=True)
         self._children = [pid for pid in self._children if drain.reap(pid, block=False)]
+        if self._foreground:
+            self._foreground = False
+            return False
         n = len(self.buf)
         if n < settings.drain_min:
             return False

@@ -365,3 +365,53 @@ def test_a_batch_whose_writer_died_is_stored_before_the_next_one(db: Path) -> No
         if proc.returncode is None:
             proc.kill()
             proc.communicate(timeout=30)
+
+
+SLOW_CHILD = """
+import sys, time
+import kg, kg.drain, kg.sink
+from kg.config import settings
+
+settings.flush_interval = 3600
+
+def slow(item, nodes, edges):  # hangs in a background store's child only: the test kills it there
+    if kg.drain._child:
+        time.sleep(120)
+    nodes.append(kg.node(item[1], "Entity", "Value", name="slow"))
+
+code = kg.sink.register_expander(slow)
+sink = kg.sink.get_sink()
+for i in range(6000):
+    sink.put(kg.node(f"n{i}", "Entity", "Value", name=f"v{i}"))
+sink.put((code, "slow-one"))
+sink.flush(background=True)
+print("flushed", sink._children[-1], flush=True)
+sys.stdin.readline()  # the test kills the child meanwhile; the program then ends
+"""
+
+
+def test_records_of_a_background_store_killed_before_its_writer_are_kept(db: Path) -> None:
+    # A child killed (say by the OOM killer) while it makes its rows, the program still running:
+    # the program keeps the records it had handed over and stores them itself. Nothing is lost.
+    # (A program that has already ended cannot: it does not wait for its last child.)
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().split()
+        assert line and line[0] == "flushed", proc.stderr.read()
+        child = int(line[1])
+        time.sleep(0.3)  # the child is in its sleep (any moment before its writer starts will do)
+        os.kill(child, signal.SIGKILL)
+        while child_alive(child):
+            time.sleep(0.01)
+        out, err = proc.communicate("go\n", timeout=60)  # at exit the program stores the records itself
+        assert proc.returncode == 0, err
+        assert "storing its records again" in err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    with SqliteStore(db) as s:
+        nodes = list(s.find_nodes(kind="Value"))
+    assert len(nodes) == 6001 and len({n.id for n in nodes}) == 6001
+    assert not list(db.parent.glob("kg.db.drain.*.rows"))
