@@ -126,6 +126,10 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
     tracing.close_open("INTERRUPTED" if outcome.interrupted else "UNFINISHED")  # e.g. daemon threads
     run.activations = tracing.records
     say(f"program ended: {outcome.status}, exit code {outcome.exit_code}; {run.activations} activations")
+    if sink.stats.blocked >= 0.05:
+        say(f"the program waited {sink.stats.blocked:.2f}s on a full buffer while earlier records were stored "
+            f"(KG_BUFFER_CAP={sink.cap:,} records; a larger one runs ahead at the cost of memory; "
+            f"-d/--calls user/--values type record less)")
 
     tail: list[Any] = []
     imported = defs_mod.imported_names(main_defs)

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from itertools import islice, repeat
@@ -50,9 +51,10 @@ class SinkStats:
         self.lost = 0       # records that could not be stored anywhere
         self.faults = 0     # expansion faults (bad record from a producer)
         self.background = 0  # records handed to a background store (kg.drain); its child counts the rest
+        self.blocked = 0.0   # seconds producers waited on a full buffer (storing could not keep up)
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(vars(self))
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in vars(self).items()}
 
 
 class Sink:
@@ -121,7 +123,9 @@ class Sink:
     def pressure(self) -> None:
         """Called by producers when the buffer passed its cap: drain it on this thread."""
         if len(self.buf) - self._handed >= self.cap:  # handed records leave once their child exec'd
+            t = time.perf_counter()
             self.flush(background=True)
+            self.stats.blocked += time.perf_counter() - t
         else:
             self._wake.set()
 
