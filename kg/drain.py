@@ -188,7 +188,7 @@ def _run_child(db_path: str, pending_fd: int, ready_r: int, ready_w: int, gone_w
         os.close(ready_w)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         rows = prepare()
-        path = f"{lock_path(db_path)}.{os.getpid()}.rows"
+        path = _rows_path(db_path, os.getpid())
         with open(path + ".part", "wb") as fh:
             fh.write(marshal.dumps(rows))
         os.replace(path + ".part", path)
@@ -236,6 +236,22 @@ def reap(pid: int | None, *, block: bool) -> int | None:
     return pid if done == 0 else None
 
 
+def _rows_path(db_path: str, pid: int) -> str:
+    """The rows file a background store's child (pid) writes and its writer stores and removes."""
+    return f"{lock_path(db_path)}.{pid}.rows"
+
+
+def _rows_files(db_path: str) -> list[tuple[str, int]]:
+    """(path, pid) of the rows files waiting beside ``db_path``, oldest first."""
+    stem = lock_path(db_path) + "."
+    found = []
+    for path in glob.glob(glob.escape(stem) + "*.rows"):
+        pid = path[len(stem):-len(".rows")]
+        if pid.isdigit():
+            found.append((os.path.getmtime(path), path, int(pid)))
+    return [(path, pid) for _, path, pid in sorted(found)]
+
+
 def _store_rows(store: Any, path: str) -> None:
     with open(path, "rb") as fh:
         node_rows, edge_rows = marshal.loads(fh.read())  # load(fh) reads item by item: 6x slower
@@ -243,11 +259,16 @@ def _store_rows(store: Any, path: str) -> None:
     os.unlink(path)
 
 
+def _store_orphan(store: Any, path: str) -> None:
+    _store_rows(store, path)
+    note(store.path, f"recovered {os.path.basename(path)} left by a background store")
+
+
 def recover(store: Any) -> None:
     """Store rows files left by background writers that died (only while none is running)."""
     if fcntl is None or _child:
         return
-    files = sorted(glob.glob(glob.escape(lock_path(store.path)) + ".*.rows"), key=os.path.getmtime)
+    files = _rows_files(store.path)
     if not files:
         return
     fd = os.open(pending_path(store.path), os.O_RDWR | os.O_CREAT, 0o644)
@@ -257,25 +278,20 @@ def recover(store: Any) -> None:
         os.close(fd)
         return  # a background store is at work: it, or the next open, takes them
     try:
-        for path in files:
-            _store_rows(store, path)
-            note(store.path, f"recovered {os.path.basename(path)} left by a background store")
+        for path, _pid in files:
+            _store_orphan(store, path)
     finally:
         os.close(fd)
 
 
-def _orphans_before(path: str) -> list[str]:
-    """Rows files older than ``path`` (same store) whose process is gone: their writer died."""
-    stem, _, _ = path.rpartition(".")      # <lock>.<pid>.rows -> <lock>.<pid>
-    lock = stem.rpartition(".")[0]
-    mine = os.path.getmtime(path)
+def _orphans_before(db_path: str, path: str) -> list[str]:
+    """Rows files of ``db_path`` older than ``path`` whose process is gone: their writer died."""
     out = []
-    for other in sorted(glob.glob(glob.escape(lock) + ".*.rows"), key=os.path.getmtime):
-        pid = other[len(lock) + 1:-len(".rows")]
-        if other == path or os.path.getmtime(other) > mine or not pid.isdigit():
-            continue
+    for other, pid in _rows_files(db_path):
+        if other == path:
+            break  # oldest first: the rest came after ours
         try:
-            os.kill(int(pid), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             out.append(other)  # a live pid is a child still waiting for its turn: it stores its own
         except OSError:
@@ -294,9 +310,8 @@ def _main(argv: list[str]) -> int:
 
         store = SqliteStore(db_path)
         try:
-            for older in _orphans_before(path):  # batches before ours whose writer died: theirs first
-                _store_rows(store, older)
-                note(db_path, f"recovered {os.path.basename(older)} left by a background store")
+            for older in _orphans_before(db_path, path):  # batches before ours whose writer died: theirs first
+                _store_orphan(store, older)
             _store_rows(store, path)
         finally:
             store.close()
