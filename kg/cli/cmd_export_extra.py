@@ -98,9 +98,8 @@ def register(cli: click.Group) -> None:
           kg prolog "file_lineage('fv:report.txt@h5', F)" 1
           kg prolog "file_influence(From, To)" --format json
         """
-        from kg.export.swipl import run_prolog
-
         from kg.export._common import select_records
+        from kg.export.swipl import run_prolog
 
         nodes, edges = select_records(ctx.store, list(runs) or None)
         res = run_prolog(nodes, edges, goal, limit=limit)

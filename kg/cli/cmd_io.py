@@ -11,7 +11,7 @@ from kg.cli._options import Ctx, pass_ctx, progress
 from kg.exceptions import InputError
 
 # Listed here, not read from kg.export's registry, so that every `kg` command does not import
-# the exporters at start-up; tests/cli checks this list against the registry.
+# the exporters at start-up; tests/core/test_cli.py checks this list against the registry.
 FORMATS = ("dot", "nt", "prolog", "provjson", "provn", "rdf")
 
 __all__ = ["register", "LOADERS"]

@@ -267,8 +267,7 @@ class Neo4jStore(Store):
             with self._session() as s:
                 return s.execute_write(lambda tx: list(tx.run(job[0], job[1])))
 
-        workers = max(1, min(settings.neo4j_writers, len(jobs)))
-        if workers > 1:
+        if settings.neo4j_writers > 1 and len(jobs) > 1:
             try:
                 results = self._writers().map(one, jobs)
             except RuntimeError:
