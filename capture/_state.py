@@ -56,6 +56,11 @@ def put(item: Any) -> None:
         ensure_sink()
         p = state.put
     p(item)
+    check_pressure()
+
+
+def check_pressure() -> None:
+    """Past the buffer cap, drain it on this thread: bounded memory beats speed (see Sink.pressure)."""
     sink = state.sink
     if sink is not None and len(sink.buf) >= sink.cap:
         sink.pressure()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from capture._run import current_run
-from capture._state import current_parent, ensure_sink, state, task_id
+from capture._state import check_pressure, current_parent, ensure_sink, state, task_id
 from capture._spec import SPECS, TaskSpec, _finals, _snap_args, _snap_kwargs, _snap_result
 from capture.values import ATOMIC
 from kg.config import settings
@@ -79,9 +79,7 @@ def _put(item: tuple[Any, ...], n: int) -> None:
         p = ensure_sink().put
     p(item)
     if not n & _PRESSURE_MASK:
-        sink = state.sink
-        if sink is not None and len(sink.buf) >= sink.cap:
-            sink.pressure()
+        check_pressure()
 
 
 def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
@@ -163,15 +161,9 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
         else:
             p((_TASK_CODE, spec.idx, n, parent, run.id, t0, t1, ckw, cres, None, None, *cargs))
             if not n & _PRESSURE_MASK:
-                _check_pressure()
+                check_pressure()
         return result
     return wrapper
-
-
-def _check_pressure() -> None:
-    sink = state.sink
-    if sink is not None and len(sink.buf) >= sink.cap:
-        sink.pressure()
 
 
 def _expand_light(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:

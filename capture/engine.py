@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from capture._run import current_run
-from capture._state import ensure_sink, state, task_id
+from capture._state import check_pressure, ensure_sink, state, task_id
 from capture.values import summarize
 from kg.engine import signals
 from kg.engine.errors import HaltProcessing, JumpCall, WorkflowTransition
@@ -249,9 +249,7 @@ class EngineRecorder:
         p((_CALLBACK_CODE, n, self._wfr, self._run, getattr(callback, "__name__", "?"),
            self._last_t, t1, self._tok, vin, vout, summary, status, err_type, err, tuple(eng.state.callback_pos)))
         if not n & _PRESSURE_MASK:
-            sink = state.sink
-            if sink is not None and len(sink.buf) >= sink.cap:
-                sink.pressure()
+            check_pressure()
         self._last_t = t1
 
 

@@ -25,7 +25,7 @@ from itertools import islice
 from typing import Any
 
 from capture._run import current_run
-from capture._state import current_parent, ensure_sink, state, task_id
+from capture._state import check_pressure, current_parent, ensure_sink, state, task_id
 from capture.values import ATOMIC, summarize
 from kg.config import settings
 from kg.model import Edge, Kind, Node, ProvClass
@@ -171,9 +171,7 @@ class _BaseLoop:
         ended = time.time()
         self._put_loop(self._run, self._parent, {"status": status, "started": self._started, "ended": ended,
                                                  "duration": ended - self._started, "iterations": count})
-        sink = state.sink
-        if sink is not None and len(sink.buf) >= sink.cap:
-            sink.pressure()
+        check_pressure()
 
     def _enter(self) -> Any:
         return current_parent.set(self.n)
