@@ -155,7 +155,6 @@ def measure_kg_provenance(tokens: int, ntasks: int, repeat: int) -> dict:
     from capture.engine import record_engine
     from kg.engine import WorkflowEngine
     from kg.engine.patterns import FOR
-    from kg import drain
     from kg.sink import Sink, set_sink
     from kg.stores.sqlite import SqliteStore
 
@@ -173,7 +172,7 @@ def measure_kg_provenance(tokens: int, ntasks: int, repeat: int) -> dict:
     def timed(eng, objs):
         eng.process(objs)  # warm up
         sink.flush()
-        caller, total, background = [], [], []
+        caller, total = [], []
         for _ in range(repeat):
             gc.collect()
             t0 = time.perf_counter()
@@ -183,14 +182,7 @@ def measure_kg_provenance(tokens: int, ntasks: int, repeat: int) -> dict:
             t2 = time.perf_counter()
             caller.append(t1 - t0)
             total.append(t2 - t0)
-            # the same, handing the buffer to a background store (kg.drain) as a program does at exit
-            t0 = time.perf_counter()
-            eng.process(objs)
-            sink.flush(background=True)
-            background.append(time.perf_counter() - t0)
-            sink.wait()
-            drain.wait(store.path)
-        return min(caller), min(total), min(background)
+        return min(caller), min(total)
 
     objs = [[i] for i in range(tokens)]
     out = {}
@@ -203,7 +195,7 @@ def measure_kg_provenance(tokens: int, ntasks: int, repeat: int) -> dict:
         nested.callbacks.replace([FOR(range(10), "i", [make_task(), make_task()])])
         record_engine(nested)
         out["nested"] = {"calls": tokens * 20, "prov": timed(nested, objs)}
-    out["records"] = sink.stats.written + sink.stats.background
+    out["records"] = sink.stats.written
     sink.close()
     set_sink(None)
     store.close()
@@ -256,25 +248,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.with_provenance:
         prov = measure_kg_provenance(args.tokens, args.tasks, args.repeat)
         print(f"\nwith provenance (capture.engine.record_engine into SQLite; {prov['records']} records written)")
-        header = (f"{'workload':<22}{'kg':>8}{'prov':>8}{'prov ovh':>10}{'prov/kg':>9}{'+flush':>8}{'+flush ovh':>11}"
-                  f"{'+bg':>8}{'+bg ovh':>9}")
+        header = f"{'workload':<22}{'kg':>8}{'prov':>8}{'prov ovh':>10}{'prov/kg':>9}{'+flush':>8}{'+flush ovh':>11}"
         print(header)
         print("-" * len(header))
         for key in ("flat", "nested"):
             base, eng = per_call(kg[key], "baseline"), per_call(kg[key], "engine")
             calls = prov[key]["calls"]
-            caller, total, bg = (t / calls * 1e6 for t in prov[key]["prov"])
+            caller, total = (t / calls * 1e6 for t in prov[key]["prov"])
             print(f"{names[key]:<22}{eng:>8.3f}{caller:>8.3f}{caller - base:>10.3f}{caller / eng:>9.1f}"
-                  f"{total:>8.3f}{total - base:>11.3f}{bg:>8.3f}{bg - base:>9.3f}")
+                  f"{total:>8.3f}{total - base:>11.3f}")
             if key == "flat":
-                prov_flat, prov_bg = caller - base, bg - base
-        prov_ok = prov_bg <= PROV_BUDGET_US
-        print(f"\nflat overhead with provenance {prov_flat:.3f} us/task (caller's thread), {prov_bg:.3f} us/task "
-              f"handing the records to a background store, budget {PROV_BUDGET_US} us: "
-              f"{'OK' if prov_ok else 'OVER BUDGET'}")
+                prov_flat, prov_stored = caller - base, total - base
+        prov_ok = prov_stored <= PROV_BUDGET_US
+        print(f"\nflat overhead with provenance {prov_flat:.3f} us/task (caller's thread), {prov_stored:.3f} us/task "
+              f"until stored in SQLite, budget {PROV_BUDGET_US} us: {'OK' if prov_ok else 'OVER BUDGET'}")
         print("columns: prov = process() with the recorder; +flush = also writing the records to SQLite on the "
-              "program's thread; +bg = also handing them to a background store (kg.drain), which writes them on "
-              "another core")
+              "program's thread (segments, kg.segments)")
         ok = ok and prov_ok
     return 1 if (args.check and not ok) else 0
 

@@ -1,9 +1,7 @@
 """Added cost per @task call (full and lightweight), against the same undecorated function.
 
-Figures per form: the caller's hot path (flush thread paused); end to end with every record
-flushed to SQLite by the program's own flush thread; and with background stores (kg.drain,
-the default for large buffers): the time the program itself spends (its loop plus handing
-the buffer to a forked child, as at exit) and the time until every record is in SQLite. Run:
+Figures per form: the caller's hot path (flush thread paused), and end to end with every
+record stored in SQLite by the program's own flush thread (kg.segments). Run:
     .venv/bin/python bench/bench_task.py [N]
 """
 from __future__ import annotations
@@ -19,8 +17,6 @@ from _common import report, scratch  # noqa: E402
 def main(n: int = 200_000) -> None:
     tmp = scratch("task")
     import capture
-    from kg import drain
-    from kg.config import settings
     from kg.sink import Sink, set_sink
     from kg.stores.sqlite import SqliteStore
 
@@ -49,8 +45,7 @@ def main(n: int = 200_000) -> None:
             hot = min(loop(fn) for _ in range(2))
             sink.buf.clear()
         sink.close()
-        # end to end, the program's own flush thread storing everything (no background store)
-        settings.background = False
+        # end to end: the program's own flush thread storing everything, flushed at the end
         sink = Sink(store)
         set_sink(sink)
         with capture.Run(name=f"bench-{label}-e2e"):
@@ -59,38 +54,18 @@ def main(n: int = 200_000) -> None:
             sink.flush()
             e2e = time.perf_counter() - t0
         sink.close()
-        settings.background = True
-        # background store: the program's time, and the time until the records are stored. The buffer
-        # holds the burst (KG_BUFFER_CAP): past the cap the program waits for the background store,
-        # so a program that makes calls faster than the store takes them, for longer, runs at its rate.
-        sink = Sink(store, cap=n + 10)
-        set_sink(sink)
-        with capture.Run(name=f"bench-{label}-bg"):
-            t0 = time.perf_counter()
-            loop(fn)
-            sink.flush(background=True)
-            prog = time.perf_counter() - t0
-            sink.wait()
-            drain.wait(store.path)
-            stored = time.perf_counter() - t0
-        sink.close()
-        results[label] = (base, hot, e2e, prog, stored)
+        results[label] = (base, hot, e2e)
 
     rows = []
     for label, target in (("full", 1.5), ("lightweight", 0.3)):
-        base, hot, e2e, prog, stored = results[label]
+        base, hot, e2e = results[label]
         hot_us = (hot - base) / n * 1e6
         e2e_us = (e2e - base) / n * 1e6
         rows.append((f"{label}: baseline call", f"{base / n * 1e6:.3f} µs", "undecorated function"))
         rows.append((f"{label}: added, hot path", f"{hot_us:.3f} µs", f"target ≤ {target} µs; "
                      f"{hot / base:.1f}x the plain call"))
-        rows.append((f"{label}: added, incl. SQLite flush", f"{e2e_us:.3f} µs", f"target ≤ {target} µs; "
-                     f"{e2e / base:.0f}x the plain call"))
-        prog_us = (prog - base) / n * 1e6
-        rows.append((f"{label}: added to the program, background store", f"{prog_us:.3f} µs",
-                     f"target ≤ {target} µs: {'MET' if prog_us <= target else 'NOT MET'}; {prog / base:.1f}x the plain call"))
-        rows.append((f"{label}: until stored, background store", f"{(stored - base) / n * 1e6:.3f} µs",
-                     "the forked child and its writer, on another core"))
+        rows.append((f"{label}: added, until stored in SQLite", f"{e2e_us:.3f} µs",
+                     f"{e2e / base:.0f}x the plain call (bench_pipeline.py: until a new process reads them)"))
     report(f"@task overhead, {n} calls", rows)
     set_sink(None)
     store.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import inspect
 import threading
+
+import orjson
 from collections.abc import Callable
 from typing import Any
 
@@ -117,7 +119,8 @@ class TaskSpec:
                 self.idx = len(SPECS)
                 SPECS.append(self)
 
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+             limit: int | None = None) -> dict[str, Any]:
         """Argument values by parameter name, defaults included, Namespaces flattened."""
         params = self.params
         if len(args) <= len(params):
@@ -125,7 +128,7 @@ class TaskSpec:
         else:
             used = dict(zip(params, args))
             extra = args[len(params):]
-            used[self.var_pos or "args"] = _Snap(summarize([_final(a) for a in extra]))
+            used[self.var_pos or "args"] = _Snap(summarize([_final(a, limit) for a in extra], limit))
         if kwargs:
             used.update(kwargs)
         if self.defaults and len(used) < len(params) + len(self.defaults):
@@ -162,15 +165,41 @@ def _unsnap(v: Any) -> Any:
     return v.v if type(v) is _Snap else v
 
 
-def _final(v: Any) -> Any:
+def _final(v: Any, limit: int | None = None) -> Any:
     """The JSON value recorded for ``v``: its call-time summary, or a summary made now."""
-    return v.v if type(v) is _Snap else summarize(v)
+    return v.v if type(v) is _Snap else summarize(v, limit)
 
 
-def _finals(values: dict[str, Any]) -> dict[str, Any]:
+def _finals(values: dict[str, Any], limit: int | None = None) -> dict[str, Any]:
     if _SCALARS.issuperset(map(type, values.values())):
         return values
-    return {k: v if type(v) in _SCALARS else _final(v) for k, v in values.items()}
+    return {k: v if type(v) in _SCALARS else _final(v, limit) for k, v in values.items()}
+
+
+def spec_dump(spec: TaskSpec) -> str:
+    """A spec as the store keeps it beside its tasks' segments (defaults summarised, as recorded)."""
+    return orjson.dumps({
+        "name": spec.name, "params": spec.params, "defaults": _finals(spec.defaults), "var_pos": spec.var_pos,
+        "var_kw": spec.var_kw, "output_names": spec.output_names, "tags": spec.tags, "metadata": spec.metadata,
+        "kind": spec.kind, "handler": spec.args_handler is not None, "telemetry": spec.telemetry,
+    }, default=repr).decode()
+
+
+def spec_load(text: str) -> TaskSpec:
+    """A stored spec, for decoding its tasks (not registered: it is another process's)."""
+    d = orjson.loads(text)
+    spec = TaskSpec(None, d["name"], output_names=d["output_names"], tags=d["tags"], metadata=d["metadata"],
+                    kind=d["kind"], telemetry=d["telemetry"], register=False)
+    spec.params = d["params"]
+    # Stored defaults are final values already: wrapped so that binding does not summarise them again.
+    spec.defaults = {k: v if type(v) in _SCALARS or type(v) is str else _Snap(v) for k, v in d["defaults"].items()}
+    spec.var_pos, spec.var_kw = d["var_pos"], d["var_kw"]
+    spec.args_handler = _stored_handler if d["handler"] else None
+    return spec
+
+
+def _stored_handler(*args: Any, **kwargs: Any) -> dict[str, Any]:  # pragma: no cover - never called
+    raise RuntimeError("a stored spec's args_handler is not callable; its records hold the handler's result")
 
 
 _SCALARS = frozenset({int, bool, type(None)})

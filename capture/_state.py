@@ -6,7 +6,7 @@ import threading
 from contextvars import ContextVar
 from typing import Any
 
-from kg import drain, ids
+from kg import ids
 from kg.config import settings
 from kg.sink import Sink, get_sink, on_sink_change
 
@@ -77,6 +77,6 @@ def _after_fork() -> None:
 
 
 on_sink_change(_sink_changed)
-drain.after_fork_in_child(_after_fork)
+ids.after_fork_in_child(_after_fork)
 
 _ = settings  # re-exported for the hot paths that read it

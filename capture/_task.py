@@ -5,14 +5,18 @@ import functools
 import inspect
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
+from itertools import chain, islice
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from capture._run import current_run
 from capture._state import check_pressure, current_parent, ensure_sink, state, task_id
-from capture._spec import SPECS, TaskSpec, _finals, _snap_args, _snap_kwargs, _snap_result
+from capture._spec import SPECS, TaskSpec, _finals, _snap_args, _snap_kwargs, _snap_result, spec_dump, spec_load
 from capture.values import ATOMIC
 from kg.config import settings
+from kg.segments import LIVE, Ctx, NumberedCodec, register_codec, register_table
 from kg.sink import register_expander
 from kg.model import Edge, Node, ProvClass, Relation
 
@@ -35,20 +39,22 @@ _USED = Relation.USED.value
 _PRESSURE_MASK = 1023  # check the buffer cap every 1024 tasks: cheap, and bounds overshoot
 
 
-def expand_task(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
-    """Flush-thread half of a task: one compact Activity (see kg.model.prov.explode)."""
+def decode_task(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge]) -> None:
+    """A packed task -> one compact Activity (see kg.model.prov.explode) in ``ctx``'s process."""
     # Layout: (code, spec, n, parent, run, t0, t1, kwargs, result, exc, extra, *args). The
     # arguments are spread into the record so that it holds only atoms (see kg.sink).
     _, spec_idx, n, parent_n, run, t0, t1, kwargs, result, exc, extra = item[:11]
     args = item[11:]
-    spec = SPECS[spec_idx] if type(spec_idx) is int else spec_idx
-    tid = task_id(n) if type(n) is int else n
-    parent = (task_id(parent_n) if type(parent_n) is int else parent_n) if parent_n else run
+    limit = ctx.limit
+    spec = ctx.specs[spec_idx] if type(spec_idx) is int else spec_idx
+    prefix = ctx.prefix
+    tid = f"t-{prefix}.{n:x}" if type(n) is int else n
+    parent = (f"t-{prefix}.{parent_n:x}" if type(parent_n) is int else parent_n) if parent_n else run
     props: dict[str, Any] = {"run": run, "name": spec.name, "parent": parent, "started": t0, "ended": t1,
                              "duration": t1 - t0, "status": "ERROR" if exc is not None else "FINISHED"}
-    used = kwargs if spec.args_handler is not None or type(spec_idx) is not int else spec.bind(args, kwargs)
+    used = kwargs if spec.args_handler is not None or type(spec_idx) is not int else spec.bind(args, kwargs, limit)
     if used:
-        props["used"] = final = _finals(used)
+        props["used"] = final = _finals(used, limit)
         for name, v in final.items():
             if type(v) is dict and "$from" in v:
                 # Dataflow from another task: also a stored edge, so downstream lineage finds it.
@@ -56,7 +62,7 @@ def expand_task(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> 
     if exc is None:
         generated = spec.outputs(result)
         if generated:
-            props["generated"] = _finals(generated)
+            props["generated"] = _finals(generated, limit)
     else:
         props["error_type"] = type(exc).__qualname__
         props["error"] = str(exc)[:2000]
@@ -70,7 +76,46 @@ def expand_task(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> 
     nodes.append(Node(tid, _ACT, spec.kind, props))
 
 
+def expand_task(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
+    """Flush-thread half of a task (this process's context)."""
+    decode_task(item, LIVE, nodes, edges)
+
+
 _TASK_CODE = register_expander(expand_task)
+
+
+class _TaskCodec(NumberedCodec):
+    """Full tasks in segments: numbered ``t-<prefix>.<n>``, the parent a task number or an id.
+
+    Records whose values were summarised at the call, that raised, or whose spec is not
+    registered (hand-made tasks) do not marshal: the expander stores them as nodes. So do
+    telemetry tasks, whose readings are merged into the task's node by id."""
+
+    name = "task"
+    tag = "t"
+    n_pos, parent_pos, run_pos = 2, 3, 4
+    code = _TASK_CODE
+
+    def decode(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge],
+               n: int | None = None) -> None:
+        decode_task(rec, ctx, nodes, edges)
+
+    def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
+        return {SPECS[i].kind for i in set(map(_spec_of, recs))}
+
+    def split(self, recs: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        if not _TELEMETRY:
+            return recs, []
+        keep, rest = [], []
+        for r in recs:
+            (rest if type(r[1]) is int and SPECS[r[1]].telemetry else keep).append(r)
+        return keep, rest
+
+
+_spec_of = itemgetter(1)
+_TELEMETRY: list[TaskSpec] = []  # specs with telemetry=True (their records are not sealed)
+register_codec(_TaskCodec())
+register_table("specs", SPECS, spec_dump, spec_load)
 
 
 def _put(item: tuple[Any, ...], n: int) -> None:
@@ -166,22 +211,68 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     return wrapper
 
 
-def _expand_light(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
+def decode_light(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge], n: int) -> None:
+    """A lightweight task -> one compact Activity numbered ``n`` in ``ctx``'s process."""
     _, spec_idx, kwargs, result, run = item[:5]
     args = item[5:]
-    spec = SPECS[spec_idx]
+    spec = ctx.specs[spec_idx]
+    limit = ctx.limit
     props: dict[str, Any] = {"run": run, "name": spec.name, "parent": run, "status": "FINISHED",
                              "lightweight": True}
-    used = spec.bind(args, kwargs)
+    used = spec.bind(args, kwargs, limit)
     if used:
-        props["used"] = _finals(used)
+        props["used"] = _finals(used, limit)
     generated = spec.outputs(result)
     if generated:
-        props["generated"] = _finals(generated)
-    nodes.append(Node(task_id(next(state.counter)), _ACT, spec.kind, props))
+        props["generated"] = _finals(generated, limit)
+    nodes.append(Node(f"t-{ctx.prefix}.{n:x}", _ACT, spec.kind, props))
+
+
+def _expand_light(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
+    decode_light(item, LIVE, nodes, edges, next(state.counter))
 
 
 _LIGHT_CODE = register_expander(_expand_light)
+_UNSAFE = object()  # stands for a record marshal must not take: the expander summarises its values
+
+
+class _LightCodec(_TaskCodec):
+    """Lightweight tasks: no number on the hot path, so each segment reserves its records' numbers.
+
+    Their values are kept by reference: a record whose values are not all atoms is left to the
+    expander, which summarises them (marshal would write a buffer such as an array as bytes)."""
+
+    name = "light"
+    numbered = True
+    run_pos = 4
+    code = _LIGHT_CODE
+
+    def decode(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge],
+               n: int | None = None) -> None:
+        decode_light(rec, ctx, nodes, edges, n if n is not None else next(state.counter))
+
+    def split(self, recs: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        return recs, []
+
+    def prepare(self, recs: list[tuple[Any, ...]]) -> list[Any]:
+        if _atomic_superset(map(type, chain.from_iterable(recs))):
+            return recs  # the usual case: one pass in C over every field of every record
+        return [r if _atomic_superset(map(type, r)) or _plain_kwargs(r) else _UNSAFE for r in recs]
+
+    def number(self, count: int) -> int:
+        counter = state.counter
+        first = next(counter)
+        deque(islice(counter, count - 1), maxlen=0)  # the rest of the block, in C
+        return first
+
+
+def _plain_kwargs(r: tuple[Any, ...]) -> bool:
+    kw = r[2]
+    return (type(kw) is dict and _atomic_superset(map(type, kw)) and _atomic_superset(map(type, kw.values()))
+            and _atomic_superset(map(type, r[3:])) and type(r[1]) is int)
+
+
+register_codec(_LightCodec())
 
 
 def _wrap_light(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
@@ -227,6 +318,7 @@ def task(func: F | None = None, *, name: str | None = None, output_names: Any = 
         spec = TaskSpec(fn, name or fn.__qualname__, output_names=output_names, tags=tags,
                         metadata=metadata or custom_metadata, args_handler=args_handler, telemetry=telemetry)
         if telemetry:  # readings at start and end, merged into the task's node (capture.telemetry)
+            _TELEMETRY.append(spec)
             from capture.telemetry import with_telemetry
 
             return _wrap_full(with_telemetry(fn, spec), spec)  # type: ignore[return-value]

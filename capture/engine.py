@@ -30,6 +30,7 @@ from capture.values import summarize
 from kg.engine import signals
 from kg.engine.errors import HaltProcessing, JumpCall, WorkflowTransition
 from kg.model import Edge, Kind, Node, ProvClass, Relation
+from kg.segments import LIVE, Ctx, NumberedCodec, register_codec
 from kg.sink import register_expander
 
 __all__ = ["EngineRecorder", "record_engine"]
@@ -75,9 +76,10 @@ def _summary(obj: Any) -> bytes:
     return orjson.dumps(summarize(obj), default=repr)
 
 
-def _expand_callback(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
+def decode_callback(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge]) -> None:
+    """A packed engine callback -> its Callback activity (and the token version it made, if any)."""
     (_, n, wfr, run, name, t0, t1, tok, vin, vout, summary, status, err_type, err, pos) = item
-    aid = task_id(n)
+    aid = f"t-{ctx.prefix}.{n:x}"
     props: dict[str, Any] = {"run": run, "name": name, "parent": wfr, "started": t0, "ended": t1,
                              "duration": t1 - t0, "status": status, "token": tok, "position": list(pos),
                              "used": {"token": {"$from": vin}}}
@@ -96,7 +98,37 @@ def _expand_callback(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]
         edges.append(Edge(_WDF, vout, vin, {"run": run}))
 
 
+def _expand_callback(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
+    decode_callback(item, LIVE, nodes, edges)
+
+
 _CALLBACK_CODE = register_expander(_expand_callback)
+
+
+class _CallbackCodec(NumberedCodec):
+    """Engine callbacks in segments: ``t-<prefix>.<n>`` under their WorkflowRun. A callback that made
+    a new token version is stored by the expander (the version is an entity of its own)."""
+
+    name = "callback"
+    tag = "t"
+    n_pos, parent_pos, run_pos = 1, 2, 3
+    code = _CALLBACK_CODE
+
+    def decode(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge],
+               n: int | None = None) -> None:
+        decode_callback(rec, ctx, nodes, edges)
+
+    def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
+        return {_CALLBACK}
+
+    def split(self, recs: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        keep, rest = [], []
+        for r in recs:
+            (rest if r[9] else keep).append(r)
+        return keep, rest
+
+
+register_codec(_CallbackCodec())
 
 
 class EngineRecorder:

@@ -29,6 +29,7 @@ from capture._state import check_pressure, current_parent, ensure_sink, state, t
 from capture.values import ATOMIC, summarize
 from kg.config import settings
 from kg.model import Edge, Kind, Node, ProvClass
+from kg.segments import BLOCK_BITS, LIVE, Codec, Ctx, Keys, blocks, id_keys, register_codec
 from kg.sink import register_expander
 
 __all__ = ["Loop", "LightweightLoop"]
@@ -46,14 +47,17 @@ except ImportError:
     _CLoopIter = _CPending = None
 
 
-def _item_value(item: Any) -> Any:
-    return item if type(item) in ATOMIC and type(item) is not bytes else summarize(item)
+def _item_value(item: Any, limit: int | None = None) -> Any:
+    return item if type(item) in ATOMIC and type(item) is not bytes else summarize(item, limit)
 
 
-def _expand_chunk(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
-    """Flush-thread half: one Task node per iteration of a chunk."""
+def decode_chunk(rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge]) -> None:
+    """One packed chunk of iterations -> one Task node per iteration."""
     _, meta, base, t0, ts, items, vals, tail = rec
     lid, run, name, item_name, rng = meta
+    limit = ctx.limit
+    if type(rng) is tuple:  # a range as a segment stores it
+        rng = range(*rng)
     values = None
     if vals and vals[0]:
         # (indices, values[, offset]): the lightweight form sends absolute indices and their offset,
@@ -64,28 +68,96 @@ def _expand_chunk(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) ->
         i = base + j
         item = rng[i] if rng is not None else items[j]
         props: dict[str, Any] = {"run": run, "name": f"{name}[{i}]", "parent": lid, "index": i,
-                                 "status": "FINISHED", "used": {item_name: _item_value(item)}}
+                                 "status": "FINISHED", "used": {item_name: _item_value(item, limit)}}
         if t0 is not None:
             props["started"] = t0
             props["ended"] = t1
             t0 = t1
         if values is not None and j in values:
             # "telemetry" is the Loop's own reading (a dict of numbers), already JSON.
-            props["generated"] = {k: v if k == "telemetry" else _item_value(v) for k, v in values[j].items()}
+            props["generated"] = {k: v if k == "telemetry" else _item_value(v, limit) for k, v in values[j].items()}
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))
     if tail is not None:  # the iteration in progress when the loop was left (break or exception)
         item, t1, status, tail_values = tail
         i = base + len(ts)
         props = {"run": run, "name": f"{name}[{i}]", "parent": lid, "index": i, "status": status,
-                 "used": {item_name: _item_value(item)}}
+                 "used": {item_name: _item_value(item, limit)}}
         if tail_values:  # end_iter was called before the loop was left
-            props["generated"] = {k: _item_value(v) for k, v in tail_values.items()}
+            props["generated"] = {k: _item_value(v, limit) for k, v in tail_values.items()}
         if t0 is not None:
             props.update(started=t0, ended=t1)
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))
 
 
+def _expand_chunk(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
+    decode_chunk(rec, LIVE, nodes, edges)
+
+
 _CHUNK_CODE = register_expander(_expand_chunk)
+_UNSAFE = object()  # a chunk marshal must not take: the expander summarises its values
+_atomic = ATOMIC.issuperset
+
+
+def _safe_values(vals: Any) -> bool:
+    return all(type(v) is dict and _atomic(map(type, v.values())) for v in vals[1]) if vals and vals[0] else True
+
+
+class _ChunkCodec(Codec):
+    """Loop iterations in segments: a chunk record holds up to 4,096 of one loop, ids ``<loop>/<i>``.
+
+    Items and values are kept by reference until then: a chunk holding anything but atoms is
+    left to the expander (marshal would write a buffer such as an array as bytes)."""
+
+    name = "loop"
+    code = _CHUNK_CODE
+
+    def run_of(self, rec: tuple[Any, ...]) -> Any:
+        return rec[1][1]
+
+    def decode(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge],
+               n: int | None = None) -> None:
+        decode_chunk(rec, ctx, nodes, edges)
+
+    def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
+        return {_TASK}
+
+    def prepare(self, recs: list[tuple[Any, ...]]) -> list[Any]:
+        out: list[Any] = []
+        for rec in recs:
+            code, meta, base, t0, ts, items, vals, tail = rec
+            rng = meta[4]
+            if rng is not None:
+                meta = (*meta[:4], (rng.start, rng.stop, rng.step))
+            safe = (items is None or _atomic(map(type, items))) and _safe_values(vals) and (
+                tail is None or (type(tail[0]) in ATOMIC and (not tail[3] or _atomic(map(type, tail[3].values())))))
+            out.append((code, meta, base, t0, ts, items, vals,
+                        None if tail is None else (*tail[:3], dict(tail[3]) if tail[3] else None)) if safe else _UNSAFE)
+        return out
+
+    @staticmethod
+    def _span(rec: tuple[Any, ...]) -> tuple[str, int, int]:
+        base, count = rec[2], len(rec[4]) + (rec[7] is not None)
+        return rec[1][0] + "/", base, count
+
+    def keys(self, recs: list[tuple[Any, ...]], prefix: str, base: int | None) -> tuple[int, Keys, Keys]:
+        total = 0
+        ids: Keys = set()
+        for rec in recs:
+            space, first, count = self._span(rec)
+            total += count
+            ids |= blocks(space, range(first, first + count + 1, 1 << BLOCK_BITS)) | blocks(space, [first + count])
+        return total, ids, id_keys({rec[1][0] for rec in recs})
+
+    def find(self, recs: list[tuple[Any, ...]], prefix: str, base: int | None, space: str, n: int) -> list[int]:
+        out = []
+        for i, rec in enumerate(recs):
+            sp, first, count = self._span(rec)
+            if sp == space and first <= n < first + count:
+                out.append(i)
+        return out
+
+
+register_codec(_ChunkCodec())
 
 
 def _backpressure(sink: Any, limit: int) -> None:

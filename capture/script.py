@@ -48,11 +48,9 @@ def _store_source(data: bytes) -> str | None:
 
 def run_trial(target: Target, *, store: Store, name: str | None = None, command: str = "",
               options: TraceOptions | None = None, bypass_modules: bool = False, tracer: str | None = None,
-              say: Callable[[str], None] | None = None, background: bool = False) -> TrialRun:
+              say: Callable[[str], None] | None = None) -> TrialRun:
     """Run ``target`` as a captured trial. ``store`` is read for the evolution history and ``-b``;
-    records go through the process-wide sink. ``say`` reports each step (``kg run -v``).
-    ``background``: the records left at the end may be stored by a forked child (``kg run``
-    does this: the command ends when the program does; see kg.drain)."""
+    records go through the process-wide sink. ``say`` reports each step (``kg run -v``)."""
     from capture._state import ensure_sink
 
     options = options or TraceOptions()
@@ -167,14 +165,9 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
         tracer_faults=tracing.faults or None))
     for r in tail:
         put(r)
-    handed = sink.stats.background
-    sink.flush(background=background)
+    sink.flush()
     run.timings["finish"] = time.time() - t_end
-    if sink.stats.background > handed:
-        say(f"storing {sink.stats.background - handed} records in the background "
-            f"(readers of the store wait for it; sink: {sink.stats.as_dict()})")
-    else:
-        say(f"stored in {run.timings['finish']:.2f}s (sink: {sink.stats.as_dict()})")
+    say(f"stored in {run.timings['finish']:.2f}s (sink: {sink.stats.as_dict()})")
     return run
 
 

@@ -22,16 +22,23 @@ def register_handler(tp: type, handler: Callable[[Any], Any]) -> None:
     _handlers[tp] = handler
 
 
-def _repr() -> reprlib.Repr:
+def _repr(limit: int) -> reprlib.Repr:
     r = reprlib.Repr()
-    limit = settings.repr_limit
     r.maxstring = r.maxother = r.maxlong = limit
     r.maxlist = r.maxtuple = r.maxset = r.maxdict = r.maxfrozenset = r.maxdeque = r.maxarray = 8
     r.maxlevel = 3
     return r
 
 
-_short = _repr()
+_reprs: dict[int, reprlib.Repr] = {}
+
+
+def _repr_for(limit: int) -> reprlib.Repr:
+    # Records are finalised where they are read, with the capturing process's limit.
+    r = _reprs.get(limit)
+    if r is None:
+        r = _reprs[limit] = _repr(limit)
+    return r
 
 
 def _type_name(tp: type) -> str:
@@ -39,16 +46,20 @@ def _type_name(tp: type) -> str:
     return tp.__qualname__ if mod == "builtins" else f"{mod}.{tp.__qualname__}"
 
 
-def summarize(value: Any) -> Any:
+def summarize(value: Any, limit: int | None = None) -> Any:
     """A JSON value describing ``value`` without copying it.
 
     JSON scalars come back as they are (long strings cut); anything else becomes
     ``{"type", "repr", "size"?, "shape"?, "dtype"?}``, or what ``to_dict()`` or a
-    registered handler returns. Never raises."""
+    registered handler returns. ``limit``: the repr limit (default ``settings.repr_limit``).
+    Never raises."""
     tp = type(value)
+    if limit is None:
+        limit = settings.repr_limit
+    short = _repr_for(limit)
     if tp in _JSON_SCALARS:
-        if tp is str and len(value) > settings.repr_limit:
-            return {"type": "str", "size": len(value), "repr": _short.repr(value)}
+        if tp is str and len(value) > limit:
+            return {"type": "str", "size": len(value), "repr": short.repr(value)}
         if tp is float and value != value:  # NaN is not JSON
             return {"type": "float", "repr": "nan"}
         return value
@@ -69,7 +80,7 @@ def summarize(value: Any) -> Any:
             out["size"] = len(value)
         except Exception:
             pass
-        out["repr"] = _short.repr(value)
+        out["repr"] = short.repr(value)
         return out
     except Exception as exc:  # a broken __repr__ must not break capture
         return {"type": _type_name(tp), "repr": f"<unrepresentable: {type(exc).__name__}>"}

@@ -73,10 +73,6 @@ class Settings:
     buffer_cap: int = field(default_factory=lambda: _env_int("KG_BUFFER_CAP", 100_000))
     batch_size: int = field(default_factory=lambda: _env_int("KG_BATCH_SIZE", 10_000))
     flush_interval: float = 0.5
-    # Background stores (kg.drain): buffers of at least drain_min records are stored by a forked child.
-    background: bool = field(default_factory=lambda: _env_bool("KG_BACKGROUND", True))
-    drain_min: int = field(default_factory=lambda: _env_int("KG_DRAIN_MIN", 5_000))
-    drain_wait: float = 600.0  # how long a reader waits for a background store before reading anyway
     # The C hot paths (tracers, lightweight tasks and loops) where they were built; KG_C=0: the Python forms.
     native: bool = field(default_factory=lambda: _env_bool("KG_C", True))
     # Sessions a Neo4j write uses at once (kg.stores.neo4j): 2 measured best with server and client on 2 cores.

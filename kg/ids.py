@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
 import secrets
 import time
+from collections.abc import Callable
 
-from kg import drain
+__all__ = ["new_id", "new_run_id", "process_prefix", "content_id", "after_fork_in_child"]
 
-__all__ = ["new_id", "new_run_id", "process_prefix", "content_id"]
+
+def after_fork_in_child(fn: Callable[[], None]) -> None:
+    """Run ``fn`` in the child after every ``fork`` (where the platform forks at all)."""
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=fn)
 
 # Each process draws an 80-bit random nonce; ids are nonce + a per-process counter.
 # Time-based ids (the seed library's choice) collide when two processes start in
@@ -25,7 +31,7 @@ def _reseed() -> None:
 
 
 _reseed()
-drain.after_fork_in_child(_reseed)
+after_fork_in_child(_reseed)
 
 
 def process_prefix() -> str:

@@ -6,8 +6,9 @@ the flush thread, so the caller's thread pays only for building a tuple. Packed 
 hold only atoms (ints, floats, strings, tuples of atoms): the garbage collector then
 untracks them, and a buffer of 100,000 records costs no collection time.
 
-Large buffers are stored in the background where the store allows it (see kg.drain): a
-forked child writes them on another core while the program goes on or exits."""
+The embedded store takes the hot records as they are (kg.segments): a batch is sealed into
+segments, one marshal blob per few hundred records, and only the other records are expanded
+into Nodes and Edges. Every batch is one transaction."""
 from __future__ import annotations
 
 import atexit
@@ -21,10 +22,10 @@ from collections.abc import Callable
 from itertools import islice, repeat
 from typing import Any
 
-from kg import drain
+from kg import segments
 from kg.config import kg_home, settings
 from kg.exceptions import CaptureError, KGError, StoreUnavailable
-from kg.ids import process_prefix
+from kg.ids import after_fork_in_child, process_prefix
 from kg.model.records import Edge, Node
 from kg.stores import Store, open_store
 
@@ -50,8 +51,8 @@ class SinkStats:
         self.spooled = 0    # records written to the local spool (store unreachable)
         self.lost = 0       # records that could not be stored anywhere
         self.faults = 0     # expansion faults (bad record from a producer)
-        self.background = 0  # records handed to a background store (kg.drain); its child counts the rest
-        self.blocked = 0.0   # seconds producers waited on a full buffer (storing could not keep up)
+        self.segmented = 0  # of the written, records stored as segments (kg.segments)
+        self.blocked = 0.0  # seconds producers waited on a full buffer (storing could not keep up)
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in vars(self).items()}
@@ -80,10 +81,7 @@ class Sink:
         self._warned = False
         self._error: BaseException | None = None
         self._close_hooks: list[Callable[[], None]] = []
-        self._children: list[int] = []  # pids of this sink's background stores not known to have ended
-        self._handed = 0                # records at the head of buf that the newest one took
-        self._gone: int | None = None   # tells when that child no longer shares our memory (drain.handed_off)
-        self._foreground = False        # a background store died: store the next batch in this process
+        self._ctx = segments.CtxWriter()  # which task specs / call sites the store has already
 
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -112,27 +110,21 @@ class Sink:
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
-                self._release(block=False)
-                # While a background store still shares our memory, let the buffer grow: its next
-                # batch goes to a child too, forked once that one has exec'd its writer.
-                if self._gone is None:
-                    self.flush(background=True)
+                self.flush()
             except BaseException as exc:  # never let the thread die silently
                 self._error = exc
 
     def pressure(self) -> None:
         """Called by producers when the buffer passed its cap: drain it on this thread."""
-        if len(self.buf) - self._handed >= self.cap:  # handed records leave once their child exec'd
+        if len(self.buf) >= self.cap:
             t = time.perf_counter()
-            self.flush(background=True)
+            self.flush()
             self.stats.blocked += time.perf_counter() - t
         else:
             self._wake.set()
 
-    def close(self, background: bool = False) -> None:
-        """Run close hooks, flush everything, stop the thread. Raises in strict mode if records were lost.
-
-        ``background``: a large remainder may be stored by a child process (see ``flush``)."""
+    def close(self) -> None:
+        """Run close hooks, flush everything, stop the thread. Raises in strict mode if records were lost."""
         hooks, self._close_hooks = self._close_hooks, []
         for hook in hooks:
             try:
@@ -144,7 +136,7 @@ class Sink:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
         self._thread = None
-        self.flush(background=background)
+        self.flush()
         if self._store is not None and not isinstance(self._store_arg, Store):  # close only what we opened
             self._store.close()
             self._store = None
@@ -152,90 +144,16 @@ class Sink:
             log.warning("provkg: %d provenance records could not be stored", self.stats.lost)
 
     # -- flushing ----------------------------------------------------------
-    def flush(self, background: bool = False) -> None:
-        """Write everything buffered so far. In strict mode a failure raises here.
-
-        ``background``: if the buffer holds at least ``settings.drain_min`` records and the
-        store is an embedded one, a forked child stores them and this returns at once."""
+    def flush(self) -> None:
+        """Write everything buffered so far. In strict mode a failure raises here."""
         with self._flush_lock:
-            self._release(block=False)  # a background store that died has given its records back
             buf = self.buf
-            if len(buf) > self._handed and not (background and self._detach()):
-                self.wait()  # a background store of earlier records finishes first: order is kept
-                while buf:
-                    n = min(len(buf), self.batch_size)
-                    batch = [buf.popleft() for _ in range(n)]
-                    self._write_batch(batch)
+            while buf:
+                n = min(len(buf), self.batch_size)
+                self._write_batch([buf.popleft() for _ in range(n)])
         if self.strict and self._error is not None:
             err, self._error = self._error, None
             raise err
-
-    def wait(self) -> None:
-        """Block until this sink's background stores (if any) have finished."""
-        self._release(block=True)
-        for pid in self._children:
-            drain.reap(pid, block=True)
-        self._children = []
-
-    def _release(self, block: bool) -> None:
-        # Drop the records a background store took, once its child no longer shares their pages
-        # (it exec'd its writer, or ended): freeing them while shared copies every page they are on.
-        # ``block``: wait for that (the child first waits for the previous batch's writer).
-        with self._flush_lock:  # the flush thread and the program's thread may both get here
-            if not self._handed:
-                return
-            if self._gone is not None:
-                handed = drain.handed_off(self._gone, block)
-                if handed is None:
-                    return
-                os.close(self._gone)
-                self._gone = None
-                if not handed:  # the child died before its writer started: the records are still ours
-                    self.stats.background -= self._handed
-                    self._handed = 0
-                    self._foreground = True  # stored in this process next (a failure may repeat itself)
-                    self._fault(CaptureError("a background store died before storing; storing its records again"))
-                    return
-            deque(map(deque.popleft, repeat(self.buf, self._handed)), maxlen=0)  # in C: no Python loop
-            self._handed = 0
-
-    def _detach(self) -> bool:
-        # Hand the first n records to a forked child (see kg.drain); False: store them here instead.
-        if self.strict or not drain.available():
-            return False
-        # One child shares our memory at a time, and the next is forked once it has taken the
-        # write turn (exec'd): batches are stored in order, one preparing while one writes.
-        self._release(block=True)
-        self._children = [pid for pid in self._children if drain.reap(pid, block=False)]
-        if self._foreground:
-            self._foreground = False
-            return False
-        n = len(self.buf)
-        if n < settings.drain_min:
-            return False
-        try:
-            store = self.store
-        except Exception:
-            return False
-        path = getattr(store, "drain_path", None)  # stores whose readers wait for background stores
-        if path is None:
-            return False
-
-        def prepare() -> tuple[list[Any], list[Any]]:
-            # In the child: expand the first n records into table rows; a fresh interpreter writes them.
-            nodes, edges = self._expand(list(islice(self.buf, n)))
-            return store.rows(nodes, edges)  # type: ignore[attr-defined]
-
-        forked = drain.fork(path, prepare)
-        if forked is None:
-            return False
-        # The child has the first n; records put since are beyond n and stay. They are dropped
-        # here once the child has exec'd (_release), so that their pages are no longer shared.
-        pid, self._gone = forked
-        self._children.append(pid)
-        self._handed = n
-        self.stats.background += n
-        return True
 
     def _expand(self, batch: list[Any]) -> tuple[list[Node], list[Edge]]:
         nodes: list[Node] = []
@@ -256,20 +174,49 @@ class Sink:
         return nodes, edges
 
     def _write_batch(self, batch: list[Any]) -> None:
+        try:
+            store: Store | None = self.store
+        except StoreUnavailable as exc:  # a server that cannot be reached: the records go to the spool
+            self._fault(exc)
+            store = None
+        except Exception as exc:  # cannot open it at all: counted as lost, never raised into user code
+            self._fault(exc)
+            self.stats.lost += len(batch)
+            return
+        write_sealed = getattr(store, "write_sealed", None)
+        if write_sealed is not None:
+            try:
+                sealed = segments.seal(batch, process_prefix(), settings.repr_limit, self._ctx)
+            except Exception as exc:  # a codec fault: every record goes the expanders' way instead
+                self._fault(exc)
+                sealed = None
+            if sealed is not None:
+                nodes, edges = self._expand(sealed.rest)
+                count = sealed.count + len(nodes) + len(edges)
+                try:
+                    write_sealed(sealed, nodes, edges)
+                    self.stats.written += count
+                    self.stats.segmented += sealed.count
+                except Exception as exc:  # never into user code
+                    self._fault(exc)
+                    self.stats.lost += count
+                    self._ctx = segments.CtxWriter()  # the context rows did not land either
+                return
         nodes, edges = self._expand(batch)
         count = len(nodes) + len(edges)
         if not count:
             return
-        try:
-            self.store.write(nodes, edges)
-            self.stats.written += count
-            return
-        except StoreUnavailable as exc:
-            self._fault(exc)
-        except Exception as exc:  # a store error, or a driver error we did not wrap: never into user code
-            self._fault(exc)
-            self.stats.lost += count
-            return
+        if store is not None:
+            try:
+                store.write(nodes, edges)
+                self.stats.written += count
+                return
+            except StoreUnavailable as exc:
+                self._fault(exc)
+            except Exception as exc:  # a store error, or a driver error we did not wrap: never into user code
+                self._fault(exc)
+                self.stats.lost += count
+                return
         try:  # unreachable server: keep the records locally for `kg push`
             from kg.stores.jsonl import JsonlStore
 
@@ -340,7 +287,7 @@ def _close_default() -> None:
     sink = _sink
     if sink is not None:
         try:
-            sink.close(background=True)
+            sink.close()
         except Exception as exc:  # at exit there is no caller to raise to
             log.warning("provkg: final flush failed: %s", exc)
 
@@ -377,4 +324,4 @@ def _after_fork() -> None:
     _notify()
 
 
-drain.after_fork_in_child(_after_fork)
+after_fork_in_child(_after_fork)

@@ -11,13 +11,14 @@
 #include <Python.h>
 #include <string.h>
 
-/* Set once by configure(): the call-site table, the Node class, the Python value finaliser,
- * the no-result sentinel, the _Summary and _Copy classes, the settings object and process_prefix. */
-static PyObject *g_sites, *g_node, *g_final, *g_no_result, *g_summary, *g_copy, *g_settings, *g_prefix_fn;
+/* Set once by configure(): the Node class, the Python value finaliser, the no-result sentinel,
+ * the _Summary and _Copy classes. What differs per capturing process (its call sites, id prefix
+ * and repr limit) comes with each call, in a kg.segments.Ctx. */
+static PyObject *g_node, *g_final, *g_no_result, *g_summary, *g_copy;
 static PyObject *s_activity, *s_activation, *s_user, *s_type, *s_size, *s_repr, *s_ellipsis;
 static PyObject *k_run, *k_name, *k_parent, *k_started, *k_ended, *k_status, *k_line, *k_call,
     *k_used, *k_generated, *k_return, *k_yield, *k_error_type, *k_error, *a_kind, *a_argnames,
-    *a_repr_limit, *a_v, *a_tp, *a_items;
+    *a_limit, *a_v, *a_tp, *a_items, *a_sites, *a_prefix;
 
 static int
 intern(PyObject **slot, const char *text)
@@ -102,8 +103,8 @@ static PyObject *
 final(PyObject *v, Py_ssize_t limit)
 {
     PyTypeObject *t = Py_TYPE(v);
-    if (t == &PyLong_Type || t == &PyBool_Type || v == Py_None)
-        return Py_NewRef(v);
+    if (t == &PyLong_Type || t == &PyBool_Type || v == Py_None || t == &PyDict_Type)
+        return Py_NewRef(v);  /* a dict is a summary made at call time */
     if (t == &PyFloat_Type) {
         double d = PyFloat_AS_DOUBLE(v);
         if (d == d)
@@ -113,6 +114,15 @@ final(PyObject *v, Py_ssize_t limit)
         if (PyUnicode_GET_LENGTH(v) <= limit)
             return Py_NewRef(v);
     }
+    else if (t == &PyList_Type) {  /* a small list of atoms, copied at call time */
+        PyObject *items = PyList_AsTuple(v), *out;
+        if (items == NULL)
+            return NULL;
+        out = small_container(&PyList_Type, items, limit);
+        Py_DECREF(items);
+        if (out != NULL || PyErr_Occurred())
+            return out;
+    }
     else if ((PyObject *)t == g_summary) {
         return PyObject_GetAttr(v, a_v);
     }
@@ -121,7 +131,7 @@ final(PyObject *v, Py_ssize_t limit)
         if (out != NULL || PyErr_Occurred())
             return out;
     }
-    else if ((PyObject *)t == g_copy) {  /* a list or set of atoms copied at call time */
+    else if ((PyObject *)t == g_copy) {  /* a set of atoms copied at call time */
         PyObject *tp = PyObject_GetAttr(v, a_tp), *items = PyObject_GetAttr(v, a_items), *out = NULL;
         if (tp != NULL && items != NULL && (tp == (PyObject *)&PyList_Type || tp == (PyObject *)&PySet_Type)
             && PyTuple_CheckExact(items))
@@ -131,7 +141,12 @@ final(PyObject *v, Py_ssize_t limit)
         if (out != NULL || PyErr_Occurred())
             return out;
     }
-    return PyObject_CallOneArg(g_final, v);
+    PyObject *lim = PyLong_FromSsize_t(limit), *out;
+    if (lim == NULL)
+        return NULL;
+    out = PyObject_CallFunctionObjArgs(g_final, v, lim, NULL);
+    Py_DECREF(lim);
+    return out;
 }
 
 /* "a-<prefix>.<number in hex>", as kg.ids.new_id makes it (printf-free: this runs twice per record). */
@@ -204,18 +219,19 @@ fail:
 static PyObject *
 expand(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
 {
-    PyObject *item, *nodes, *site, *props = NULL, *prefix = NULL, *limit_obj, *node = NULL, *id = NULL;
+    PyObject *item, *nodes, *ctx, *sites, *site, *props = NULL, *prefix = NULL, *limit_obj, *node = NULL, *id = NULL;
     Py_ssize_t limit;
-    if (argc != 3 || !PyTuple_CheckExact(argv[0]) || PyTuple_GET_SIZE(argv[0]) != 13 || !PyList_Check(argv[1])) {
-        PyErr_SetString(PyExc_TypeError, "expand(item: 13-tuple, nodes: list, edges: list)");
+    if (argc != 4 || !PyTuple_CheckExact(argv[0]) || PyTuple_GET_SIZE(argv[0]) != 13 || !PyList_Check(argv[1])) {
+        PyErr_SetString(PyExc_TypeError, "expand(item: 13-tuple, nodes: list, edges: list, ctx)");
         return NULL;
     }
-    if (g_sites == NULL) {
+    if (g_node == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "_cexpand.configure() was not called");
         return NULL;
     }
     item = argv[0];
     nodes = argv[1];
+    ctx = argv[3];
     /* (code, n, parent, run, site_idx, line, t0, t1, args, result, status, err, extra) */
     PyObject *n = PyTuple_GET_ITEM(item, 1), *parent = PyTuple_GET_ITEM(item, 2), *run = PyTuple_GET_ITEM(item, 3),
              *line = PyTuple_GET_ITEM(item, 5), *args = PyTuple_GET_ITEM(item, 8), *result = PyTuple_GET_ITEM(item, 9),
@@ -223,20 +239,33 @@ expand(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
     Py_ssize_t idx = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 4));
     if (idx == -1 && PyErr_Occurred())
         return NULL;
-    site = PyList_GetItem(g_sites, idx);  /* borrowed; IndexError when out of range */
+    sites = PyObject_GetAttr(ctx, a_sites);
+    if (sites == NULL)
+        return NULL;
+    if (!PyList_Check(sites)) {
+        Py_DECREF(sites);
+        PyErr_SetString(PyExc_TypeError, "ctx.sites must be a list");
+        return NULL;
+    }
+    site = PyList_GetItem(sites, idx);  /* borrowed; IndexError when out of range */
+    Py_XINCREF(site);
+    Py_DECREF(sites);
     if (site == NULL)
         return NULL;
-    Py_INCREF(site);
-    limit_obj = PyObject_GetAttr(g_settings, a_repr_limit);
+    limit_obj = PyObject_GetAttr(ctx, a_limit);
     if (limit_obj == NULL)
         goto fail;
     limit = PyLong_AsSsize_t(limit_obj);
     Py_DECREF(limit_obj);
     if (limit == -1 && PyErr_Occurred())
         goto fail;
-    prefix = PyObject_CallNoArgs(g_prefix_fn);
+    prefix = PyObject_GetAttr(ctx, a_prefix);
     if (prefix == NULL || (props = PyDict_New()) == NULL)
         goto fail;
+    if (!PyUnicode_Check(prefix)) {
+        PyErr_SetString(PyExc_TypeError, "ctx.prefix must be a str");
+        goto fail;
+    }
 
     if (PyDict_SetItem(props, k_run, run) < 0 || set_item(props, k_name, PyObject_GetAttr(site, k_name)) < 0)
         goto fail;
@@ -348,27 +377,25 @@ fail:
 static PyObject *
 configure(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"sites", "node", "final", "no_result", "summary", "copy", "settings", "prefix", NULL};
-    PyObject *v[8];
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!OOOOOOO:configure", names, &PyList_Type, &v[0], &v[1], &v[2],
-                                     &v[3], &v[4], &v[5], &v[6], &v[7]))
+    static char *names[] = {"node", "final", "no_result", "summary", "copy", NULL};
+    PyObject *v[5];
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:configure", names, &v[0], &v[1], &v[2], &v[3], &v[4]))
         return NULL;
-    if (!PyType_Check(v[1]) || !PyType_IsSubtype((PyTypeObject *)v[1], &PyTuple_Type)) {
+    if (!PyType_Check(v[0]) || !PyType_IsSubtype((PyTypeObject *)v[0], &PyTuple_Type)) {
         PyErr_SetString(PyExc_TypeError, "node must be a tuple subclass (a NamedTuple)");
         return NULL;
     }
-    PyObject **slots[8] = {&g_sites, &g_node, &g_final, &g_no_result, &g_summary, &g_copy, &g_settings,
-                           &g_prefix_fn};
-    for (int i = 0; i < 8; i++)
+    PyObject **slots[5] = {&g_node, &g_final, &g_no_result, &g_summary, &g_copy};
+    for (int i = 0; i < 5; i++)
         Py_XSETREF(*slots[i], Py_NewRef(v[i]));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"expand", (PyCFunction)(void (*)(void))expand, METH_FASTCALL,
-     "expand(item, nodes, edges): append the Activation node of a packed activation to nodes."},
+     "expand(item, nodes, edges, ctx): append the Activation node of a packed activation to nodes."},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
-     "configure(sites, node, final, no_result, summary, copy, settings, prefix): what expand reads."},
+     "configure(node, final, no_result, summary, copy): what expand reads besides its ctx."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -383,8 +410,8 @@ PyInit__cexpand(void)
         {&k_parent, "parent"}, {&k_started, "started"}, {&k_ended, "ended"}, {&k_status, "status"},
         {&k_line, "line"}, {&k_call, "call"}, {&k_used, "used"}, {&k_generated, "generated"},
         {&k_return, "return"}, {&k_yield, "yield"}, {&k_error_type, "error_type"}, {&k_error, "error"},
-        {&a_kind, "kind"}, {&a_argnames, "argnames"}, {&a_repr_limit, "repr_limit"}, {&a_v, "v"},
-        {&a_tp, "tp"}, {&a_items, "items"},
+        {&a_kind, "kind"}, {&a_argnames, "argnames"}, {&a_limit, "limit"}, {&a_v, "v"},
+        {&a_tp, "tp"}, {&a_items, "items"}, {&a_sites, "sites"}, {&a_prefix, "prefix"},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         if (intern(strings[i].slot, strings[i].text) < 0)

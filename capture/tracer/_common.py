@@ -15,12 +15,15 @@ from operator import itemgetter
 from types import CodeType
 from typing import Any
 
+import orjson
+
 from capture.values import ATOMIC, summarize
-from kg import drain
 from kg.config import settings
+from kg.ids import after_fork_in_child
 from kg.exceptions import ConfigError
 from kg.ids import process_prefix
 from kg.model import Edge, Kind, Node, ProvClass
+from kg.segments import LIVE, Ctx, NumberedCodec, register_codec, register_table
 from kg.sink import register_expander
 
 __all__ = ["TraceOptions", "UserCode", "Site", "SITES", "act_id", "expand_activation", "ACT_CODE",
@@ -111,7 +114,7 @@ class Site:
     __slots__ = ("idx", "name", "file", "line", "kind", "argnames", "getter", "module")
 
     def __init__(self, name: str, file: str, line: int, kind: str, argnames: tuple[str, ...] = (),
-                 module: str | None = None) -> None:
+                 module: str | None = None, *, register: bool = True) -> None:
         self.name = name
         self.file = file
         self.line = line
@@ -126,9 +129,11 @@ class Site:
             self.getter = lambda d, _g=one: (_g(d),)
         else:
             self.getter = None
-        with _sites_lock:
-            self.idx = len(SITES)
-            SITES.append(self)
+        self.idx = -1
+        if register:  # records name their site by index (a reader's copies are not registered)
+            with _sites_lock:
+                self.idx = len(SITES)
+                SITES.append(self)
 
 
 SITES: list[Site] = []
@@ -163,32 +168,38 @@ def _reset_counter() -> None:
     next_number = _counter.__next__
 
 
-drain.after_fork_in_child(_reset_counter)
+after_fork_in_child(_reset_counter)
 
 _atomic_superset = ATOMIC.issuperset
 
 
 _getsizeof = sys.getsizeof
-_IMMUTABLE = (tuple, frozenset)
-_MUTABLE = (list, set)
+_SETS = (set, frozenset)
 
 
 def summ_value(v: Any, mode: str) -> Any:
-    """A value as the hot path keeps it: immutable atoms (and small tuples of them) by reference,
-    small lists and sets of atoms as a copy, anything else summarised now. The flush thread
-    makes the final summary (``_final``), off the program's thread."""
+    """A value as the hot path keeps it, in a form ``marshal`` can store (kg.segments): immutable
+    atoms and small tuples of them by reference, a small list of atoms as a list (a copy), anything
+    else summarised now into its dict. The final form is made where records are read (``_final``).
+
+    (A small set is a ``_Copy``: its repr's order depends on the process's string hashing, so it
+    is finalised where it was captured; a summary that is not a dict is a ``_Summary``.)"""
     tp = type(v)
     if tp in ATOMIC:
         return v
     if mode == "full":
-        if tp in _IMMUTABLE:
+        if tp is tuple:
             if len(v) <= 16 and _atomic_superset(map(type, v)):
                 return v
-        elif tp in _MUTABLE:
+        elif tp is list:
+            if len(v) <= 16 and _atomic_superset(map(type, v)):
+                return list(v)
+        elif tp in _SETS:
             if len(v) <= 16 and _atomic_superset(map(type, v)):
                 return _Copy(tp, tuple(v))
-        return _Summary(summarize(v))
-    return _Summary(_type_summary(v))
+        summary = summarize(v)
+        return summary if type(summary) is dict else _Summary(summary)
+    return _type_summary(v)
 
 
 def summ_args(args: tuple[Any, ...], mode: str) -> tuple[Any, ...]:
@@ -197,8 +208,13 @@ def summ_args(args: tuple[Any, ...], mode: str) -> tuple[Any, ...]:
     return tuple([summ_value(v, mode) for v in args])
 
 
+def _list_copy(tp: type, items: tuple[Any, ...]) -> list[Any]:
+    """What the C hot paths keep of a small list of atoms (their ``copy_cls``): a list."""
+    return list(items)
+
+
 class _Copy:
-    """A small mutable container of atoms, copied at call time."""
+    """A small set of atoms, copied at call time."""
 
     __slots__ = ("tp", "items")
 
@@ -223,7 +239,7 @@ def _type_summary(v: Any) -> dict[str, Any]:
 
 
 class _Summary:
-    """A value summarised at call time (the object itself may change or die later)."""
+    """A value summarised at call time into something other than a dict (a handler's string...)."""
 
     __slots__ = ("v",)
 
@@ -231,42 +247,49 @@ class _Summary:
         self.v = v
 
 
-def _final(v: Any) -> Any:
+def _final(v: Any, limit: int | None = None) -> Any:
+    """The stored value of what the hot path kept (``limit``: the capturing process's repr limit)."""
     t = type(v)
+    if t is int or t is bool or v is None or (t is float and v == v) or t is dict:
+        return v  # a dict is a summary made at call time
+    if limit is None:
+        limit = settings.repr_limit
+    if t is str:
+        return v if len(v) <= limit else summarize(v, limit)
+    if t is list:
+        return _small(list, v, limit)
     if t is _Summary:
         return v.v
-    if t is int or t is bool or v is None or (t is float and v == v):
-        return v
-    if t is str:
-        return v if len(v) <= settings.repr_limit else summarize(v)
     if t is _Copy:
-        return _small(v.tp, v.items)
-    if t in _IMMUTABLE:
-        return _small(t, v)
-    return summarize(v)  # other atoms: bytes, NaN, complex
+        return _small(v.tp, v.items, limit)
+    if t is tuple or t is frozenset:
+        return _small(t, v, limit)
+    return summarize(v, limit)  # other atoms: bytes, NaN, complex
 
 
-def _small(tp: type, items: Any) -> Any:
+def _small(tp: type, items: Any, limit: int) -> Any:
     # Containers of at most 16 atoms: the builtin repr is far cheaper than reprlib.
-    if max(map(_getsizeof, items), default=0) > 4 * settings.repr_limit:
-        return summarize(tp(items))
+    if max(map(_getsizeof, items), default=0) > 4 * limit:
+        return summarize(tp(items), limit)
     r = repr(tp(items)) if tp is not tuple else repr(items)
-    limit = settings.repr_limit
     return {"type": tp.__name__, "size": len(items), "repr": r if len(r) <= limit else r[:limit] + "…"}
 
 
 _ACT = ProvClass.ACTIVITY.value
 _ACTIVATION = Kind.ACTIVATION.value
+_NO_RESULT = ...  # an activation without a result (marshal keeps Ellipsis; no kept value is ever one)
+NO_RESULT = _NO_RESULT
 
 
-def expand_activation(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
-    """Flush-thread half of an activation: one compact Activation node."""
+def decode_activation(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge]) -> None:
+    """One packed activation -> one compact Activation node (the Python form of _cexpand.expand)."""
     (_, n, parent, run, site_idx, line, t0, t1, args, result, status, err, extra) = item
-    site = SITES[site_idx]
+    site = ctx.sites[site_idx]
+    limit = ctx.limit
     # Kept small on purpose: activations are the most numerous records, and the store's write
     # rate falls with row size (duration = ended - started; the function's file and line are
     # in its Definition; library calls carry their module in their name).
-    prefix = process_prefix()
+    prefix = ctx.prefix
     props: dict[str, Any] = {"run": run, "name": site.name, "parent": f"a-{prefix}.{parent:x}" if parent else run,
                              "started": t0, "ended": t1, "status": status}
     if line:
@@ -276,18 +299,23 @@ def expand_activation(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge
     if args:
         names = site.argnames
         if len(names) == len(args):
-            props["used"] = {k: _final(v) for k, v in zip(names, args)}
+            props["used"] = {k: _final(v, limit) for k, v in zip(names, args)}
         else:  # a library callable seen from its call site: positional values only
-            props["used"] = {f"arg{i}": _final(v) for i, v in enumerate(args)}
+            props["used"] = {f"arg{i}": _final(v, limit) for i, v in enumerate(args)}
     if status == "FINISHED" and result is not _NO_RESULT:
-        props["generated"] = {"return": _final(result)}
+        props["generated"] = {"return": _final(result, limit)}
     elif status == "YIELDED":
-        props["generated"] = {"yield": _final(result)}
+        props["generated"] = {"yield": _final(result, limit)}
     if err:
         props["error_type"], props["error"] = err
     if extra:
         props.update(extra)
     nodes.append(Node(f"a-{prefix}.{n:x}", _ACT, _ACTIVATION, props))
+
+
+def expand_activation(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
+    """Flush-thread half of an activation: one compact Activation node (this process's context)."""
+    decode_activation(item, LIVE, nodes, edges)
 
 
 class TracerBase:
@@ -327,29 +355,55 @@ class TracerBase:
             sink.pressure()
 
 
-class _NoResult:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<no result>"
-
-
-_NO_RESULT = _NoResult()
-NO_RESULT = _NO_RESULT
-
-
-def _native_expander() -> Any:
-    # The C form of expand_activation (capture/tracer/_cexpand.c), where it was built and KG_C
-    # is not 0: ~5x faster where records are stored. Chosen once, at import.
+def _native_decode() -> Any:
+    # The C form of decode_activation (capture/tracer/_cexpand.c), where it was built and KG_C
+    # is not 0: ~5x faster. Chosen once, at import.
     if not settings.native:
         return None
     try:
         from capture.tracer import _cexpand  # type: ignore[attr-defined]  # a C extension
     except ImportError:
         return None
-    _cexpand.configure(sites=SITES, node=Node, final=_final, no_result=_NO_RESULT, summary=_Summary,
-                       copy=_Copy, settings=settings, prefix=process_prefix)
+    _cexpand.configure(node=Node, final=_final, no_result=_NO_RESULT, summary=_Summary, copy=_Copy)
     return _cexpand.expand
 
 
-ACT_CODE = register_expander(_native_expander() or expand_activation)
+class _ActCodec(NumberedCodec):
+    """Activations in segments: ``(code, n, parent, run, site, line, t0, t1, args, result, status, err,
+    extra)``, numbered ``a-<prefix>.<n>``, the parent a number of the same space (0: the run)."""
+
+    name = "act"
+    tag = "a"
+    n_pos, parent_pos, run_pos = 1, 2, 3
+
+    def __init__(self, code: int, native: Any) -> None:
+        super().__init__()
+        self.code = code
+        self._native = native
+
+    def decode(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge],
+               n: int | None = None) -> None:
+        if self._native is not None:
+            self._native(rec, nodes, edges, ctx)
+        else:
+            decode_activation(rec, ctx, nodes, edges)
+
+    def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
+        return {_ACTIVATION}
+
+
+def _site_dump(site: Site) -> str:
+    return orjson.dumps({"name": site.name, "file": site.file, "line": site.line, "kind": site.kind,
+                         "argnames": list(site.argnames), "module": site.module}).decode()
+
+
+def _site_load(text: str) -> Site:
+    d = orjson.loads(text)
+    return Site(d["name"], d["file"], d["line"], d["kind"], tuple(d["argnames"]), d.get("module"), register=False)
+
+
+_NATIVE = _native_decode()
+ACT_CODE = register_expander(
+    (lambda item, nodes, edges, _c=_NATIVE: _c(item, nodes, edges, LIVE)) if _NATIVE else expand_activation)
+register_codec(_ActCodec(ACT_CODE, _NATIVE))
+register_table("sites", SITES, _site_dump, _site_load)

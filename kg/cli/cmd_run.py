@@ -78,8 +78,7 @@ def register(cli: click.Group) -> None:
             if "run" in sys.argv else "run " + " ".join(shlex.quote(a) for a in (module and ["-m", module] or [])
                                                           + list(args))
         result = run_trial(target, store=ctx.store, name=name, command=command, options=options,
-                           bypass_modules=bypass_modules, tracer=tracer, say=say,
-                           background=True)
+                           bypass_modules=bypass_modules, tracer=tracer, say=say)
         ctx.close()
         exit_like_python(result.outcome)
 

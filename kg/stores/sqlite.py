@@ -10,15 +10,16 @@ from typing import Any
 
 import orjson
 
-from kg import drain
+from kg import segments as seg
 from kg.exceptions import SchemaError, StoreError
 from kg.model.records import Edge, Node, check_label
 from kg.model.terms import TOP_LEVEL_KINDS
+from kg.stores import _segments
 from kg.stores.base import Store
 
 __all__ = ["SqliteStore", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The schema, in one place.  Nodes and edges are a property graph: the columns
 # are what queries filter on (all indexed), ``props`` is the JSON of every
@@ -57,7 +58,14 @@ CREATE TABLE IF NOT EXISTS edges (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst, rel);
 CREATE INDEX IF NOT EXISTS edges_run ON edges(run) WHERE run IS NOT NULL;
-"""
+-- Compact activities also written through Store.write while a segment holds them: the node
+-- here wins, and segment reads skip these ids.
+CREATE TABLE IF NOT EXISTS seg_hidden (
+    id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+""" + _segments.SCHEMA
+# Version 1 had nodes and edges only: opening one adds the segment tables (nothing is rewritten).
+MIGRATIONS = {1: _segments.SCHEMA + "CREATE TABLE IF NOT EXISTS seg_hidden (id TEXT PRIMARY KEY) WITHOUT ROWID;"}
 
 _NODE_UPSERT = """
 INSERT INTO nodes (id, cls, kind, run, name, status, parent, started, ended, props)
@@ -141,6 +149,18 @@ def _node(row: Any) -> Node:
     return Node(row[0], row[1], row[2], props)
 
 
+def _stored_order(n: Node) -> Node:
+    # A node as this store gives back every node (see _node): its other props first, then the
+    # column props; segments' nodes are given back the same way, so readers' output is the same.
+    p = n.props
+    props = {k: v for k, v in p.items() if k not in _COLSET}
+    for key in _COLS:
+        val = p.get(key)
+        if val is not None:
+            props[key] = val
+    return Node(n.id, n.cls, n.kind, props)
+
+
 def _edge(row: Any) -> Edge:
     return Edge(row[1], row[0], row[2], _loads(row[3]))
 
@@ -152,15 +172,12 @@ class SqliteStore(Store):
         self.path = str(path)
         self.uri = f"sqlite:///{self.path}"
         memory = self.path == ":memory:"
-        # The sink may store large buffers from a forked child (kg.drain); readers wait for it.
-        self.drain_path: str | None = None if memory else os.path.abspath(self.path)
         if not memory:
             p = Path(self.path)
             if not p.exists():
                 if not create:
                     raise StoreError(f"no store at {self.path}")
                 p.parent.mkdir(parents=True, exist_ok=True)
-            drain.wait(self.path)
         self._lock = threading.RLock()
         # The stdlib driver, one connection shared by the store's threads under _lock: every
         # statement is hand-written SQL, so an ORM or pool would only add start-up (kg run pays it).
@@ -175,8 +192,8 @@ class SqliteStore(Store):
         except sqlite3.DatabaseError as exc:
             self._raw.close()
             raise SchemaError(f"{self.path}: not a provkg store ({_reason(exc)})") from None
-        if self.drain_path:
-            drain.recover(self)  # rows a background writer could not store (it died): store them now
+        self.segments = _segments.SegmentReader(self._query, _stored_order)
+        self._seg_spaces: set[str] | None = None  # spaces segments hold ids in (write() checks them)
 
     @staticmethod
     def _configure(dbapi_conn: sqlite3.Connection) -> None:
@@ -200,10 +217,14 @@ class SqliteStore(Store):
                               f"(tables: {', '.join(sorted(tables)[:5])})")
         if "kg_meta" in tables:
             row = raw.execute("SELECT value FROM kg_meta WHERE key='schema_version'").fetchone()
-            if row is None or int(row[0]) != SCHEMA_VERSION:
-                found = row[0] if row else "none"
+            found = row[0] if row else "none"
+            version = int(found) if str(found).isdigit() else -1
+            if version == SCHEMA_VERSION:
+                return
+            if version not in MIGRATIONS:
                 raise SchemaError(f"{self.path}: store schema version {found}, this provkg reads "
                                   f"version {SCHEMA_VERSION}")
+            self._migrate(version)
             return
         with self._tx():
             for stmt in SCHEMA.split(";"):
@@ -211,6 +232,16 @@ class SqliteStore(Store):
                     raw.execute(stmt)
             raw.execute("INSERT OR IGNORE INTO kg_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             raw.execute("INSERT OR IGNORE INTO kg_meta VALUES ('application', 'provkg')")
+
+    def _migrate(self, version: int) -> None:
+        # In place and in one transaction: a store opened by an older provkg keeps every record.
+        with self._tx() as raw:
+            while version < SCHEMA_VERSION:
+                for stmt in MIGRATIONS[version].split(";"):
+                    if stmt.strip():
+                        raw.execute(stmt)
+                version += 1
+            raw.execute("UPDATE kg_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     # -- transactions ----------------------------------------------------------
     class _Tx:
@@ -235,11 +266,16 @@ class SqliteStore(Store):
 
     # -- writing ---------------------------------------------------------------
     def write(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
-        self.write_rows(*self.rows(nodes, edges))
+        nodes = list(nodes)
+        held = self._held(nodes)
+        if held:  # merged over the node a segment holds; the segment's copy is hidden from now on
+            nodes = [Node(n.id, n.cls, n.kind, {**held[n.id].props, **n.props}) if n.id in held else n
+                     for n in nodes]
+        self.write_rows(*self.rows(nodes, edges), hidden=held)
 
     @staticmethod
     def rows(nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """The table rows of ``nodes`` and ``edges`` (checked labels; plain values, marshal-able)."""
+        """The table rows of ``nodes`` and ``edges`` (checked labels; plain values)."""
         node_rows = [_node_row(n) for n in nodes]
         edge_rows = [_edge_row(e) for e in edges]
         # Kinds and relation types must be labels in every store (Neo4j too): check each new one once.
@@ -249,21 +285,49 @@ class SqliteStore(Store):
             check_label(rel, "relation")
         return node_rows, edge_rows
 
-    def write_rows(self, node_rows: list[tuple[Any, ...]], edge_rows: list[tuple[Any, ...]]) -> None:
-        """Upsert rows made by ``rows`` in one transaction (a background store's writer calls this)."""
-        if not node_rows and not edge_rows:
+    def write_rows(self, node_rows: list[tuple[Any, ...]], edge_rows: list[tuple[Any, ...]],
+                   sealed: seg.Sealed | None = None, hidden: Iterable[str] = ()) -> None:
+        """Upsert rows made by ``rows``, and a sealed batch's segments, in one transaction."""
+        hidden = [(i,) for i in hidden]
+        if not node_rows and not edge_rows and not hidden and (sealed is None or not (sealed.segments or sealed.ctx)):
             return
         top = [(r[0],) for r in node_rows if r[2] in TOP_LEVEL_KINDS]
         try:
             with self._tx() as raw:
+                if sealed is not None:
+                    _segments.insert(raw, sealed)
                 if node_rows:
                     raw.executemany(_NODE_UPSERT, node_rows)
                 if edge_rows:
                     raw.executemany(_EDGE_UPSERT, edge_rows)
                 if top:
                     raw.executemany(_ASSIGN_SEQ, top)
+                if hidden:
+                    raw.executemany("INSERT OR IGNORE INTO seg_hidden VALUES (?)", hidden)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: write failed ({_reason(exc)})") from None
+        if sealed is not None and sealed.segments:
+            self._seg_spaces = None
+
+    def write_sealed(self, sealed: seg.Sealed, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
+        """Store a batch the sink sealed (kg.segments) with the nodes and edges of its other records."""
+        self.write_rows(*self.rows(nodes, edges), sealed=sealed)
+
+    def _held(self, nodes: list[Node]) -> dict[str, Node]:
+        """Nodes among ``nodes`` (by id) that a segment holds and the nodes table does not yet."""
+        spaces = self._seg_spaces
+        if spaces is None:
+            spaces = self._seg_spaces = {r[0] for r in self._query(
+                "SELECT DISTINCT space FROM seg_keys WHERE role = 0")}
+        if not spaces:
+            return {}
+        ids = [n.id for n in nodes if n.cls == "Activity" and seg.split_id(n.id)[0] in spaces]
+        if not ids:
+            return {}
+        found = self.segments.get(ids)
+        for i in self._hidden_among(list(found)):
+            del found[i]
+        return found
 
     # -- reading ---------------------------------------------------------------
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
@@ -275,7 +339,20 @@ class SqliteStore(Store):
 
     def get_node(self, id: str) -> Node | None:
         rows = self._query(_NODE_SELECT + " WHERE id = ?", (id,))
-        return _node(rows[0]) if rows else None
+        if rows:
+            return _node(rows[0])
+        return self.segments.get([id]).get(id)
+
+    def _hidden_among(self, ids: list[str]) -> list[str]:
+        out: list[str] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out += [r[0] for r in self._query(
+                f"SELECT id FROM seg_hidden WHERE id IN ({','.join('?' * len(chunk))})", chunk)]
+        return out
+
+    def _hidden(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT id FROM seg_hidden")}
 
     _PAGE = 5000
 
@@ -315,8 +392,23 @@ class SqliteStore(Store):
             where.append("id >= ? AND id < ?")
             params += [id_prefix, id_prefix + "\U0010ffff"]
         select = _NODE_SELECT.replace(" FROM nodes", ", id FROM nodes")
+        left = limit
         for row in self._pages(select, where, params, ("id",), limit):
             yield _node(row)
+            if left is not None:
+                left -= 1
+        if cls not in (None, "Activity") or (left is not None and left <= 0):
+            return
+        # Then the compact activities that segments hold (tasks, activations, loop iterations).
+        hidden = self._hidden()
+        for n in self.segments.scan(run=run, kind=kind, name=name, parent=parent, id_prefix=id_prefix):
+            if n.id in hidden:
+                continue
+            yield n
+            if left is not None:
+                left -= 1
+                if left <= 0:
+                    return
 
     def find_edges(self, *, src: str | None = None, dst: str | None = None, rel: str | None = None,
                    run: str | None = None) -> Iterator[Edge]:
@@ -343,6 +435,7 @@ class SqliteStore(Store):
 
     def counts(self) -> dict[str, int]:
         n = self._query("SELECT count(*) FROM nodes")[0][0]
+        n += self.segments.count() - self._query("SELECT count(*) FROM seg_hidden")[0][0]
         m = self._query("SELECT count(*) FROM edges")[0][0]
         return {"nodes": n, "edges": m}
 
@@ -354,6 +447,9 @@ class SqliteStore(Store):
             marks = ",".join("?" * len(chunk))
             for r in self._query(f"{_NODE_SELECT} WHERE id IN ({marks})", chunk):
                 out[r[0]] = _node(r)
+        missing = [i for i in ids if i not in out]
+        if missing:
+            out.update(self.segments.get(missing))
         return out
 
     def edges_of(self, ids: Iterable[str], *, direction: str) -> list[Edge]:
@@ -374,7 +470,8 @@ class SqliteStore(Store):
             chunk = ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
             out += [_node(r) for r in self._query(f"{_NODE_SELECT} WHERE parent IN ({marks})", chunk)]
-        return out
+        hidden = self._hidden()
+        return out + [n for n in self.segments.children(ids) if n.id not in hidden]
 
     def close(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ import pytest
 
 from capture.tracer._common import (NO_RESULT, Site, _Copy, _Summary, expand_activation, summ_value)
 from kg.config import settings
+from kg.segments import LIVE
 from kg.stores.sqlite import SqliteStore
 
 _cexpand = pytest.importorskip("capture.tracer._cexpand", reason="C expander not built")
@@ -57,7 +58,7 @@ def both(it: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
     py: list[Any] = []
     c: list[Any] = []
     expand_activation(it, py, [])
-    _cexpand.expand(it, c, [])
+    _cexpand.expand(it, c, [], LIVE)
     return py, c
 
 
@@ -82,9 +83,9 @@ def test_malformed_records_raise_instead_of_storing_garbage() -> None:
     # The sink counts an expander's exception as a fault and goes on with the next record.
     for bad in [item(USER, [1, 2]), item(USER, (1, 2), err=("only one",)), (3, 1, 2)]:
         with pytest.raises((TypeError, ValueError)):
-            _cexpand.expand(bad, [], [])
+            _cexpand.expand(bad, [], [], LIVE)
     with pytest.raises(IndexError):
-        _cexpand.expand((3, 1, 0, "r", 10 ** 9, 0, 0.0, 0.0, (), NO_RESULT, "FINISHED", None, None), [], [])
+        _cexpand.expand((3, 1, 0, "r", 10 ** 9, 0, 0.0, 0.0, (), NO_RESULT, "FINISHED", None, None), [], [], LIVE)
     summary = _Summary({"type": "X"})
     copy = _Copy(list, (1, 2))
     assert both(item(USER, (summary, copy)))[0] == both(item(USER, (summary, copy)))[1]
