@@ -9,6 +9,8 @@
  *   - with no sink or no run yet, the Python fallback (which creates them) records it.
  * The record is untracked by the garbage collector: nothing refers to it but the
  * buffer, so it cannot be part of a cycle, and a collection need not walk it.
+ * A record whose values are all atoms gets the code ``plain_code``: the embedded store keeps
+ * it as it is (kg.segments); the others, whose values are summarised first, get ``code``.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,13 +22,30 @@ typedef struct {
     PyObject *state;     /* capture._state.state: .put (the sink's append) and .run */
     PyObject *settings;  /* kg.config.settings: .enabled */
     PyObject *code;      /* the expander code of lightweight records */
+    PyObject *plain_code; /* ... of those whose values are all atoms */
     PyObject *idx;       /* the TaskSpec's index */
     PyObject *fallback;  /* fallback(result, args, kwargs): the slow path (no sink or no run yet) */
+    PyObject *check;     /* check(): called every 1024 records (capture._state.check_pressure) */
+    unsigned long calls;
     PyObject *dict;      /* __dict__: functools.update_wrapper puts __name__, __wrapped__... here */
     vectorcallfunc vectorcall;
 } LightTask;
 
 static PyObject *s_put, *s_run, *s_id, *s_enabled, *s_empty, *s_qualname;
+
+/* The types ``marshal`` writes as they are (capture.values.ATOMIC): exact types only. */
+static int is_atom(PyObject *v) {
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type || v == Py_None || t == &PyBool_Type
+           || t == &PyBytes_Type || t == &PyComplex_Type;
+}
+
+static int all_atoms(PyObject *result, PyObject *const *args, Py_ssize_t n) {
+    if (!is_atom(result)) return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!is_atom(args[i])) return 0;
+    return 1;
+}
 
 static PyObject *kwargs_dict(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
@@ -85,7 +104,10 @@ static int record(LightTask *self, PyObject *result, PyObject *const *args, Py_s
     if (rid != NULL) {
         PyObject *rec = PyTuple_New(5 + nargs);
         if (rec != NULL) {
-            Py_INCREF(self->code); PyTuple_SET_ITEM(rec, 0, self->code);
+            /* keyword values follow the positional ones in args */
+            Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+            PyObject *code = all_atoms(result, args, nargs + nkw) ? self->plain_code : self->code;
+            Py_INCREF(code); PyTuple_SET_ITEM(rec, 0, code);
             Py_INCREF(self->idx); PyTuple_SET_ITEM(rec, 1, self->idx);
             PyTuple_SET_ITEM(rec, 2, kwargs); kwargs = NULL;
             Py_INCREF(result); PyTuple_SET_ITEM(rec, 3, result);
@@ -97,7 +119,14 @@ static int record(LightTask *self, PyObject *result, PyObject *const *args, Py_s
             PyObject_GC_UnTrack(rec);
             PyObject *r = PyObject_CallOneArg(put, rec);
             Py_DECREF(rec);
-            if (r != NULL) { Py_DECREF(r); rc = 0; }
+            if (r != NULL) {
+                Py_DECREF(r);
+                rc = 0;
+                if (!(++self->calls & 1023)) {  /* wake the flush thread, or drain past the cap */
+                    r = PyObject_CallNoArgs(self->check);
+                    if (r == NULL) rc = -1; else Py_DECREF(r);
+                }
+            }
         }
     }
     Py_XDECREF(rid);
@@ -116,23 +145,27 @@ static PyObject *LightTask_vectorcall(PyObject *obj, PyObject *const *args, size
 }
 
 static int LightTask_init(LightTask *self, PyObject *args, PyObject *kwds) {
-    if (!PyArg_ParseTuple(args, "OOOOOO", &self->fn, &self->state, &self->settings, &self->code, &self->idx,
-                          &self->fallback))
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &self->fn, &self->state, &self->settings, &self->code,
+                          &self->plain_code, &self->idx, &self->fallback, &self->check))
         return -1;
     Py_INCREF(self->fn); Py_INCREF(self->state); Py_INCREF(self->settings);
-    Py_INCREF(self->code); Py_INCREF(self->idx); Py_INCREF(self->fallback);
+    Py_INCREF(self->code); Py_INCREF(self->plain_code); Py_INCREF(self->idx); Py_INCREF(self->fallback);
+    Py_INCREF(self->check);
+    self->calls = 0;
     self->vectorcall = LightTask_vectorcall;
     return 0;
 }
 
 static int LightTask_traverse(LightTask *self, visitproc visit, void *arg) {
     Py_VISIT(self->fn); Py_VISIT(self->state); Py_VISIT(self->settings); Py_VISIT(self->fallback);
+    Py_VISIT(self->check);
     Py_VISIT(self->dict);
     return 0;
 }
 
 static int LightTask_clear(LightTask *self) {
     Py_CLEAR(self->fn); Py_CLEAR(self->state); Py_CLEAR(self->settings); Py_CLEAR(self->code);
+    Py_CLEAR(self->plain_code); Py_CLEAR(self->check);
     Py_CLEAR(self->idx); Py_CLEAR(self->fallback); Py_CLEAR(self->dict);
     return 0;
 }

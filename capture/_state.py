@@ -60,10 +60,10 @@ def put(item: Any) -> None:
 
 
 def check_pressure() -> None:
-    """Past the buffer cap, drain it on this thread: bounded memory beats speed (see Sink.pressure)."""
+    """Wake the flush thread past a batch, drain the buffer on this thread past its cap (Sink.check)."""
     sink = state.sink
-    if sink is not None and len(sink.buf) >= sink.cap:
-        sink.pressure()
+    if sink is not None:
+        sink.check()
 
 
 def _sink_changed(sink: Sink | None) -> None:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from itertools import chain, islice
+from itertools import islice
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -232,20 +233,21 @@ def _expand_light(item: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -
     decode_light(item, LIVE, nodes, edges, next(state.counter))
 
 
+# Two codes for one record layout: values all atoms (the embedded store keeps the record as it
+# is) or not (the expander summarises them: marshal would write a buffer such as an array as bytes).
 _LIGHT_CODE = register_expander(_expand_light)
-_UNSAFE = object()  # stands for a record marshal must not take: the expander summarises its values
+_LIGHT_PLAIN = register_expander(_expand_light)
 
 
 class _LightCodec(_TaskCodec):
-    """Lightweight tasks: no number on the hot path, so each segment reserves its records' numbers.
-
-    Their values are kept by reference: a record whose values are not all atoms is left to the
-    expander, which summarises them (marshal would write a buffer such as an array as bytes)."""
+    """Lightweight tasks whose values are atoms: no number on the hot path, so each segment
+    reserves its records' numbers."""
 
     name = "light"
     numbered = True
     run_pos = 4
-    code = _LIGHT_CODE
+    code = _LIGHT_PLAIN
+    segment = 1024  # found by position (n - base): a lookup needs no scan, so segments can be larger
 
     def decode(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge],
                n: int | None = None) -> None:
@@ -254,11 +256,6 @@ class _LightCodec(_TaskCodec):
     def split(self, recs: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return recs, []
 
-    def prepare(self, recs: list[tuple[Any, ...]]) -> list[Any]:
-        if _atomic_superset(map(type, chain.from_iterable(recs))):
-            return recs  # the usual case: one pass in C over every field of every record
-        return [r if _atomic_superset(map(type, r)) or _plain_kwargs(r) else _UNSAFE for r in recs]
-
     def number(self, count: int) -> int:
         counter = state.counter
         first = next(counter)
@@ -266,13 +263,13 @@ class _LightCodec(_TaskCodec):
         return first
 
 
-def _plain_kwargs(r: tuple[Any, ...]) -> bool:
-    kw = r[2]
-    return (type(kw) is dict and _atomic_superset(map(type, kw)) and _atomic_superset(map(type, kw.values()))
-            and _atomic_superset(map(type, r[3:])) and type(r[1]) is int)
-
-
 register_codec(_LightCodec())
+
+
+def _light_code(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    plain = type(result) in ATOMIC and _atomic_superset(map(type, args)) and (
+        not kwargs or _atomic_superset(map(type, kwargs.values())))
+    return _LIGHT_PLAIN if plain else _LIGHT_CODE
 
 
 def _wrap_light(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
@@ -285,19 +282,25 @@ def _wrap_light(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     def first(result: Any, args: tuple[Any, ...], kwargs: Any) -> None:
         # The slow path of both forms: no sink yet (this makes it) or no run yet.
         try:
-            _put((_LIGHT_CODE, spec.idx, kwargs or None, result, current_run().id, *args), 1)
+            _put((_light_code(result, args, kwargs), spec.idx, kwargs or None, result, current_run().id, *args), 1)
         except Exception:
             pass
 
     if _CLightTask is not None and cfg.native:
-        return functools.update_wrapper(_CLightTask(fn, st, cfg, _LIGHT_CODE, spec.idx, first), fn)
+        return functools.update_wrapper(_CLightTask(fn, st, cfg, _LIGHT_CODE, _LIGHT_PLAIN, spec.idx, first,
+                                                            check_pressure), fn)
+
+    calls = itertools.count(1)
 
     @functools.wraps(fn)
     def light(*args: Any, **kwargs: Any) -> Any:
         result = fn(*args, **kwargs)
         p = st.put
         if p is not None and cfg.enabled:
-            p((_LIGHT_CODE, spec.idx, kwargs or None, result, st.run.id if st.run else "", *args))
+            p((_light_code(result, args, kwargs), spec.idx, kwargs or None, result, st.run.id if st.run else "",
+               *args))
+            if not next(calls) & _PRESSURE_MASK:
+                check_pressure()
         elif cfg.enabled:
             first(result, args, kwargs)
         return result

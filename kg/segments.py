@@ -22,8 +22,8 @@ from __future__ import annotations
 import importlib
 import marshal
 from collections.abc import Callable, Iterable
-from itertools import groupby
-from operator import itemgetter
+from itertools import groupby, repeat
+from operator import itemgetter, rshift
 from typing import Any
 
 from kg.model.records import Edge, Node
@@ -71,7 +71,48 @@ def join_id(space: str, n: int) -> str:
 
 def blocks(space: str, numbers: Iterable[int]) -> Keys:
     """The key rows of ``numbers`` in ``space``."""
-    return {(space, b) for b in {n >> BLOCK_BITS for n in numbers}}
+    if type(numbers) is range and numbers.step == 1:
+        return {(space, b) for b in range(numbers.start >> BLOCK_BITS, ((numbers.stop - 1) >> BLOCK_BITS) + 1)} \
+            if numbers else set()
+    return {(space, b) for b in set(map(rshift, numbers, repeat(BLOCK_BITS)))}
+
+
+def py_keys(recs: list[tuple[Any, ...]], n_pos: int, parent_pos: int,
+            bits: int) -> tuple[set[int], set[int], set[str], bool]:
+    """(blocks of the records' numbers, blocks of their parents' numbers, parents that are ids,
+    whether some record is at the top of its run): the Python form of kg._ckeys.keys."""
+    ids = {r[n_pos] >> bits for r in recs}
+    parents: set[int] = set()
+    named: set[str] = set()
+    top = False
+    for r in recs:
+        p = r[parent_pos]
+        if type(p) is int:
+            if p > 0:
+                parents.add(p >> bits)
+            else:
+                top = True
+        elif type(p) is str and p:
+            named.add(p)
+        else:
+            top = True
+    return ids, parents, named, top
+
+
+def _native_keys() -> Callable[..., tuple[set[int], set[int], set[str], bool]]:
+    # One pass in C where it was built (KG_C=0: the Python form).
+    from kg.config import settings
+
+    if settings.native:
+        try:
+            from kg._ckeys import keys  # type: ignore[import-not-found]  # a C extension
+            return keys  # type: ignore[no-any-return]
+        except ImportError:
+            pass
+    return py_keys
+
+
+_keys = _native_keys()
 
 
 def id_keys(ids: Iterable[str]) -> Keys:
@@ -175,6 +216,7 @@ class Codec:
     name = ""
     code = -1
     numbered = False   # records carry no number: the segment gives them base, base + 1, ...
+    segment = SEGMENT  # records per segment
 
     def run_of(self, rec: tuple[Any, ...]) -> Any:
         raise NotImplementedError
@@ -224,22 +266,18 @@ class NumberedCodec(Codec):
     def space(self, prefix: str) -> str:
         return f"{self.tag}-{prefix}."
 
-    def numbers(self, recs: list[tuple[Any, ...]], base: int | None) -> list[int]:
-        return list(range(base, base + len(recs))) if self.numbered and base is not None else \
-            list(map(self._n, recs))
-
     def keys(self, recs: list[tuple[Any, ...]], prefix: str, base: int | None) -> tuple[int, Keys, Keys]:
         space = self.space(prefix)
-        ids = blocks(space, self.numbers(recs, base))
-        parents = set(map(self._parent, recs)) if not self.numbered else set()
-        same = [p for p in parents if type(p) is int and p]
-        pkeys = blocks(space, same)
-        other = [p for p in parents if type(p) is str and p]
-        if other:
-            pkeys |= id_keys(other)
-        if len(same) + len(other) < len(parents) or self.numbered:  # records at the top: the run is the parent
-            pkeys |= id_keys({self.run_of(r) for r in recs})
-        return len(recs), ids, pkeys
+        top = id_keys([self.run_of(recs[0])])  # the run: the parent of records at the top (one run a segment)
+        if self.numbered:
+            return len(recs), blocks(space, range(base or 0, (base or 0) + len(recs))), top
+        ids, parents, named, at_top = _keys(recs, self.n_pos, self.parent_pos, BLOCK_BITS)
+        pkeys = {(space, b) for b in parents}
+        if named:
+            pkeys |= id_keys(named)
+        if at_top:
+            pkeys |= top
+        return len(recs), {(space, b) for b in ids}, pkeys
 
     def find(self, recs: list[tuple[Any, ...]], prefix: str, base: int | None, space: str, n: int) -> list[int]:
         if space != self.space(prefix):
@@ -305,8 +343,9 @@ def seal(batch: list[Any], prefix: str, limit: int, writer: CtxWriter) -> Sealed
         out.rest += bad
         for run, same_run in groupby(recs, key=codec.run_of):
             same = list(same_run)
-            for i in range(0, len(same), SEGMENT):
-                _seal_one(codec, same[i:i + SEGMENT], run, prefix, limit, out)
+            size = codec.segment
+            for i in range(0, len(same), size):
+                _seal_one(codec, same[i:i + size], run, prefix, limit, out)
     if out.segments:
         out.ctx = writer.rows(prefix)
     return out

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Any
 
 from kg import segments
@@ -41,6 +41,7 @@ def register_expander(fn: Expander) -> int:
     return len(_EXPANDERS) - 1
 
 log = logging.getLogger("kg.sink")
+_popleft = deque.popleft
 
 
 class SinkStats:
@@ -114,6 +115,13 @@ class Sink:
             except BaseException as exc:  # never let the thread die silently
                 self._error = exc
 
+    def check(self) -> None:
+        """Producers call this every thousand records or so: past the cap the buffer is drained on
+        the caller's thread (bounded memory beats speed). Below it the flush thread is not woken
+        early: handing the GIL back and forth costs the program more than storing at the end."""
+        if len(self.buf) >= self.cap:
+            self.pressure()
+
     def pressure(self) -> None:
         """Called by producers when the buffer passed its cap: drain it on this thread."""
         if len(self.buf) >= self.cap:
@@ -150,7 +158,7 @@ class Sink:
             buf = self.buf
             while buf:
                 n = min(len(buf), self.batch_size)
-                self._write_batch([buf.popleft() for _ in range(n)])
+                self._write_batch(list(map(_popleft, repeat(buf, n))))  # in C; producers may append meanwhile
         if self.strict and self._error is not None:
             err, self._error = self._error, None
             raise err

@@ -349,10 +349,10 @@ class TracerBase:
             logging.getLogger("kg.tracer").warning("provkg tracer fault (reported once): %r", exc)
 
     def pressure(self) -> None:
-        # Every 1024 records: past the buffer cap, drain on this thread (bounded memory beats speed).
+        # Every 1024 records (see Sink.check).
         sink = self.sink
-        if sink is not None and len(sink.buf) >= sink.cap:
-            sink.pressure()
+        if sink is not None:
+            sink.check()
 
 
 def _native_decode() -> Any:
