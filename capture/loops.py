@@ -51,8 +51,9 @@ def _item_value(item: Any, limit: int | None = None) -> Any:
     return item if type(item) in ATOMIC and type(item) is not bytes else summarize(item, limit)
 
 
-def decode_chunk(rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge]) -> None:
-    """One packed chunk of iterations -> one Task node per iteration."""
+def decode_chunk(rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge],
+                 only: int | None = None) -> None:
+    """One packed chunk of iterations -> one Task node per iteration (``only``: just iteration ``only``)."""
     _, meta, base, t0, ts, items, vals, tail = rec
     lid, run, name, item_name, rng = meta
     limit = ctx.limit
@@ -64,20 +65,23 @@ def decode_chunk(rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[
         # so that the program only slices its lists; the index in the chunk is worked out here.
         off = vals[2] if len(vals) > 2 else 0
         values = {k - off: v for k, v in zip(vals[0], vals[1])} if off else dict(zip(vals[0], vals[1]))
-    for j, t1 in enumerate(ts):
+    span = range(len(ts)) if only is None else range(only - base, only - base + 1) if 0 <= only - base < len(ts) \
+        else range(0)
+    for j in span:
+        t1 = ts[j]
         i = base + j
         item = rng[i] if rng is not None else items[j]
         props: dict[str, Any] = {"run": run, "name": f"{name}[{i}]", "parent": lid, "index": i,
                                  "status": "FINISHED", "used": {item_name: _item_value(item, limit)}}
         if t0 is not None:
-            props["started"] = t0
+            props["started"] = t0 if j == 0 else ts[j - 1]
             props["ended"] = t1
-            t0 = t1
         if values is not None and j in values:
             # "telemetry" is the Loop's own reading (a dict of numbers), already JSON.
             props["generated"] = {k: v if k == "telemetry" else _item_value(v, limit) for k, v in values[j].items()}
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))
-    if tail is not None:  # the iteration in progress when the loop was left (break or exception)
+    if tail is not None and (only is None or only == base + len(ts)):
+        # the iteration in progress when the loop was left (break or exception)
         item, t1, status, tail_values = tail
         i = base + len(ts)
         props = {"run": run, "name": f"{name}[{i}]", "parent": lid, "index": i, "status": status,
@@ -85,7 +89,7 @@ def decode_chunk(rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[
         if tail_values:  # end_iter was called before the loop was left
             props["generated"] = {k: _item_value(v, limit) for k, v in tail_values.items()}
         if t0 is not None:
-            props.update(started=t0, ended=t1)
+            props.update(started=ts[-1] if ts else t0, ended=t1)
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))
 
 
@@ -110,6 +114,7 @@ class _ChunkCodec(Codec):
 
     name = "loop"
     code = _CHUNK_CODE
+    segment = 4  # chunks of up to 4,096 iterations: a segment reads back up to 16,384 nodes
 
     def run_of(self, rec: tuple[Any, ...]) -> Any:
         return rec[1][1]
@@ -117,6 +122,9 @@ class _ChunkCodec(Codec):
     def decode(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[Edge],
                n: int | None = None) -> None:
         decode_chunk(rec, ctx, nodes, edges)
+
+    def decode_one(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], n: int) -> None:
+        decode_chunk(rec, ctx, nodes, [], only=n)  # a lookup needs one iteration, not the chunk's 4,096
 
     def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
         return {_TASK}

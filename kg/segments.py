@@ -225,6 +225,10 @@ class Codec:
                n: int | None = None) -> None:
         raise NotImplementedError
 
+    def decode_one(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], n: int) -> None:
+        """Append the node numbered ``n`` that ``rec`` holds (one node a record, unless overridden)."""
+        self.decode(rec, ctx, nodes, [], n)
+
     def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
         raise NotImplementedError
 

@@ -72,9 +72,9 @@ def insert(raw: sqlite3.Connection, sealed: seg.Sealed) -> None:
 
 
 class _Segment:
-    """One segment read back: its records, decoded into nodes when first asked."""
+    """One segment read back: its records (kept, in a small cache), decoded into nodes when asked."""
 
-    __slots__ = ("sid", "codec", "proc", "run", "lim", "base", "recs", "_nodes")
+    __slots__ = ("sid", "codec", "proc", "run", "lim", "base", "recs")
 
     def __init__(self, row: Any) -> None:
         self.sid, name, self.proc, self.run, self.lim, self.base, data = row
@@ -83,20 +83,21 @@ class _Segment:
             self.recs: list[tuple[Any, ...]] = marshal.loads(data)
         except (ValueError, EOFError, TypeError) as exc:
             raise StoreError(f"segment {self.sid} is damaged ({exc})") from None
-        self._nodes: list[Node] | None = None
 
-    def decode(self, ctx: seg.Ctx, shape: Callable[[Node], Node], which: Iterable[int] | None = None) -> list[Node]:
-        if which is None and self._nodes is not None:
-            return self._nodes
+    def decode(self, ctx: seg.Ctx, shape: Callable[[Node], Node]) -> list[Node]:
+        """Every node of the segment."""
         nodes: list[Node] = []
         edges: list[Edge] = []  # the relations a record stands for are exploded by readers (kg.model.prov)
         decode, base, recs = self.codec.decode, self.base, self.recs
-        for i in (range(len(recs)) if which is None else which):
-            decode(recs[i], ctx, nodes, edges, None if base is None else base + i)
-        nodes = list(map(shape, nodes))
-        if which is None:
-            self._nodes = nodes
-        return nodes
+        for i, rec in enumerate(recs):
+            decode(rec, ctx, nodes, edges, None if base is None else base + i)
+        return list(map(shape, nodes))
+
+    def one(self, ctx: seg.Ctx, shape: Callable[[Node], Node], i: int, n: int) -> list[Node]:
+        """The node numbered ``n`` that record ``i`` holds (a record may hold several: a loop chunk)."""
+        nodes: list[Node] = []
+        self.codec.decode_one(self.recs[i], ctx, nodes, n)
+        return list(map(shape, nodes))
 
 
 class SegmentReader:
@@ -160,9 +161,10 @@ class SegmentReader:
             self._ctx[key] = (ctx, top)
             return ctx
 
-    def _decode(self, s: _Segment, which: Iterable[int] | None = None) -> list[Node]:
+    def _decode(self, s: _Segment, at: tuple[int, int] | None = None) -> list[Node]:
         try:
-            return s.decode(self.ctx(s), self._shape, which)
+            ctx = self.ctx(s)
+            return s.decode(ctx, self._shape) if at is None else s.one(ctx, self._shape, *at)
         except StoreError:
             raise
         except Exception as exc:  # a record its codec cannot read: name the segment, not a traceback
@@ -191,13 +193,11 @@ class SegmentReader:
         keys = {(space, n >> seg.BLOCK_BITS) for space, n in want}
         out: dict[str, Node] = {}
         for s in self._by_ids(self._candidates(keys, 0)):
-            hits: set[int] = set()
-            for space, n in want:
-                hits.update(s.codec.find(s.recs, s.proc, s.base, space, n))
-            if hits:
-                for node in self._decode(s, sorted(hits)):
-                    if node.id in want.values():
-                        out[node.id] = node
+            for (space, n), text in want.items():
+                for i in s.codec.find(s.recs, s.proc, s.base, space, n):
+                    for node in self._decode(s, (i, n)):
+                        if node.id == text:
+                            out[text] = node
         return out
 
     def children(self, ids: Iterable[str]) -> list[Node]:
