@@ -20,6 +20,7 @@ from kg.config import settings
 from kg.segments import LIVE, Ctx, NumberedCodec, register_codec, register_table
 from kg.sink import register_expander
 from kg.model import Edge, Node, ProvClass, Relation
+from kg.model.records import stored_order
 
 __all__ = ["task", "lightweight_task", "TaskSpec", "expand_task", "TASK_CODE", "put_task"]
 
@@ -51,8 +52,8 @@ def decode_task(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[
     prefix = ctx.prefix
     tid = f"t-{prefix}.{n:x}" if type(n) is int else n
     parent = (f"t-{prefix}.{parent_n:x}" if type(parent_n) is int else parent_n) if parent_n else run
-    props: dict[str, Any] = {"run": run, "name": spec.name, "parent": parent, "started": t0, "ended": t1,
-                             "duration": t1 - t0, "status": "ERROR" if exc is not None else "FINISHED"}
+    # Props in the order the embedded store gives nodes back (kg.model.records.stored_order).
+    props: dict[str, Any] = {"duration": t1 - t0}
     used = kwargs if spec.args_handler is not None or type(spec_idx) is not int else spec.bind(args, kwargs, limit)
     if used:
         props["used"] = final = _finals(used, limit)
@@ -72,8 +73,14 @@ def decode_task(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[
         props["tags"] = spec.tags
     if spec.metadata:
         props["metadata"] = spec.metadata
+    props["run"] = run
+    props["name"] = spec.name
+    props["status"] = "ERROR" if exc is not None else "FINISHED"
+    props["parent"] = parent
+    props["started"] = t0
+    props["ended"] = t1
     if extra:
-        props.update(extra)
+        props = stored_order({**props, **extra})
     nodes.append(Node(tid, _ACT, spec.kind, props))
 
 
@@ -218,14 +225,17 @@ def decode_light(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list
     args = item[5:]
     spec = ctx.specs[spec_idx]
     limit = ctx.limit
-    props: dict[str, Any] = {"run": run, "name": spec.name, "parent": run, "status": "FINISHED",
-                             "lightweight": True}
+    props: dict[str, Any] = {"lightweight": True}
     used = spec.bind(args, kwargs, limit)
     if used:
         props["used"] = _finals(used, limit)
     generated = spec.outputs(result)
     if generated:
         props["generated"] = _finals(generated, limit)
+    props["run"] = run
+    props["name"] = spec.name
+    props["status"] = "FINISHED"
+    props["parent"] = run
     nodes.append(Node(f"t-{ctx.prefix}.{n:x}", _ACT, spec.kind, props))
 
 

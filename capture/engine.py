@@ -80,12 +80,13 @@ def decode_callback(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: l
     """A packed engine callback -> its Callback activity (and the token version it made, if any)."""
     (_, n, wfr, run, name, t0, t1, tok, vin, vout, summary, status, err_type, err, pos) = item
     aid = f"t-{ctx.prefix}.{n:x}"
-    props: dict[str, Any] = {"run": run, "name": name, "parent": wfr, "started": t0, "ended": t1,
-                             "duration": t1 - t0, "status": status, "token": tok, "position": list(pos),
+    # Props in the order the embedded store gives nodes back (kg.model.records.stored_order).
+    props: dict[str, Any] = {"duration": t1 - t0, "token": tok, "position": list(pos),
                              "used": {"token": {"$from": vin}}}
     if err_type:
         props["error_type"] = err_type
         props["error"] = err
+    props.update(run=run, name=name, status=status, parent=wfr, started=t0, ended=t1)
     # One record per task: USED is in the compact props (explode and lineage expand it);
     # a stored edge as well would double what the store writes per task.
     nodes.append(Node(aid, _ACT, _CALLBACK, props))

@@ -71,23 +71,27 @@ def decode_chunk(rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges: list[
         t1 = ts[j]
         i = base + j
         item = rng[i] if rng is not None else items[j]
-        props: dict[str, Any] = {"run": run, "name": f"{name}[{i}]", "parent": lid, "index": i,
-                                 "status": "FINISHED", "used": {item_name: _item_value(item, limit)}}
-        if t0 is not None:
-            props["started"] = t0 if j == 0 else ts[j - 1]
-            props["ended"] = t1
+        # Props in the order the embedded store gives nodes back (kg.model.records.stored_order).
+        props: dict[str, Any] = {"index": i, "used": {item_name: _item_value(item, limit)}}
         if values is not None and j in values:
             # "telemetry" is the Loop's own reading (a dict of numbers), already JSON.
             props["generated"] = {k: v if k == "telemetry" else _item_value(v, limit) for k, v in values[j].items()}
+        props["run"] = run
+        props["name"] = f"{name}[{i}]"
+        props["status"] = "FINISHED"
+        props["parent"] = lid
+        if t0 is not None:
+            props["started"] = t0 if j == 0 else ts[j - 1]
+            props["ended"] = t1
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))
     if tail is not None and (only is None or only == base + len(ts)):
         # the iteration in progress when the loop was left (break or exception)
         item, t1, status, tail_values = tail
         i = base + len(ts)
-        props = {"run": run, "name": f"{name}[{i}]", "parent": lid, "index": i, "status": status,
-                 "used": {item_name: _item_value(item, limit)}}
+        props = {"index": i, "used": {item_name: _item_value(item, limit)}}
         if tail_values:  # end_iter was called before the loop was left
             props["generated"] = {k: _item_value(v, limit) for k, v in tail_values.items()}
+        props.update(run=run, name=f"{name}[{i}]", status=status, parent=lid)
         if t0 is not None:
             props.update(started=ts[-1] if ts else t0, ended=t1)
         nodes.append(Node(f"{lid}/{i}", _ACT, _TASK, props))

@@ -14,7 +14,7 @@
 /* Set once by configure(): the Node class, the Python value finaliser, the no-result sentinel,
  * the _Summary and _Copy classes. What differs per capturing process (its call sites, id prefix
  * and repr limit) comes with each call, in a kg.segments.Ctx. */
-static PyObject *g_node, *g_final, *g_no_result, *g_summary, *g_copy;
+static PyObject *g_node, *g_final, *g_no_result, *g_summary, *g_copy, *g_order;
 static PyObject *s_activity, *s_activation, *s_user, *s_type, *s_size, *s_repr, *s_ellipsis;
 static PyObject *k_run, *k_name, *k_parent, *k_started, *k_ended, *k_status, *k_line, *k_call,
     *k_used, *k_generated, *k_return, *k_yield, *k_error_type, *k_error, *a_kind, *a_argnames,
@@ -267,17 +267,8 @@ expand(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
         goto fail;
     }
 
-    if (PyDict_SetItem(props, k_run, run) < 0 || set_item(props, k_name, PyObject_GetAttr(site, k_name)) < 0)
-        goto fail;
-    int has_parent = PyObject_IsTrue(parent);
-    if (has_parent < 0)
-        goto fail;
-    if (has_parent ? set_item(props, k_parent, act_id(prefix, parent)) < 0 : PyDict_SetItem(props, k_parent, run) < 0)
-        goto fail;
-    if (PyDict_SetItem(props, k_started, PyTuple_GET_ITEM(item, 6)) < 0
-        || PyDict_SetItem(props, k_ended, PyTuple_GET_ITEM(item, 7)) < 0
-        || PyDict_SetItem(props, k_status, status) < 0)
-        goto fail;
+    /* Props in the order the embedded store gives nodes back (kg.model.records.stored_order):
+     * the others first, then run, name, status, parent, started, ended. */
     int truth = PyObject_IsTrue(line);
     if (truth < 0 || (truth && PyDict_SetItem(props, k_line, line) < 0))
         goto fail;
@@ -338,9 +329,28 @@ expand(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
         if (rc)
             goto fail;
     }
-    truth = PyObject_IsTrue(extra);
-    if (truth < 0 || (truth && PyDict_Update(props, extra) < 0))
+    if (PyDict_SetItem(props, k_run, run) < 0 || set_item(props, k_name, PyObject_GetAttr(site, k_name)) < 0
+        || PyDict_SetItem(props, k_status, status) < 0)
         goto fail;
+    int has_parent = PyObject_IsTrue(parent);
+    if (has_parent < 0)
+        goto fail;
+    if (has_parent ? set_item(props, k_parent, act_id(prefix, parent)) < 0 : PyDict_SetItem(props, k_parent, run) < 0)
+        goto fail;
+    if (PyDict_SetItem(props, k_started, PyTuple_GET_ITEM(item, 6)) < 0
+        || PyDict_SetItem(props, k_ended, PyTuple_GET_ITEM(item, 7)) < 0)
+        goto fail;
+    truth = PyObject_IsTrue(extra);
+    if (truth < 0)
+        goto fail;
+    if (truth) {  /* rare: merged, then put back in the stored order by the Python function */
+        if (PyDict_Update(props, extra) < 0)
+            goto fail;
+        PyObject *ordered = PyObject_CallOneArg(g_order, props);
+        if (ordered == NULL)
+            goto fail;
+        Py_SETREF(props, ordered);
+    }
 
     id = act_id(prefix, n);
     if (id == NULL)
@@ -377,16 +387,17 @@ fail:
 static PyObject *
 configure(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"node", "final", "no_result", "summary", "copy", NULL};
-    PyObject *v[5];
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:configure", names, &v[0], &v[1], &v[2], &v[3], &v[4]))
+    static char *names[] = {"node", "final", "no_result", "summary", "copy", "order", NULL};
+    PyObject *v[6];
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOO:configure", names, &v[0], &v[1], &v[2], &v[3], &v[4],
+                                     &v[5]))
         return NULL;
     if (!PyType_Check(v[0]) || !PyType_IsSubtype((PyTypeObject *)v[0], &PyTuple_Type)) {
         PyErr_SetString(PyExc_TypeError, "node must be a tuple subclass (a NamedTuple)");
         return NULL;
     }
-    PyObject **slots[5] = {&g_node, &g_final, &g_no_result, &g_summary, &g_copy};
-    for (int i = 0; i < 5; i++)
+    PyObject **slots[6] = {&g_node, &g_final, &g_no_result, &g_summary, &g_copy, &g_order};
+    for (int i = 0; i < 6; i++)
         Py_XSETREF(*slots[i], Py_NewRef(v[i]));
     Py_RETURN_NONE;
 }
@@ -395,7 +406,7 @@ static PyMethodDef methods[] = {
     {"expand", (PyCFunction)(void (*)(void))expand, METH_FASTCALL,
      "expand(item, nodes, edges, ctx): append the Activation node of a packed activation to nodes."},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
-     "configure(node, final, no_result, summary, copy): what expand reads besides its ctx."},
+     "configure(node, final, no_result, summary, copy, order): what expand reads besides its ctx."},
     {NULL, NULL, 0, NULL},
 };
 

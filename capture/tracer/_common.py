@@ -23,6 +23,7 @@ from kg.ids import after_fork_in_child
 from kg.exceptions import ConfigError
 from kg.ids import process_prefix
 from kg.model import Edge, Kind, Node, ProvClass
+from kg.model.records import stored_order
 from kg.segments import LIVE, Ctx, NumberedCodec, register_codec, register_table
 from kg.sink import register_expander
 
@@ -290,8 +291,8 @@ def decode_activation(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges:
     # rate falls with row size (duration = ended - started; the function's file and line are
     # in its Definition; library calls carry their module in their name).
     prefix = ctx.prefix
-    props: dict[str, Any] = {"run": run, "name": site.name, "parent": f"a-{prefix}.{parent:x}" if parent else run,
-                             "started": t0, "ended": t1, "status": status}
+    # Props in the order the embedded store gives nodes back (kg.model.records.stored_order).
+    props: dict[str, Any] = {}
     if line:
         props["line"] = line
     if site.kind != "user":
@@ -308,8 +309,14 @@ def decode_activation(item: tuple[Any, ...], ctx: Ctx, nodes: list[Node], edges:
         props["generated"] = {"yield": _final(result, limit)}
     if err:
         props["error_type"], props["error"] = err
+    props["run"] = run
+    props["name"] = site.name
+    props["status"] = status
+    props["parent"] = f"a-{prefix}.{parent:x}" if parent else run
+    props["started"] = t0
+    props["ended"] = t1
     if extra:
-        props.update(extra)
+        props = stored_order({**props, **extra})
     nodes.append(Node(f"a-{prefix}.{n:x}", _ACT, _ACTIVATION, props))
 
 
@@ -364,7 +371,8 @@ def _native_decode() -> Any:
         from capture.tracer import _cexpand  # type: ignore[attr-defined]  # a C extension
     except ImportError:
         return None
-    _cexpand.configure(node=Node, final=_final, no_result=_NO_RESULT, summary=_Summary, copy=_Copy)
+    _cexpand.configure(node=Node, final=_final, no_result=_NO_RESULT, summary=_Summary, copy=_Copy,
+                       order=stored_order)
     return _cexpand.expand
 
 

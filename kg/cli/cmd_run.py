@@ -171,32 +171,12 @@ def _show_environment(ctx: Ctx, trial: Node) -> None:
         click.echo(f"    {e.props.get('name')}: {e.props.get('value')}")
 
 
-def activation_tree(store: Any, trial: Node) -> list[tuple[int, Node]]:
-    """The trial's activations as (depth, node), callers before callees, in start order."""
-    children: dict[str, list[Node]] = {}
-    for n in store.find_nodes(kind="Activation", run=trial.id):
-        children.setdefault(str(n.props.get("parent") or trial.id), []).append(n)
-    for kids in children.values():
-        kids.sort(key=lambda n: (n.props.get("started") or 0, n.id))
-    out: list[tuple[int, Node]] = []
-    seen: set[str] = set()
-    stack = [(trial.id, 0)]
-    # Iterative depth-first walk: deep recursion in the program must not recurse here.
-    pending: list[tuple[int, Node]] = [(0, k) for k in reversed(children.get(trial.id, []))]
-    while pending:
-        depth, n = pending.pop()
-        if n.id in seen:
-            continue
-        seen.add(n.id)
-        out.append((depth, n))
-        pending.extend((depth + 1, k) for k in reversed(children.get(n.id, [])))
-    for pid, kids in children.items():  # parents never recorded (depth limit, other process)
-        for k in kids:
-            if k.id not in seen:
-                seen.add(k.id)
-                out.append((0, k))
-    del stack
-    return out
+def activation_tree(store: Any, trial: Node, limit: int = 0) -> tuple[int, list[tuple[int, Node]]]:
+    """The trial's activations: (how many, the first ``limit`` as (depth, node)), callers before
+    callees, in start order."""
+    from kg.cli.cmd_runs import tree_of
+
+    return tree_of(store.find_nodes(kind="Activation", run=trial.id), trial.id, limit, orphan_children=False)
 
 
 def _value_text(v: Any) -> str:
@@ -210,12 +190,9 @@ def _value_text(v: Any) -> str:
 
 
 def _show_activations(ctx: Ctx, trial: Node, limit: int) -> None:
-    tree = activation_tree(ctx.store, trial)
-    click.echo(f"  activations ({len(tree)}):")
-    for i, (depth, a) in enumerate(tree):
-        if limit and i >= limit:
-            click.echo(f"  … {len(tree) - limit} more (use --limit 0 for all)")
-            break
+    total, tree = activation_tree(ctx.store, trial, limit)
+    click.echo(f"  activations ({total}):")
+    for depth, a in tree:
         q = a.props
         pad = "    " + "  " * depth
         tag = f" [{q['call']}]" if q.get("call") else ""
@@ -232,6 +209,8 @@ def _show_activations(ctx: Ctx, trial: Node, limit: int) -> None:
             click.echo(f"{pad}   Yielded: {_value_text(gen['yield'])}")
         if q.get("error_type"):
             click.echo(f"{pad}   Raised: {q['error_type']}: {q.get('error', '')}")
+    if limit and total > limit:
+        click.echo(f"  … {total - limit} more (use --limit 0 for all)")
 
 
 def _duration(q: dict[str, Any]) -> float | None:

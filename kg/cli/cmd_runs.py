@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
@@ -11,7 +11,7 @@ from kg.cli._options import Ctx, emit_rows, fmt_duration, fmt_time, output_optio
 from kg.model.records import Node
 from kg.stores.base import Store
 
-__all__ = ["register", "SHOW_RENDERERS", "task_tree"]
+__all__ = ["register", "SHOW_RENDERERS", "task_tree", "tree_of"]
 
 # kind -> renderer(ctx, run node, flags dict); other features register theirs (e.g. Trial).
 SHOW_RENDERERS: dict[str, Callable[[Ctx, Node, dict[str, Any]], None]] = {}
@@ -36,34 +36,60 @@ def run_rows(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def task_tree(store: Store, run: Node) -> list[tuple[int, Node]]:
-    """The activities of a run as (depth, node), depth-first in start order."""
+def tree_of(nodes: Iterable[Node], root: str, limit: int = 0, *,
+            orphan_children: bool = True) -> tuple[int, list[tuple[int, Node]]]:
+    """(how many nodes, the first ``limit`` of them as (depth, node)): depth-first from ``root`` by
+    ``parent``, siblings in start order; nodes whose parent was never recorded (depth limit,
+    another process) come last, at the top (with their own children below them when
+    ``orphan_children``). ``limit`` 0: all. Only the siblings the walk reaches are sorted."""
     children: dict[str, list[Node]] = {}
-    for n in store.find_nodes(run=run.id, cls="Activity"):
-        if n.id == run.id:
+    total = 0
+    for n in nodes:
+        if n.id == root:
             continue
-        children.setdefault(str(n.props.get("parent") or run.id), []).append(n)
-    for kids in children.values():
-        kids.sort(key=lambda n: (n.props.get("started") or 0, n.id))
+        total += 1
+        children.setdefault(str(n.props.get("parent") or root), []).append(n)
     out: list[tuple[int, Node]] = []
-    ids_in_tree = set()
+    seen: set[str] = set()
+    want = limit or total
 
-    def walk(pid: str, depth: int) -> None:
-        for kid in children.get(pid, ()):
-            if kid.id in ids_in_tree:
+    def kids(pid: str) -> list[Node]:
+        found = children.get(pid, [])
+        found.sort(key=_start_order)
+        return found
+
+    def walk(start: str, depth: int) -> None:
+        # Iterative: a deep recursion in the program must not recurse here.
+        pending = [(depth, k) for k in reversed(kids(start))]
+        while pending and len(out) < want:
+            d, n = pending.pop()
+            if n.id in seen:
                 continue
-            ids_in_tree.add(kid.id)
-            out.append((depth, kid))
-            walk(kid.id, depth + 1)
+            seen.add(n.id)
+            out.append((d, n))
+            pending.extend([(d + 1, k) for k in reversed(kids(n.id))])
 
-    walk(run.id, 0)
-    orphans = [n for kids in children.values() for n in kids if n.id not in ids_in_tree]
-    for n in orphans:  # parent not captured (e.g. another process): show at top level
-        if n.id not in ids_in_tree:
-            ids_in_tree.add(n.id)
-            out.append((0, n))
-            walk(n.id, 1)
-    return out
+    walk(root, 0)
+    if len(out) < want:
+        for pid in list(children):
+            for n in children[pid]:
+                if len(out) >= want:
+                    break
+                if n.id not in seen:
+                    seen.add(n.id)
+                    out.append((0, n))
+                    if orphan_children:
+                        walk(n.id, 1)
+    return total, out
+
+
+def _start_order(n: Node) -> tuple[Any, str]:
+    return n.props.get("started") or 0, n.id
+
+
+def task_tree(store: Store, run: Node, limit: int = 0) -> tuple[int, list[tuple[int, Node]]]:
+    """The activities of a run: (how many, the first ``limit`` as (depth, node)), depth-first in start order."""
+    return tree_of(store.find_nodes(run=run.id, cls="Activity"), run.id, limit)
 
 
 def _brief(values: Any, limit: int = 60) -> str:
@@ -93,13 +119,10 @@ def render_run(ctx: Ctx, run: Node, flags: dict[str, Any]) -> None:
     for key in ("user", "host", "python", "campaign", "args", "tags", "error_type", "error"):
         if p.get(key) not in (None, "", [], {}):
             click.echo(f"  {key:<8} {p[key] if not isinstance(p[key], (dict, list)) else json.dumps(p[key])}")
-    tree = task_tree(ctx.store, run)
-    click.echo(f"  tasks    {len(tree)}")
     limit = flags.get("limit") or 0
-    for i, (depth, n) in enumerate(tree):
-        if limit and i >= limit:
-            click.echo(f"  … {len(tree) - limit} more (use --limit 0 for all)")
-            break
+    total, tree = task_tree(ctx.store, run, limit)
+    click.echo(f"  tasks    {total}")
+    for depth, n in tree:
         q = n.props
         status = _status(n)
         mark = "✗" if status == "ERROR" else "•"
@@ -113,6 +136,8 @@ def render_run(ctx: Ctx, run: Node, flags: dict[str, Any]) -> None:
         click.echo(line.rstrip())
         if status == "ERROR" and q.get("error_type"):
             click.echo(f"  {'  ' * depth}    {q['error_type']}: {q.get('error', '')}")
+    if limit and total > limit:
+        click.echo(f"  … {total - limit} more (use --limit 0 for all)")
 
 
 def register(cli: click.Group) -> None:

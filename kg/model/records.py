@@ -7,10 +7,24 @@ from typing import Any, NamedTuple
 from kg.exceptions import InputError
 from kg.model.terms import RELATIONS, Kind, ProvClass, Relation
 
-__all__ = ["Node", "Edge", "NODE_COLUMNS", "node", "edge", "check_node", "check_edge", "check_label"]
+__all__ = ["Node", "Edge", "NODE_COLUMNS", "node", "edge", "check_node", "check_edge", "check_label",
+           "stored_order"]
 
 # Properties that stores keep in their own indexed columns as well as in the props.
 NODE_COLUMNS = ("run", "name", "status", "parent", "started", "ended")
+_COLUMN_SET = frozenset(NODE_COLUMNS)
+
+
+def stored_order(props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` in the order the embedded store gives every node back: the other props first, then
+    the column props that are not None, in ``NODE_COLUMNS`` order. The decoders of hot records
+    build their props in this order directly; this is for the rare record with extra props."""
+    out = {k: v for k, v in props.items() if k not in _COLUMN_SET}
+    for key in NODE_COLUMNS:
+        val = props.get(key)
+        if val is not None:
+            out[key] = val
+    return out
 
 
 class Node(NamedTuple):

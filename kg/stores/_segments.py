@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS seg_ctx (
 _SEG_INSERT = "INSERT INTO segs (seg, codec, proc, run, kinds, count, lim, base, data) VALUES (?,?,?,?,?,?,?,?,?)"
 _KEY_INSERT = "INSERT OR IGNORE INTO seg_keys (space, block, role, seg) VALUES (?,?,?,?)"
 _CTX_INSERT = "INSERT OR IGNORE INTO seg_ctx (proc, tab, idx, data) VALUES (?,?,?,?)"
-_SELECT = "SELECT seg, codec, proc, run, lim, base, data FROM segs"
+_SELECT = "SELECT seg, codec, proc, run, lim, base, kinds, data FROM segs"
 
 
 def insert(raw: sqlite3.Connection, sealed: seg.Sealed) -> None:
@@ -74,30 +74,30 @@ def insert(raw: sqlite3.Connection, sealed: seg.Sealed) -> None:
 class _Segment:
     """One segment read back: its records (kept, in a small cache), decoded into nodes when asked."""
 
-    __slots__ = ("sid", "codec", "proc", "run", "lim", "base", "recs")
+    __slots__ = ("sid", "codec", "proc", "run", "lim", "base", "kinds", "recs")
 
     def __init__(self, row: Any) -> None:
-        self.sid, name, self.proc, self.run, self.lim, self.base, data = row
+        self.sid, name, self.proc, self.run, self.lim, self.base, self.kinds, data = row
         self.codec = seg.codec_named(name)
         try:
             self.recs: list[tuple[Any, ...]] = marshal.loads(data)
         except (ValueError, EOFError, TypeError) as exc:
             raise StoreError(f"segment {self.sid} is damaged ({exc})") from None
 
-    def decode(self, ctx: seg.Ctx, shape: Callable[[Node], Node]) -> list[Node]:
-        """Every node of the segment."""
+    def decode(self, ctx: seg.Ctx) -> list[Node]:
+        """Every node of the segment (decoders give props in the store's order: kg.model.records.stored_order)."""
         nodes: list[Node] = []
         edges: list[Edge] = []  # the relations a record stands for are exploded by readers (kg.model.prov)
         decode, base, recs = self.codec.decode, self.base, self.recs
         for i, rec in enumerate(recs):
             decode(rec, ctx, nodes, edges, None if base is None else base + i)
-        return list(map(shape, nodes))
+        return nodes
 
-    def one(self, ctx: seg.Ctx, shape: Callable[[Node], Node], i: int, n: int) -> list[Node]:
+    def one(self, ctx: seg.Ctx, i: int, n: int) -> list[Node]:
         """The node numbered ``n`` that record ``i`` holds (a record may hold several: a loop chunk)."""
         nodes: list[Node] = []
         self.codec.decode_one(self.recs[i], ctx, nodes, n)
-        return list(map(shape, nodes))
+        return nodes
 
 
 class SegmentReader:
@@ -105,9 +105,8 @@ class SegmentReader:
 
     CACHE = 64  # decoded segments kept: lineage walks return to the same ones
 
-    def __init__(self, query: Callable[[str, Iterable[Any]], list[Any]], shape: Callable[[Node], Node]) -> None:
+    def __init__(self, query: Callable[[str, Iterable[Any]], list[Any]]) -> None:
         self._query = query
-        self._shape = shape  # the store's order of props
         self._cache: OrderedDict[int, _Segment] = OrderedDict()
         self._ctx: dict[tuple[str, int], tuple[seg.Ctx, int]] = {}
         self._lock = threading.RLock()
@@ -164,7 +163,7 @@ class SegmentReader:
     def _decode(self, s: _Segment, at: tuple[int, int] | None = None) -> list[Node]:
         try:
             ctx = self.ctx(s)
-            return s.decode(ctx, self._shape) if at is None else s.one(ctx, self._shape, *at)
+            return s.decode(ctx) if at is None else s.one(ctx, *at)
         except StoreError:
             raise
         except Exception as exc:  # a record its codec cannot read: name the segment, not a traceback
@@ -227,9 +226,11 @@ class SegmentReader:
         for s in self._segments(" ".join(where), params):
             if id_prefix is not None and not _may_hold(s, id_prefix):
                 continue
-            for n in self._decode(s):
-                if _match(n, None, kind, name, id_prefix):
-                    yield n
+            nodes = self._decode(s)
+            if name is None and id_prefix is None and (kind is None or s.kinds == f" {kind} "):
+                yield from nodes  # the segment's run and kinds already match: no node to filter
+            else:
+                yield from (n for n in nodes if _match(n, None, kind, name, id_prefix))
 
 
 def _may_hold(s: _Segment, id_prefix: str) -> bool:

@@ -149,18 +149,6 @@ def _node(row: Any) -> Node:
     return Node(row[0], row[1], row[2], props)
 
 
-def _stored_order(n: Node) -> Node:
-    # A node as this store gives back every node (see _node): its other props first, then the
-    # column props; segments' nodes are given back the same way, so readers' output is the same.
-    p = n.props
-    props = {k: v for k, v in p.items() if k not in _COLSET}
-    for key in _COLS:
-        val = p.get(key)
-        if val is not None:
-            props[key] = val
-    return Node(n.id, n.cls, n.kind, props)
-
-
 def _edge(row: Any) -> Edge:
     return Edge(row[1], row[0], row[2], _loads(row[3]))
 
@@ -192,7 +180,7 @@ class SqliteStore(Store):
         except sqlite3.DatabaseError as exc:
             self._raw.close()
             raise SchemaError(f"{self.path}: not a provkg store ({_reason(exc)})") from None
-        self.segments = _segments.SegmentReader(self._query, _stored_order)
+        self.segments = _segments.SegmentReader(self._query)
         self._seg_spaces: set[str] | None = None  # spaces segments hold ids in (write() checks them)
 
     @staticmethod
@@ -401,14 +389,17 @@ class SqliteStore(Store):
             return
         # Then the compact activities that segments hold (tasks, activations, loop iterations).
         hidden = self._hidden()
-        for n in self.segments.scan(run=run, kind=kind, name=name, parent=parent, id_prefix=id_prefix):
-            if n.id in hidden:
-                continue
+        found = self.segments.scan(run=run, kind=kind, name=name, parent=parent, id_prefix=id_prefix)
+        if hidden:
+            found = (n for n in found if n.id not in hidden)
+        if left is None:
+            yield from found
+            return
+        for n in found:
             yield n
-            if left is not None:
-                left -= 1
-                if left <= 0:
-                    return
+            left -= 1
+            if left <= 0:
+                return
 
     def find_edges(self, *, src: str | None = None, dst: str | None = None, rel: str | None = None,
                    run: str | None = None) -> Iterator[Edge]:
