@@ -7,7 +7,8 @@ Two `kg run` trials of a recursive program (every activation recorded) make the 
   process (nothing cached): the median and the 90th percentile of the queries;
 * `kg list`, `kg show 2` and `kg show 2 -a` (the 100,000-activation trial with its activation
   tree), whole commands, median of --repeat;
-* the store's bytes per activation.
+* the store's bytes per activation;
+* the peak memory (RSS) of a `kg run` that records 10,000,000 activations (``--memory N``; 0 skips it).
 
     .venv/bin/python bench/bench_scale.py [--big 900000] [--small 100000] [--queries 200]
 """
@@ -85,6 +86,7 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=100_000, help="activations of the trial shown")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--memory", type=int, default=10_000_000, help="activations of the peak-memory run (0: skip)")
     args = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="kg-scale-"))
     env = dict(os.environ, KG_HOME=str(d / ".kg"))
@@ -114,8 +116,32 @@ def main() -> None:
                                               f"{'MET' if med_s < 1 else 'NOT MET'})"))
     base = statistics.median(wall([sys.executable, "-c", "pass"], env, d)[0] for _ in range(args.repeat))
     rows.append(("python -c pass", f"{base:.2f} s", "the interpreter's own start-up, for scale"))
+    if args.memory:
+        rows.append(peak_memory(args.memory, env))
     report(f"a store of {activations:,} activations", rows)
     shutil.rmtree(d, ignore_errors=True)
+
+
+PEAK = """
+import resource, subprocess, sys, time
+t = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - t)
+"""
+
+
+def peak_memory(n: int, env: dict[str, str]) -> tuple[str, str, str]:
+    """`kg run` recording ``n`` activations in a fresh store: its peak RSS (the largest child's)."""
+    d = Path(tempfile.mkdtemp(prefix="kg-scale-mem-"))
+    (d / "prog.py").write_text(PROGRAM)
+    env = dict(env, KG_HOME=str(d / ".kg"))
+    _, out = wall([sys.executable, "-c", PEAK, sys.executable, "-m", "kg", "run", "prog.py", str(n // PER_ITEM)],
+                  env, d)
+    kb, secs = out.split()
+    mb = int(kb) / 1024
+    shutil.rmtree(d, ignore_errors=True)
+    return (f"kg run of {n:,} activations", f"{mb:.0f} MB peak RSS",
+            f"target ≤ 500 MB: {'MET' if mb <= 500 else 'NOT MET'}; {float(secs):.1f} s")
 
 
 if __name__ == "__main__":

@@ -173,8 +173,8 @@ register_codec(_ChunkCodec())
 
 
 def _backpressure(sink: Any, limit: int) -> None:
-    """Keep the buffered iterations near the sink's cap: wake the flush thread, and drain on
-    this thread once twice that is waiting (the loop then runs at the store's pace)."""
+    """Keep the buffered iterations near the sink's cap: store them on this thread when they are due
+    (Sink.check) or twice that is waiting (the loop then runs at the store's pace)."""
     if len(sink.buf) >= 2 * limit:
         sink.flush()
     else:
@@ -336,7 +336,7 @@ class Loop(_BaseLoop):
                          (tuple(vi), tuple(vv)), None))
                     base += n
                     t0 = ts[-1]
-                    if sink is not None and len(sink.buf) >= limit:
+                    if sink is not None and (sink.due or len(sink.buf) >= limit):
                         _backpressure(sink, limit)
                 if n < CHUNK and not (n and ts[-1] >= deadline):
                     break
@@ -452,5 +452,5 @@ class LightweightLoop(_BaseLoop):
         sink = state.sink
         if sink is not None:
             limit = max(1, sink.cap // CHUNK)
-            if len(sink.buf) >= limit:
+            if sink.due or len(sink.buf) >= limit:
                 _backpressure(sink, limit)

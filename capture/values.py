@@ -20,6 +20,24 @@ _handlers: dict[type, Callable[[Any], Any]] = {}
 def register_handler(tp: type, handler: Callable[[Any], Any]) -> None:
     """Summarise instances of ``tp`` with ``handler(obj) -> JSON value`` instead of the default."""
     _handlers[tp] = handler
+    _PLAIN.clear()
+
+
+# Types whose instances summarise to {"type": name, "repr": repr(obj)} (when that repr is within
+# the limit): no handler, no to_dict, shape or __len__, no attribute hooks, and a name reprlib has
+# no special case for. Deciding that once per type instead of per object is what makes the
+# ``self`` of every recorded method call cheap to summarise (it was half of `kg run`'s time on
+# object-oriented programs).
+_PLAIN: dict[type, str | None] = {}
+_REPR_CASES = frozenset(name[5:] for name in dir(reprlib.Repr) if name.startswith("repr_"))
+
+
+def _plain_name(tp: type) -> str | None:
+    if (tp in _handlers or tp.__getattribute__ is not object.__getattribute__ or hasattr(tp, "__getattr__")
+            or hasattr(tp, "to_dict") or hasattr(tp, "shape") or hasattr(tp, "__len__")
+            or "_".join(tp.__name__.split()) in _REPR_CASES or isinstance(tp, type) and issubclass(tp, type)):
+        return None
+    return _type_name(tp)
 
 
 def _repr(limit: int) -> reprlib.Repr:
@@ -56,13 +74,25 @@ def summarize(value: Any, limit: int | None = None) -> Any:
     tp = type(value)
     if limit is None:
         limit = settings.repr_limit
-    short = _repr_for(limit)
     if tp in _JSON_SCALARS:
         if tp is str and len(value) > limit:
-            return {"type": "str", "size": len(value), "repr": short.repr(value)}
+            return {"type": "str", "size": len(value), "repr": _repr_for(limit).repr(value)}
         if tp is float and value != value:  # NaN is not JSON
             return {"type": "float", "repr": "nan"}
         return value
+    plain = _PLAIN.get(tp, "")
+    if plain == "":
+        plain = _PLAIN[tp] = _plain_name(tp)
+    if plain is not None:
+        own = getattr(value, "__dict__", None)  # attributes set on this object alone count too
+        if own is None or ("to_dict" not in own and "shape" not in own):
+            try:
+                r = repr(value)
+            except Exception:  # a broken __repr__: the general path below says so
+                r = None
+            if r is not None and len(r) <= limit:
+                return {"type": plain, "repr": r}
+    short = _repr_for(limit)
     try:
         handler = _handlers.get(tp)
         if handler is not None:
