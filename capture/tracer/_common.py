@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from capture.values import ATOMIC, summarize
+from capture.values import _PLAIN, ATOMIC, _plain_name, summarize
 from kg.config import settings
 from kg.ids import after_fork_in_child
 from kg.exceptions import ConfigError
@@ -226,6 +226,11 @@ class _Copy:
 
 def _type_summary(v: Any) -> dict[str, Any]:
     tp = type(v)
+    plain = _PLAIN.get(tp, "")
+    if plain == "":
+        plain = _PLAIN[tp] = _plain_name(tp)
+    if plain is not None:  # no size or shape to look for (see capture.values._plain_name)
+        return {"type": plain}
     out: dict[str, Any] = {"type": tp.__qualname__ if tp.__module__ == "builtins"
                            else f"{tp.__module__}.{tp.__qualname__}"}
     try:

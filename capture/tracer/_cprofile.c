@@ -52,6 +52,8 @@ typedef struct {
     PyObject *summ_value;  /* summ_value(v, vmode): everything else */
     PyObject *vmode;
     int full_values;       /* vmode == "full" */
+    PyObject *plain;       /* capture.values._PLAIN: type -> its name if its objects are plain, or None */
+    Py_ssize_t limit;      /* the repr limit */
 } ValueRules;
 
 typedef struct {
@@ -72,6 +74,8 @@ typedef struct {
     PyObject *callable_site;  /* the classifier's callable_site(fn) */
     PyObject *copy_cls;    /* _Copy(tp, items): a small list or set of atoms, copied at call time */
     int full_values;       /* values == "full" (else "type": every non-atom goes to summ_value) */
+    PyObject *plain;       /* capture.values._PLAIN */
+    Py_ssize_t limit;
     PyObject *c_skip;      /* dict: C callable key -> True (never recorded) / False (pyprof records it) */
     int all_calls;
     PyObject *ev_names[7]; /* event strings for pyprof */
@@ -128,7 +132,7 @@ static int is_atomic(const ValueRules *self, PyObject *v) {
 }
 
 static ValueRules profiler_rules(CProfiler *p) {
-    ValueRules r = {p->atoms, p->copy_cls, p->summ_value, p->vmode, p->full_values};
+    ValueRules r = {p->atoms, p->copy_cls, p->summ_value, p->vmode, p->full_values, p->plain, p->limit};
     return r;
 }
 
@@ -141,11 +145,59 @@ static int all_atomic(const ValueRules *self, PyObject **items, Py_ssize_t n) {
 /* What the hot path keeps of a value (summ_value in _common.py, its common cases in C):
    atoms and small tuples of atoms by reference, small lists of atoms copied, the rest
    summarised by the Python function. New reference. */
+static PyObject *s_type, *s_repr, *s_to_dict, *s_shape;
+
+/* 1 if v has its own attribute `name` (the class has none: _plain_name checked), 0 if not, -1 on error. */
+static int own_attr(PyObject *v, PyObject *name) {
+    PyObject *found = NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    int rc = PyObject_GetOptionalAttr(v, name, &found);
+#else
+    int rc = _PyObject_LookupAttr(v, name, &found);
+#endif
+    Py_XDECREF(found);
+    return rc;
+}
+
+/* The summary of a plain object (capture.values.summarize's first case, in C): {"type": name,
+   "repr": repr(v)}. NULL without an error: not known to be plain, or the general path must decide. */
+static PyObject *plain_summary(const ValueRules *self, PyObject *v) {
+    if (self->plain == NULL) return NULL;
+    PyObject *name = PyDict_GetItemWithError(self->plain, (PyObject *)Py_TYPE(v));  /* borrowed */
+    if (name == NULL || !PyUnicode_CheckExact(name)) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (!self->full_values)  /* values "type": a plain object has no size or shape to add */
+        return Py_BuildValue("{OO}", s_type, name);
+    int a = own_attr(v, s_to_dict), b = a == 0 ? own_attr(v, s_shape) : a;
+    if (a != 0 || b != 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *r = PyObject_Repr(v);
+    if (r == NULL || PyUnicode_GET_LENGTH(r) > self->limit) {
+        PyErr_Clear();  /* a broken or long repr: summarize says what to keep */
+        Py_XDECREF(r);
+        return NULL;
+    }
+    PyObject *d = PyDict_New();
+    if (d == NULL || PyDict_SetItem(d, s_type, name) < 0 || PyDict_SetItem(d, s_repr, r) < 0) {
+        Py_XDECREF(d);
+        Py_DECREF(r);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return d;
+}
+
 static PyObject *summ_one(const ValueRules *self, PyObject *v) {
     if (is_atomic(self, v)) {
         Py_INCREF(v);
         return v;
     }
+    PyObject *fast = plain_summary(self, v);
+    if (fast != NULL || PyErr_Occurred()) return fast;
     if (self->full_values) {
         if (PyTuple_CheckExact(v) && PyTuple_GET_SIZE(v) <= 16 &&
             all_atomic(self, &PyTuple_GET_ITEM(v, 0), PyTuple_GET_SIZE(v))) {
@@ -494,17 +546,19 @@ static int tracefunc(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
 
 /* CProfiler(pyprof, stack, gens, codes, put, run, nxt, summ_value, vmode, atoms,
              no_result, act_code, tracer, depth, lib_calls, keep_values, return_ops, callable_site,
-             all_calls, copy_cls) */
+             all_calls, copy_cls, plain, limit) */
 static int CProfiler_init(CProfiler *self, PyObject *args, PyObject *kwds) {
     PyObject *return_ops;
     static const char *names[7] = {"call", "exception", "line", "return", "c_call", "c_exception", "c_return"};
-    if (!PyArg_ParseTuple(args, "OO!O!O!OOOOOO!OOOlppOOpO", &self->pyprof, &PyList_Type, &self->stack,
+    if (!PyArg_ParseTuple(args, "OO!O!O!OOOOOO!OOOlppOOpOOn", &self->pyprof, &PyList_Type, &self->stack,
                           &PyDict_Type, &self->gens, &PyDict_Type, &self->codes, &self->put, &self->run,
                           &self->nxt, &self->summ_value, &self->vmode,
                           &PyFrozenSet_Type, &self->atoms, &self->no_result, &self->act_code, &self->tracer,
                           &self->depth, &self->lib_calls, &self->keep_values, &return_ops,
-                          &self->callable_site, &self->all_calls, &self->copy_cls))
+                          &self->callable_site, &self->all_calls, &self->copy_cls, &self->plain, &self->limit))
         return -1;
+    self->plain = self->plain == Py_None ? NULL : self->plain;
+    Py_XINCREF(self->plain);
     PyObject **fields[] = {&self->pyprof, &self->stack, &self->gens, &self->codes, &self->put, &self->run,
                            &self->nxt, &self->summ_value, &self->vmode, &self->atoms,
                            &self->no_result, &self->act_code, &self->tracer, &self->callable_site,
@@ -532,7 +586,7 @@ static int CProfiler_init(CProfiler *self, PyObject *args, PyObject *kwds) {
 
 static int CProfiler_traverse(CProfiler *self, visitproc visit, void *arg) {
     Py_VISIT(self->pyprof); Py_VISIT(self->stack); Py_VISIT(self->gens); Py_VISIT(self->codes);
-    Py_VISIT(self->put); Py_VISIT(self->nxt); Py_VISIT(self->summ_value);
+    Py_VISIT(self->put); Py_VISIT(self->nxt); Py_VISIT(self->summ_value); Py_VISIT(self->plain);
     Py_VISIT(self->tracer); Py_VISIT(self->callable_site); Py_VISIT(self->c_skip);
     return 0;
 }
@@ -541,6 +595,7 @@ static int CProfiler_clear(CProfiler *self) {
     Py_CLEAR(self->pyprof); Py_CLEAR(self->stack); Py_CLEAR(self->gens); Py_CLEAR(self->codes);
     Py_CLEAR(self->put); Py_CLEAR(self->run); Py_CLEAR(self->nxt);
     Py_CLEAR(self->summ_value); Py_CLEAR(self->vmode); Py_CLEAR(self->atoms); Py_CLEAR(self->no_result);
+    Py_CLEAR(self->plain);
     Py_CLEAR(self->act_code); Py_CLEAR(self->tracer); Py_CLEAR(self->callable_site); Py_CLEAR(self->c_skip);
     Py_CLEAR(self->copy_cls);
     for (int i = 0; i < 7; i++) Py_CLEAR(self->ev_names[i]);
@@ -609,6 +664,8 @@ typedef struct {
     PyObject *codes;       /* code -> Site or None */
     PyObject *put, *run, *nxt, *summ_value, *vmode, *atoms, *no_result, *act_code, *tracer, *copy_cls;
     PyObject *disable;     /* sys.monitoring.DISABLE */
+    PyObject *plain;       /* capture.values._PLAIN */
+    Py_ssize_t limit;
     long depth;
     int keep_values;
     int full_values;
@@ -618,7 +675,7 @@ typedef struct {
 static PyObject *s_s;
 
 static ValueRules mon_rules(CMonitor *m) {
-    ValueRules r = {m->atoms, m->copy_cls, m->summ_value, m->vmode, m->full_values};
+    ValueRules r = {m->atoms, m->copy_cls, m->summ_value, m->vmode, m->full_values, m->plain, m->limit};
     return r;
 }
 
@@ -760,14 +817,16 @@ static PyObject *CMonitor_call(CMonitor *self, PyObject *const *args, Py_ssize_t
 }
 
 /* CMonitor(py_start, py_return, py_call, local, codes, put, run, nxt, summ_value, vmode, atoms,
-            no_result, act_code, tracer, copy_cls, disable, depth, keep_values) */
+            no_result, act_code, tracer, copy_cls, disable, depth, keep_values, plain, limit) */
 static int CMonitor_init(CMonitor *self, PyObject *args, PyObject *kwds) {
-    if (!PyArg_ParseTuple(args, "OOOOO!OOOOOO!OOOOOlp", &self->py_start, &self->py_return, &self->py_call,
+    if (!PyArg_ParseTuple(args, "OOOOO!OOOOOO!OOOOOlpOn", &self->py_start, &self->py_return, &self->py_call,
                           &self->local, &PyDict_Type, &self->codes, &self->put, &self->run, &self->nxt,
                           &self->summ_value, &self->vmode, &PyFrozenSet_Type, &self->atoms, &self->no_result,
                           &self->act_code, &self->tracer, &self->copy_cls, &self->disable, &self->depth,
-                          &self->keep_values))
+                          &self->keep_values, &self->plain, &self->limit))
         return -1;
+    self->plain = self->plain == Py_None ? NULL : self->plain;
+    Py_XINCREF(self->plain);
     PyObject **fields[] = {&self->py_start, &self->py_return, &self->py_call, &self->local, &self->codes,
                            &self->put, &self->run, &self->nxt, &self->summ_value, &self->vmode, &self->atoms,
                            &self->no_result, &self->act_code, &self->tracer, &self->copy_cls, &self->disable};
@@ -780,6 +839,7 @@ static int CMonitor_init(CMonitor *self, PyObject *args, PyObject *kwds) {
 static int CMonitor_traverse(CMonitor *self, visitproc visit, void *arg) {
     Py_VISIT(self->py_start); Py_VISIT(self->py_return); Py_VISIT(self->py_call); Py_VISIT(self->local);
     Py_VISIT(self->codes); Py_VISIT(self->put); Py_VISIT(self->nxt); Py_VISIT(self->summ_value);
+    Py_VISIT(self->plain);
     Py_VISIT(self->tracer); Py_VISIT(self->copy_cls);
     return 0;
 }
@@ -788,6 +848,7 @@ static int CMonitor_clear(CMonitor *self) {
     Py_CLEAR(self->py_start); Py_CLEAR(self->py_return); Py_CLEAR(self->py_call); Py_CLEAR(self->local);
     Py_CLEAR(self->codes); Py_CLEAR(self->put); Py_CLEAR(self->run); Py_CLEAR(self->nxt);
     Py_CLEAR(self->summ_value); Py_CLEAR(self->vmode); Py_CLEAR(self->atoms); Py_CLEAR(self->no_result);
+    Py_CLEAR(self->plain);
     Py_CLEAR(self->act_code); Py_CLEAR(self->tracer); Py_CLEAR(self->copy_cls); Py_CLEAR(self->disable);
     return 0;
 }
@@ -836,6 +897,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cprofile", "C hot p
 PyMODINIT_FUNC PyInit__cprofile(void) {
     if (PyType_Ready(&CProfilerType) < 0) return NULL;
     s_idx = PyUnicode_InternFromString("idx");
+    s_type = PyUnicode_InternFromString("type");
+    s_repr = PyUnicode_InternFromString("repr");
+    s_to_dict = PyUnicode_InternFromString("to_dict");
+    s_shape = PyUnicode_InternFromString("shape");
     s_getter = PyUnicode_InternFromString("getter");
     s_fault = PyUnicode_InternFromString("fault");
     s_pressure = PyUnicode_InternFromString("pressure");

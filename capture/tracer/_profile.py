@@ -95,7 +95,7 @@ class ProfileTracer(TracerBase):
         c = CProfiler(prof, prof.kg_stack, prof.kg_gens, self.cls.codes, self.put, self.run_id, next_number,
                       summ_value, opts.values, frozenset(_ATOMS), NO_RESULT, ACT_CODE, self,
                       opts.depth or 1 << 30, opts.calls != "user", opts.values != "none", tuple(_RETURN_OPS),
-                      self.cls.callable_site, opts.calls == "all", _list_copy)
+                      self.cls.callable_site, opts.calls == "all", _list_copy, _PLAIN, settings.repr_limit)
         self._cprofs.append(c)
         c.install()
 
@@ -205,4 +205,5 @@ class ProfileTracer(TracerBase):
 
 
 from capture.tracer._common import _list_copy  # noqa: E402
+from capture.values import _PLAIN  # noqa: E402
 from capture.values import ATOMIC as _ATOMS  # noqa: E402

@@ -22,7 +22,7 @@ from typing import Any
 from capture.tracer._classify import Classifier
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, _list_copy, next_number, summ_args, summ_value)
-from capture.values import ATOMIC
+from capture.values import _PLAIN, ATOMIC
 from kg.config import settings
 from kg.exceptions import CaptureError
 
@@ -77,7 +77,7 @@ class MonitoringTracer(TracerBase):
             self._cmon = c = CMonitor(
                 cbs[ev.PY_START], cbs[ev.PY_RETURN], cbs[ev.CALL], self._local, self.cls.codes, self.put,
                 self.run_id, next_number, summ_value, opts.values, frozenset(ATOMIC), NO_RESULT, ACT_CODE, self,
-                _list_copy, mon.DISABLE, opts.depth or 1 << 30, opts.values != "none")
+                _list_copy, mon.DISABLE, opts.depth or 1 << 30, opts.values != "none", _PLAIN, settings.repr_limit)
             cbs.update({ev.PY_START: c.start, ev.PY_RETURN: c.ret, ev.CALL: c.call})
         for event, fn in cbs.items():
             mon.register_callback(self.tool, event, fn)
