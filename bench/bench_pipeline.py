@@ -12,8 +12,10 @@ imports ``capture``) and captured in one ``capture.Run``. It prints, per record,
 the store's bytes per record, beside the floor measured in the same run (a bare ``executemany``
 of N narrow rows into SQLite) and, when Flowcept runs here, Flowcept's offline figures.
 
-Then `kg run` as a whole command until stored, every activation recorded, beside plain python:
-``fib(27)`` and real third-party programs (pyperformance's benchmark sources, bench/programs).
+Then four processes capturing 250,000 tasks each into one store at once (all queryable, no
+duplicate id, no error reaching a program), and `kg run` as a whole command until stored, every
+activation recorded, beside plain python: ``fib(27)`` and real third-party programs
+(pyperformance's benchmark sources, bench/programs).
 
     .venv/bin/python bench/bench_pipeline.py                  # everything, N = 100,000 / 200,000
     .venv/bin/python bench/bench_pipeline.py --only task,light --n 50000
@@ -264,16 +266,58 @@ def section_run(args: argparse.Namespace) -> None:
     report("`kg run`, whole command until stored, beside python (median of --repeat)", rows)
 
 
+CONCURRENT_CHECK = '''
+import sys
+from kg.stores import open_store
+s = open_store()
+ids, runs = set(), 0
+for run in s.runs():
+    runs += 1
+    for n in s.find_nodes(run=run.id, kind="Task"):
+        ids.add(n.id)
+print(runs, len(ids))
+'''
+
+
+def section_concurrent(args: argparse.Namespace) -> None:
+    """Four processes capturing tasks into one store at once: every record queryable, ids distinct."""
+    per = args.n or 250_000
+    d, env = fresh("concurrent")
+    prog = d / "prog.py"
+    prog.write_text(PROGRAM)
+    t = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, str(prog), str(per), "task", "capture"], env=env, cwd=d,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = []
+    for p in procs:
+        _out, err = p.communicate(timeout=3600)
+        if p.returncode != 0 or "locked" in err or "fault" in err:
+            errors.append(err.strip()[-300:] or f"exit {p.returncode}")
+    elapsed = time.perf_counter() - t
+    _, out = wall([sys.executable, "-c", CONCURRENT_CHECK], env, d)
+    runs, distinct = map(int, out.split())
+    t_one, _ = wall([sys.executable, str(prog), str(per), "task", "capture"], *fresh("concurrent-one")[::-1])
+    ok = runs == 4 and distinct == 4 * per and not errors
+    rows = [("4 processes x tasks", f"{4 * per:,} records", f"all at once into one store, {elapsed:.1f} s "
+                                                            f"(one process alone: {t_one:.1f} s)"),
+            ("queryable after", f"{distinct:,} distinct ids", f"{runs} runs; {'OK' if ok else 'NOT OK'}"),
+            ("errors reaching the programs", str(len(errors)), "; ".join(errors) or "none (no 'database is locked')")]
+    report("several writers, one store", rows)
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=None, help="records per capture path (default: 100,000 / 200,000)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", type=lambda s: set(s.split(",")), default=None,
-                    help="comma-separated: task, light, loop, lightloop, run")
+                    help="comma-separated: task, light, loop, lightloop, run, concurrent")
     ap.add_argument("--flowcept-python", default=None, help="a python with flowcept installed (default: this one)")
     args = ap.parse_args()
     if not args.only or args.only & set(PATHS):
         section_paths(args)
+    if not args.only or "concurrent" in args.only:
+        section_concurrent(args)
     if not args.only or "run" in args.only:
         section_run(args)
 

@@ -33,6 +33,8 @@ __all__ = ["Codec", "Ctx", "LIVE", "Sealed", "register_codec", "register_table",
 
 SEGMENT = 256     # records per segment: a lookup unmarshals one segment (~0.2 ms), a write costs one row
 BLOCK_BITS = 10   # a key row per 1,024 numbers of a space that a segment's ids (or parents) fall in
+BIG_SEGMENT = 400  # bytes a record: a segment above that average is checked for records with long values
+BIG_RECORD = 256   # ... and a record above this (plus 4 x the repr limit) goes to the expander instead
 
 # Which module registers each codec (imported by a reader that meets one of its segments).
 CODEC_MODULES = {
@@ -369,6 +371,21 @@ def _seal_one(codec: Codec, recs: list[tuple[Any, ...]], run: Any, prefix: str, 
                 continue
             keep.append(rec)
             keep_src.append(src)
+        if not keep:
+            return
+        stored, recs = keep, keep_src
+        data = _dumps(stored)
+    if len(data) > BIG_SEGMENT * len(stored):
+        # Some records hold long strings or bytes (kept by reference): the expander summarises those,
+        # so a segment never stores a value beyond ~BIG_RECORD bytes (a 1 MB argument stays out).
+        big = BIG_RECORD + 4 * limit
+        keep, keep_src = [], []
+        for rec, src in zip(stored, recs):
+            if len(_dumps(rec)) > big:
+                out.rest.append(src)
+            else:
+                keep.append(rec)
+                keep_src.append(src)
         if not keep:
             return
         stored, recs = keep, keep_src

@@ -204,3 +204,30 @@ def test_a_damaged_segment_is_a_clear_error(store: SqliteStore, tmp_path: Path) 
     with pytest.raises(StoreError, match="segment .* is damaged"):
         list(fresh.find_nodes(run=run.id))
     fresh.close()
+
+
+def test_long_values_are_summarised_not_stored_whole(store: SqliteStore) -> None:
+    set_sink(Sink(store, strict=True))
+
+    @capture.task(lightweight=True)
+    def light(text):  # type: ignore[no-untyped-def]
+        return len(text)
+
+    @capture.task
+    def full(text):  # type: ignore[no-untyped-def]
+        return text[:3]
+
+    big = "x" * 1_000_000
+    with capture.Run(name="long values") as run:
+        for _ in range(20):
+            light(big)
+            full(big)
+            light("short")
+    capture.flush()
+    store.close()
+    assert Path(store.path).stat().st_size < 2_000_000  # 40 MB of arguments were not kept
+    with SqliteStore(store.path) as again:
+        used = [n.props["used"]["text"] for n in again.find_nodes(run=run.id, kind="Task")]
+    assert len(used) == 60
+    assert sum(1 for u in used if u == "short") == 20
+    assert all(u["size"] == 1_000_000 and u["type"] == "str" for u in used if u != "short")
