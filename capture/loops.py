@@ -151,6 +151,9 @@ class _ChunkCodec(Codec):
         base, count = rec[2], len(rec[4]) + (rec[7] is not None)
         return rec[1][0] + "/", base, count
 
+    def nodes(self, recs: list[tuple[Any, ...]]) -> int:
+        return sum(self._span(rec)[2] for rec in recs)
+
     def keys(self, recs: list[tuple[Any, ...]], prefix: str, base: int | None) -> tuple[int, Keys, Keys]:
         total = 0
         ids: Keys = set()

@@ -33,8 +33,8 @@ __all__ = ["Codec", "Ctx", "LIVE", "Sealed", "register_codec", "register_table",
 
 SEGMENT = 256     # records per segment: a lookup unmarshals one segment (~0.2 ms), a write costs one row
 BLOCK_BITS = 10   # a key row per 1,024 numbers of a space that a segment's ids (or parents) fall in
-BIG_SEGMENT = 400  # bytes a record: a segment above that average is checked for records with long values
-BIG_RECORD = 256   # ... and a record above this (plus 4 x the repr limit) goes to the expander instead
+BIG_SEGMENT = 400  # bytes a node: a segment above that average is checked for records with long values
+BIG_RECORD = 256   # ... and a record above this a node (plus 4 x the repr limit) goes to the expander
 
 # Which module registers each codec (imported by a reader that meets one of its segments).
 CODEC_MODULES = {
@@ -227,6 +227,10 @@ class Codec:
                n: int | None = None) -> None:
         raise NotImplementedError
 
+    def nodes(self, recs: list[tuple[Any, ...]]) -> int:
+        """How many nodes ``recs`` stand for (one a record, unless overridden)."""
+        return len(recs)
+
     def decode_one(self, rec: tuple[Any, ...], ctx: Ctx, nodes: list[Node], n: int) -> None:
         """Append the node numbered ``n`` that ``rec`` holds (one node a record, unless overridden)."""
         self.decode(rec, ctx, nodes, [], n)
@@ -375,13 +379,13 @@ def _seal_one(codec: Codec, recs: list[tuple[Any, ...]], run: Any, prefix: str, 
             return
         stored, recs = keep, keep_src
         data = _dumps(stored)
-    if len(data) > BIG_SEGMENT * len(stored):
+    if len(data) > BIG_SEGMENT * codec.nodes(stored):
         # Some records hold long strings or bytes (kept by reference): the expander summarises those,
         # so a segment never stores a value beyond ~BIG_RECORD bytes (a 1 MB argument stays out).
         big = BIG_RECORD + 4 * limit
         keep, keep_src = [], []
         for rec, src in zip(stored, recs):
-            if len(_dumps(rec)) > big:
+            if len(_dumps(rec)) > big * codec.nodes([rec]):
                 out.rest.append(src)
             else:
                 keep.append(rec)

@@ -231,3 +231,20 @@ def test_long_values_are_summarised_not_stored_whole(store: SqliteStore) -> None
     assert len(used) == 60
     assert sum(1 for u in used if u == "short") == 20
     assert all(u["size"] == 1_000_000 and u["type"] == "str" for u in used if u != "short")
+
+
+def test_loops_are_kept_in_segments_however_long(store: SqliteStore) -> None:
+    set_sink(Sink(store, strict=True))
+    with capture.Run(name="loops"):
+        loop = capture.Loop(range(50_000), name="long")
+        for _ in loop:
+            pass
+        for i in (light := capture.LightweightLoop(range(50_000), name="light")):
+            light.end_iter({"v": i * 0.5})
+    capture.flush()
+    con = sqlite3.connect(store.path)
+    in_segments = con.execute("SELECT coalesce(sum(count), 0) FROM segs WHERE codec = 'loop'").fetchone()[0]
+    rows = con.execute("SELECT count(*) FROM nodes WHERE kind = 'Task'").fetchone()[0]
+    con.close()
+    assert in_segments == 100_000 and rows == 0  # chunks of 4,096 iterations are not "long values"
+    assert Path(store.path).stat().st_size < 100_000 * 40
