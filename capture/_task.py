@@ -111,13 +111,11 @@ class _TaskCodec(NumberedCodec):
     def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
         return {SPECS[i].kind for i in set(map(_spec_of, recs))}
 
-    def split(self, recs: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        if not _TELEMETRY:
-            return recs, []
-        keep, rest = [], []
-        for r in recs:
-            (rest if type(r[1]) is int and SPECS[r[1]].telemetry else keep).append(r)
-        return keep, rest
+    def filters(self) -> bool:
+        return bool(_TELEMETRY)
+
+    def expanded(self, rec: tuple[Any, ...]) -> bool:
+        return type(rec[1]) is int and SPECS[rec[1]].telemetry
 
 
 _spec_of = itemgetter(1)
@@ -263,8 +261,8 @@ class _LightCodec(_TaskCodec):
                n: int | None = None) -> None:
         decode_light(rec, ctx, nodes, edges, n if n is not None else next(state.counter))
 
-    def split(self, recs: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        return recs, []
+    def filters(self) -> bool:
+        return False  # lightweight tasks have no telemetry
 
     def number(self, count: int) -> int:
         counter = state.counter

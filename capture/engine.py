@@ -122,11 +122,11 @@ class _CallbackCodec(NumberedCodec):
     def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
         return {_CALLBACK}
 
-    def split(self, recs: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        keep, rest = [], []
-        for r in recs:
-            (rest if r[9] else keep).append(r)
-        return keep, rest
+    def filters(self) -> bool:
+        return True
+
+    def expanded(self, rec: tuple[Any, ...]) -> bool:
+        return bool(rec[9])  # a new token version
 
 
 register_codec(_CallbackCodec())

@@ -250,9 +250,20 @@ class Codec:
         """The records as stored (marshal-able); those left as they were go to the expanders."""
         return recs
 
+    def filters(self) -> bool:
+        """True if some records of this code must go to the expander (see ``expanded``)."""
+        return False
+
+    def expanded(self, rec: tuple[Any, ...]) -> bool:
+        """True for a record the expander stores instead (it makes nodes or edges of its own)."""
+        return False
+
     def split(self, recs: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """(records for segments, records that need the expander: they make stored nodes or edges)."""
-        return recs, []
+        """(records for segments, records for the expander)."""
+        if not self.filters():
+            return recs, []
+        keep, _, rest = _partition(recs, recs, self.expanded)
+        return keep, rest
 
     def number(self, count: int) -> int:
         """For ``numbered`` codecs: reserve ``count`` numbers of this process, return the first."""
@@ -361,38 +372,47 @@ def seal(batch: list[Any], prefix: str, limit: int, writer: CtxWriter) -> Sealed
     return out
 
 
+def _partition(stored: list[Any], recs: list[Any],
+               test: Callable[[Any], bool]) -> tuple[list[Any], list[Any], list[Any]]:
+    """Of the same records as stored (``stored``) and as captured (``recs``): (stored forms and
+    captured forms of those whose stored form fails ``test``, captured forms of those it passes:
+    they go to the expander)."""
+    keep, keep_src, rest = [], [], []
+    for rec, src in zip(stored, recs):
+        if test(rec):
+            rest.append(src)
+        else:
+            keep.append(rec)
+            keep_src.append(src)
+    return keep, keep_src, rest
+
+
+def _unmarshallable(rec: Any) -> bool:
+    try:
+        _dumps(rec)
+        return False
+    except ValueError:
+        return True
+
+
 def _seal_one(codec: Codec, recs: list[tuple[Any, ...]], run: Any, prefix: str, limit: int, out: Sealed) -> None:
     stored = codec.prepare(recs)
     try:
         data = _dumps(stored)
     except ValueError:  # an object marshal cannot write (a summary object, an exception...)
-        keep, keep_src = [], []
-        for rec, src in zip(stored, recs):
-            try:
-                _dumps(rec)
-            except ValueError:
-                out.rest.append(src)
-                continue
-            keep.append(rec)
-            keep_src.append(src)
-        if not keep:
+        stored, recs, rest = _partition(stored, recs, _unmarshallable)
+        out.rest += rest
+        if not stored:
             return
-        stored, recs = keep, keep_src
         data = _dumps(stored)
     if len(data) > BIG_SEGMENT * codec.nodes(stored):
         # Some records hold long strings or bytes (kept by reference): the expander summarises those,
         # so a segment never stores a value beyond ~BIG_RECORD bytes (a 1 MB argument stays out).
         big = BIG_RECORD + 4 * limit
-        keep, keep_src = [], []
-        for rec, src in zip(stored, recs):
-            if len(_dumps(rec)) > big * codec.nodes([rec]):
-                out.rest.append(src)
-            else:
-                keep.append(rec)
-                keep_src.append(src)
-        if not keep:
+        stored, recs, rest = _partition(stored, recs, lambda rec: len(_dumps(rec)) > big * codec.nodes([rec]))
+        out.rest += rest
+        if not stored:
             return
-        stored, recs = keep, keep_src
         data = _dumps(stored)
     if type(run) is not str:
         out.rest += recs
