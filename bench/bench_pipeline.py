@@ -217,9 +217,10 @@ def section_paths(args: argparse.Namespace) -> None:
     report("capture until queryable, µs added per record (median of --repeat)", rows)
 
 
-def kg_run_ratio(script: Path, argv: list[str], repeat: int, env_extra: dict[str, str] | None = None) -> dict[str, float]:
+def kg_run_ratio(script: Path, argv: list[str], repeat: int, env_extra: dict[str, str] | None = None,
+                 kg_args: tuple[str, ...] = ()) -> dict[str, float]:
     """Plain python vs `kg run` until stored (a new process reads the trial's activations)."""
-    kg = [sys.executable, "-m", "kg", "run"]
+    kg = [sys.executable, "-m", "kg", "run", *kg_args]
     py_times, kg_times, acts = [], [], 0
     for _ in range(repeat):
         d, env = fresh("run")
@@ -241,11 +242,11 @@ def section_run(args: argparse.Namespace) -> None:
     rows = []
     d = Path(tempfile.mkdtemp(prefix="kg-pipe-fib-"))
     (d / "fib.py").write_text(FIB)
-    m = kg_run_ratio(d / "fib.py", ["27"], args.repeat)
-    rows.append(("fib(27): python", f"{m['python']:.2f} s", ""))
-    rows.append(("fib(27): kg run until stored", f"{m['kg']:.2f} s",
-                 f"{m['ratio']:.1f}x python (target ≤ 15x: {'MET' if m['ratio'] <= 15 else 'NOT MET'}); "
-                 f"{m['activations']:,} activations"))
+    for values in args.values:
+        m = kg_run_ratio(d / "fib.py", ["27"], args.repeat, kg_args=("--values", values))
+        rows.append((f"fib(27), --values {values}", f"{m['ratio']:.1f}x",
+                     f"python {m['python']:.2f} s, kg run until stored {m['kg']:.2f} s (target ≤ 15x: "
+                     f"{'MET' if m['ratio'] <= 15 else 'NOT MET'}); {m['activations']:,} activations"))
     shutil.rmtree(d, ignore_errors=True)
     try:
         import programs
@@ -254,16 +255,23 @@ def section_run(args: argparse.Namespace) -> None:
         rows.append(("third-party programs", "-", f"not available: {exc}"))
         report("`kg run`, whole command until stored, beside python", rows)
         return
-    ratios = []
+    ratios: dict[str, list[float]] = {v: [] for v in args.values}
     for name, argv in programs.PROGRAMS.items():
-        m = kg_run_ratio(src / f"bm_{name}.py", argv, args.repeat, programs.env())
-        ratios.append(m["ratio"])
-        rows.append((f"{name}", f"{m['ratio']:.1f}x", f"python {m['python']:.2f} s, kg run {m['kg']:.2f} s, "
-                                                      f"{m['activations']:,} activations"))
-    med, worst = statistics.median(ratios), max(ratios)
-    rows.append((f"{len(ratios)} programs: median", f"{med:.1f}x", f"target ≤ 4x: {'MET' if med <= 4 else 'NOT MET'}"))
-    rows.append((f"{len(ratios)} programs: worst", f"{worst:.1f}x", f"target ≤ 15x: {'MET' if worst <= 15 else 'NOT MET'}"))
-    report("`kg run`, whole command until stored, beside python (median of --repeat)", rows)
+        cells = []
+        for values in args.values:
+            m = kg_run_ratio(src / f"bm_{name}.py", argv, args.repeat, programs.env(), ("--values", values))
+            ratios[values].append(m["ratio"])
+            cells.append(f"{values} {m['ratio']:.1f}x ({m['kg']:.2f} s)")
+        rows.append((name, f"{ratios[args.values[0]][-1]:.1f}x",
+                     f"python {m['python']:.2f} s; " + ", ".join(cells) + f"; {m['activations']:,} activations"))
+    for values in args.values:
+        med, worst = statistics.median(ratios[values]), max(ratios[values])
+        rows.append((f"{len(ratios[values])} programs, --values {values}: median", f"{med:.1f}x",
+                     f"target ≤ 4x: {'MET' if med <= 4 else 'NOT MET'}"))
+        rows.append((f"{len(ratios[values])} programs, --values {values}: worst", f"{worst:.1f}x",
+                     f"target ≤ 15x: {'MET' if worst <= 15 else 'NOT MET'}"))
+    report("`kg run`, whole command until stored, beside python (median of --repeat; first column: "
+           f"--values {args.values[0]})", rows)
 
 
 CONCURRENT_CHECK = '''
@@ -313,6 +321,8 @@ def main() -> None:
     ap.add_argument("--only", type=lambda s: set(s.split(",")), default=None,
                     help="comma-separated: task, light, loop, lightloop, run, concurrent")
     ap.add_argument("--flowcept-python", default=None, help="a python with flowcept installed (default: this one)")
+    ap.add_argument("--values", type=lambda s: s.split(","), default=["full", "type"],
+                    help="kg run --values modes to measure, comma-separated (default: full,type; full is the default)")
     args = ap.parse_args()
     if not args.only or args.only & set(PATHS):
         section_paths(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import reprlib
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from kg.config import settings
@@ -40,8 +41,25 @@ def _plain_name(tp: type) -> str | None:
     return _type_name(tp)
 
 
+class _Repr(reprlib.Repr):
+    """reprlib.Repr without its sort of a whole set or dict (O(n log n) for every summary of a large
+    one: a program passing a set of 100,000 items to a recorded function paid that at each call).
+    A large set or dict shows its first items, sorted, and "..." as reprlib does."""
+
+    BIG = 64
+
+    def repr_set(self, x: Any, level: int) -> str:
+        return super().repr_set(list(islice(x, self.maxset + 1)) if len(x) > self.BIG else x, level)
+
+    def repr_frozenset(self, x: Any, level: int) -> str:
+        return super().repr_frozenset(list(islice(x, self.maxfrozenset + 1)) if len(x) > self.BIG else x, level)
+
+    def repr_dict(self, x: Any, level: int) -> str:
+        return super().repr_dict(dict(islice(x.items(), self.maxdict + 1)) if len(x) > self.BIG else x, level)
+
+
 def _repr(limit: int) -> reprlib.Repr:
-    r = reprlib.Repr()
+    r = _Repr()
     r.maxstring = r.maxother = r.maxlong = limit
     r.maxlist = r.maxtuple = r.maxset = r.maxdict = r.maxfrozenset = r.maxdeque = r.maxarray = 8
     r.maxlevel = 3

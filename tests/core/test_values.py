@@ -88,3 +88,12 @@ def test_a_handler_registered_later_takes_over_from_the_fast_path() -> None:
     finally:
         values._handlers.pop(Late)
         values._PLAIN.clear()
+
+
+def test_a_large_set_or_dict_is_summarised_from_a_sample_not_sorted_whole() -> None:
+    big = set(range(200_000, 0, -1))
+    summary = values.summarize(big)
+    assert summary["size"] == 200_000 and summary["repr"].endswith(", ...}")
+    assert values.summarize({3, 1, 2})["repr"] == "{1, 2, 3}"  # small ones as reprlib shows them
+    d = values.summarize({i: str(i) for i in range(1000)})
+    assert d["size"] == 1000 and d["repr"].endswith(", ...}") and d["repr"].count(":") == 8
