@@ -60,7 +60,7 @@ def put(item: Any) -> None:
 
 
 def check_pressure() -> None:
-    """Wake the flush thread past a batch, drain the buffer on this thread past its cap (Sink.check)."""
+    """Store the buffer on this thread when a batch is due or the buffer is past its cap (Sink.check)."""
     sink = state.sink
     if sink is not None:
         sink.check()

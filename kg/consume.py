@@ -75,7 +75,7 @@ class Consumer:
     def __init__(self, redis_url: str, store: Store, *, stream: str | None = None, group: str = DEFAULT_GROUP,
                  consumer: str | None = None, count: int = 50, block_ms: int = 1000,
                  claim_idle: float = 60.0, delete_acked: bool = True) -> None:
-        from capture.stream import _client, split_stream_uri
+        from kg.stores.redis_stream import redis_client, split_stream_uri
 
         self.url, self.stream = split_stream_uri(redis_url, stream)
         self.group = group
@@ -87,7 +87,7 @@ class Consumer:
         self.delete_acked = delete_acked
         self.dead_stream = f"{self.stream}:dead"
         self.stats = ConsumerStats()
-        self._r = _client(self.url)
+        self._r = redis_client(self.url)
         self._stop = False
 
     # -- setup ---------------------------------------------------------------
@@ -175,7 +175,7 @@ class Consumer:
                 return
 
     def _commit(self, entries: list[tuple[Any, dict[Any, Any]]]) -> None:
-        from capture.stream import RECORDS_FIELD
+        from kg.stores.redis_stream import RECORDS_FIELD
 
         decoded: list[tuple[Any, list[Node], list[Edge]]] = []
         dead: list[tuple[Any, dict[Any, Any], str]] = []

@@ -36,7 +36,7 @@ def open_store(uri: str | None = None, *, create: bool = True) -> Store:
         uri = uri[len("sqlite:///"):]  # SQLAlchemy's spelling: sqlite:///rel.db, sqlite:////abs.db
     if uri.startswith(("redis://", "rediss://", "unix://")):
         # producers only: records go to a Redis stream that `kg consume` stores
-        from capture.stream import open_redis_store
+        from kg.stores.redis_stream import open_redis_store
 
         return open_redis_store(uri)
     if "://" in uri:

@@ -168,12 +168,8 @@ def test_consume_refuses_a_stream_as_its_target(redis_server: str) -> None:
 
 def test_kg_store_redis_uri_selects_the_stream_producer(redis_server: str) -> None:
     from capture.stream import RedisStreamStore
-    from kg.exceptions import ConfigError
     from kg.stores import open_store
 
-    try:
-        s = open_store(f"{redis_server}?stream=s-env")
-    except ConfigError:
-        pytest.skip("kg.stores.open_store does not route redis:// to capture.stream yet (one line, lead)")
+    s = open_store(f"{redis_server}?stream=s-env")
     assert isinstance(s, RedisStreamStore) and s.stream == "s-env"
     s.close()
