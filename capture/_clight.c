@@ -27,6 +27,8 @@ typedef struct {
     PyObject *fallback;  /* fallback(result, args, kwargs): the slow path (no sink or no run yet) */
     PyObject *check;     /* check(): called every 1024 records (capture._state.check_pressure) */
     unsigned long calls;
+    PyObject *last_run;  /* the run of the previous record (held, so its address is not reused) ... */
+    PyObject *last_rid;  /* ... and its id: a run's id never changes */
     PyObject *dict;      /* __dict__: functools.update_wrapper puts __name__, __wrapped__... here */
     vectorcallfunc vectorcall;
 } LightTask;
@@ -96,8 +98,14 @@ static int record(LightTask *self, PyObject *result, PyObject *const *args, Py_s
         if (run == Py_None) {
             rid = s_empty;
             Py_INCREF(rid);
+        } else if (run == self->last_run) {
+            rid = Py_NewRef(self->last_rid);
         } else {
             rid = PyObject_GetAttr(run, s_id);
+            if (rid != NULL) {
+                Py_XSETREF(self->last_run, Py_NewRef(run));
+                Py_XSETREF(self->last_rid, Py_NewRef(rid));
+            }
         }
         Py_DECREF(run);
     }
@@ -152,20 +160,21 @@ static int LightTask_init(LightTask *self, PyObject *args, PyObject *kwds) {
     Py_INCREF(self->code); Py_INCREF(self->plain_code); Py_INCREF(self->idx); Py_INCREF(self->fallback);
     Py_INCREF(self->check);
     self->calls = 0;
+    self->last_run = self->last_rid = NULL;
     self->vectorcall = LightTask_vectorcall;
     return 0;
 }
 
 static int LightTask_traverse(LightTask *self, visitproc visit, void *arg) {
     Py_VISIT(self->fn); Py_VISIT(self->state); Py_VISIT(self->settings); Py_VISIT(self->fallback);
-    Py_VISIT(self->check);
+    Py_VISIT(self->check); Py_VISIT(self->last_run);
     Py_VISIT(self->dict);
     return 0;
 }
 
 static int LightTask_clear(LightTask *self) {
     Py_CLEAR(self->fn); Py_CLEAR(self->state); Py_CLEAR(self->settings); Py_CLEAR(self->code);
-    Py_CLEAR(self->plain_code); Py_CLEAR(self->check);
+    Py_CLEAR(self->plain_code); Py_CLEAR(self->check); Py_CLEAR(self->last_run); Py_CLEAR(self->last_rid);
     Py_CLEAR(self->idx); Py_CLEAR(self->fallback); Py_CLEAR(self->dict);
     return 0;
 }

@@ -7,55 +7,43 @@ Each argv makes a program run 0.1-0.6 s under plain python on the 2-core develop
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
+
+from .fetch import VERSION, fetch
 
 __all__ = ["PROGRAMS", "VERSION", "prepare", "env"]
 
 HERE = Path(__file__).resolve().parent
-VERSION = "1.14.0"
-CACHE = HERE / ".cache"
 
-# name -> argv (pyperf's --loops: how many times the program's benchmark function runs)
+# name -> argv. ``--loops N`` is pyperf's own option: a bench_time_func program's timed function
+# gets loops=N, a bench_func program's function is called N times (pyperf_shim/pyperf.py).
+# Counts calibrated on the 2-core machine with Python 3.11 (whole process, startup included).
 PROGRAMS: dict[str, list[str]] = {
-    "richards": ["--loops", "4"],
-    "richards_super": ["--loops", "4"],
-    "deltablue": ["--loops", "8"],
-    "go": ["--loops", "2"],
-    "hexiom": ["--loops", "8"],
-    "chaos": ["--loops", "3"],
-    "raytrace": ["--loops", "1"],
-    "nbody": ["--loops", "3"],
-    "spectral_norm": ["--loops", "3"],
-    "fannkuch": ["--loops", "1"],
-    "float": ["--loops", "3"],
-    "nqueens": ["--loops", "3"],
-    "generators": ["--loops", "2"],
-    "coroutines": ["--loops", "6"],
-    "comprehensions": ["--loops", "10"],
-    "meteor_contest": ["--loops", "3"],
-    "scimark": ["--loops", "1"],
+    "richards": ["--loops", "4"],            # OO task scheduler, method calls
+    "richards_super": ["--loops", "4"],      # the same through super()
+    "deltablue": ["--loops", "50"],          # OO constraint solver, deep method chains
+    "go": ["--loops", "2"],                  # Go-playing Monte Carlo tree search, OO + recursion
+    "hexiom": ["--loops", "40"],             # puzzle solver, recursive search
+    "chaos": ["--loops", "3"],               # fractal: spline objects, small methods
+    "raytrace": ["--loops", "1"],            # ray tracer: vector objects, dunder methods
+    "nbody": ["--loops", "3"],               # numeric loops, few calls
+    "spectral_norm": ["--loops", "3"],       # numeric: many tiny function calls
+    "fannkuch": ["--loops", "1"],            # list permutations, one long function
+    "float": ["--loops", "3"],               # object creation, math calls
+    "nqueens": ["--loops", "3"],             # generator expressions, permutations
+    "generators": ["--loops", "2"],          # recursive generators (tree walk)
+    "coroutines": ["--loops", "10"],         # recursive coroutines
+    "comprehensions": ["--loops", "10000"],  # dataclasses, comprehensions
+    "meteor_contest": ["--loops", "3"],      # puzzle solver, recursion + generators
+    "scimark": ["--loops", "2", "sor"],      # SOR through Array2D.__getitem__/__setitem__
+    "pyflate": ["--loops", "1"],             # pure-Python bzip2 decoder, bit reader methods
+    "barnes_hut": ["--loops", "1", "--iterations", "25"],  # quadtree n-body, recursion
 }
 
 
 def prepare() -> Path:
     """The directory holding ``bm_<name>.py`` for every program (downloaded and extracted once)."""
-    src = CACHE / "src"
-    if all((src / f"bm_{name}.py").exists() for name in PROGRAMS):
-        return src
-    CACHE.mkdir(parents=True, exist_ok=True)
-    wheel = CACHE / f"pyperformance-{VERSION}-py3-none-any.whl"
-    if not wheel.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"pyperformance=={VERSION}",
-                        "-d", str(CACHE)], check=True)
-    src.mkdir(exist_ok=True)
-    with zipfile.ZipFile(wheel) as zf:
-        for name in PROGRAMS:
-            data = zf.read(f"pyperformance/data-files/benchmarks/bm_{name}/run_benchmark.py")
-            (src / f"bm_{name}.py").write_bytes(data)
-    return src
+    return fetch(PROGRAMS)
 
 
 def env() -> dict[str, str]:
