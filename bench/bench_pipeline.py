@@ -226,9 +226,8 @@ def kg_run_ratio(script: Path, argv: list[str], repeat: int, env_extra: dict[str
     for _ in range(repeat):
         d, env = fresh("run")
         env.update(env_extra or {})
-        for f in script.parent.iterdir():
-            if f.is_file():
-                shutil.copy(f, d / f.name)
+        # The whole directory, data files included (pyflate opens data/ beside itself).
+        shutil.copytree(script.parent, d, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
         t_py, _ = wall([sys.executable, script.name, *argv], env, d)
         t_kg, _ = wall([*kg, script.name, *argv], env, d)
         first, _, acts = read_twice(env, d, None)

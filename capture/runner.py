@@ -119,10 +119,12 @@ def _print_exception(exc: BaseException) -> str:
 
 def _wait_threads() -> None:
     # What the interpreter does at shutdown: the run is over when the last non-daemon thread ends.
+    # provkg's own threads (named "kg-…": the sink, a Neo4j store's writer pool, whose idle workers
+    # never end by themselves) are not the program's.
     main = threading.main_thread()
     while True:
         left = [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()
-                and t.name != "kg-sink"]
+                and not t.name.startswith("kg-")]
         if not left:
             return
         for t in left:

@@ -28,6 +28,14 @@ class Ctx:
 
     @property
     def store(self) -> Store:
+        """The store, for reading: one that does not exist is an error (a typo must not make an empty one)."""
+        if self._store is None:
+            self._store = open_store(self.store_uri, create=False)
+        return self._store
+
+    @property
+    def writable(self) -> Store:
+        """The store, for commands that write into it (`kg run`, `kg load`, `kg pull`): created when missing."""
         if self._store is None:
             self._store = open_store(self.store_uri)
         return self._store

@@ -17,10 +17,10 @@ FORMATS = ("dot", "nt", "prolog", "provjson", "provn", "rdf")
 __all__ = ["register", "LOADERS"]
 
 
-def _load_jsonl(path: str) -> tuple[list[Any], list[Any]]:
+def _load_jsonl(path: str, bad: list[str] | None = None) -> tuple[list[Any], list[Any]]:
     from kg.stores.jsonl import read_records
 
-    return read_records(path)
+    return read_records(path, bad=bad)
 
 
 def _load_provjson(path: str) -> tuple[list[Any], list[Any]]:
@@ -102,19 +102,29 @@ def register(cli: click.Group) -> None:
     @click.argument("file", type=click.Path(dir_okay=False))
     @click.option("--format", "-F", "fmt", type=click.Choice(sorted(LOADERS)), default=None,
                   help="Input format (default: from the file name; .jsonl or .json).")
+    @click.option("--skip-bad", is_flag=True,
+                  help="JSONL: load the good records and report each bad line, instead of loading nothing.")
     @pass_ctx
-    def load_cmd(ctx: Ctx, file: str, fmt: str | None) -> None:
+    def load_cmd(ctx: Ctx, file: str, fmt: str | None, skip_bad: bool) -> None:
         """Import an offline JSONL capture or a PROV-JSON document into the store.
 
         The whole file is checked first; a malformed line or record is reported and
-        nothing is written. Loading the same file twice changes nothing.
+        nothing is written (with --skip-bad, a JSONL file's good records are loaded and
+        every bad line is reported). Loading the same file twice changes nothing.
 
         \b
         Example:
           kg load .kg/offline.jsonl
+          kg load --skip-bad damaged.jsonl
           kg load --format provjson other-tool.json
         """
         fmt = fmt or ("provjson" if file.endswith(".json") else "jsonl")
-        nodes, edges = LOADERS[fmt](file)
-        ctx.store.write(nodes, edges)
-        click.echo(f"loaded {len(nodes)} nodes and {len(edges)} edges from {file}", err=True)
+        if skip_bad and fmt != "jsonl":
+            raise click.UsageError("--skip-bad is for JSONL files")
+        bad: list[str] = []
+        nodes, edges = LOADERS[fmt](file, bad) if skip_bad else LOADERS[fmt](file)
+        for reason in bad:
+            click.echo(f"kg: skipped {reason}", err=True)
+        ctx.writable.write(nodes, edges)
+        skipped = f"; {len(bad)} bad lines skipped" if bad else ""
+        click.echo(f"loaded {len(nodes)} nodes and {len(edges)} edges from {file}{skipped}", err=True)

@@ -135,10 +135,10 @@ def register(cli: click.Group) -> None:
         """
         source = _neo4j(from_)
         try:
-            if source.uri == ctx.store.uri:
+            if source.uri == ctx.writable.uri:
                 raise InputError("the embedded store is this Neo4j itself; nothing to pull")
             bar = _bar(None if runs else total_records(source), "pull")
-            report = copy_runs(source, ctx.store, list(runs) or None,
+            report = copy_runs(source, ctx.writable, list(runs) or None,
                                on_progress=bar.update if bar is not None else None)
             if bar is not None:
                 bar.close()

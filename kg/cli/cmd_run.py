@@ -68,6 +68,9 @@ def register(cli: click.Group) -> None:
         except TargetError as exc:
             click.echo(exc.message, err=True)
             sys.exit(exc.code)
+        from kg.redact import redactor
+
+        redactor()  # a bad redact_patterns entry is a one-line error before anything is written
         options = TraceOptions(depth=depth, calls=calls, values=values)
         if ctx.store_uri:  # `kg --store X run`: the records go where the trial is read from
             from kg.sink import Sink, set_sink
@@ -77,7 +80,7 @@ def register(cli: click.Group) -> None:
         command = "run " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("run") + 1:]) \
             if "run" in sys.argv else "run " + " ".join(shlex.quote(a) for a in (module and ["-m", module] or [])
                                                           + list(args))
-        result = run_trial(target, store=ctx.store, name=name, command=command, options=options,
+        result = run_trial(target, store=ctx.writable, name=name, command=command, options=options,
                            bypass_modules=bypass_modules, tracer=tracer, say=say)
         ctx.close()
         exit_like_python(result.outcome)

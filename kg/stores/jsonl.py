@@ -56,8 +56,10 @@ def _parse(line: bytes, lineno: int, source: str) -> Node | Edge:
         raise InputError(f"{where}: {exc}") from None
 
 
-def read_records(path: str | os.PathLike[str]) -> tuple[list[Node], list[Edge]]:
-    """Parse a JSONL file completely; raises InputError naming the first bad line."""
+def read_records(path: str | os.PathLike[str], *,
+                 bad: list[str] | None = None) -> tuple[list[Node], list[Edge]]:
+    """Parse a JSONL file completely; raises InputError naming the first bad line. With ``bad``
+    (a list), a bad line is appended to it (its one-line reason) and skipped instead."""
     nodes: list[Node] = []
     edges: list[Edge] = []
     try:
@@ -68,7 +70,13 @@ def read_records(path: str | os.PathLike[str]) -> tuple[list[Node], list[Edge]]:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            rec = _parse(line, lineno, str(path))
+            try:
+                rec = _parse(line, lineno, str(path))
+            except InputError as exc:
+                if bad is None:
+                    raise
+                bad.append(str(exc))
+                continue
             (nodes if isinstance(rec, Node) else edges).append(rec)  # type: ignore[arg-type]
     return nodes, edges
 
@@ -84,6 +92,13 @@ class JsonlStore(Store):
         self._mem: Any = None
 
     def write(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
+        # Checked as `kg load` checks them, before anything is appended: a bad record is refused
+        # here (InputError, nothing written) rather than found later, poisoning the file.
+        nodes, edges = list(nodes), list(edges)
+        for n in nodes:
+            check_node(n)
+        for e in edges:
+            check_edge(e)
         data = encode_records(nodes, edges)
         if not data:
             return

@@ -164,7 +164,8 @@ class SqliteStore(Store):
             p = Path(self.path)
             if not p.exists():
                 if not create:
-                    raise StoreError(f"no store at {self.path}")
+                    raise StoreError(f"no store at {self.path}: nothing was captured there (capture with `kg run` "
+                                     f"or capture.Run, or name another store with --store or KG_STORE)")
                 p.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         # The stdlib driver, one connection shared by the store's threads under _lock: every

@@ -105,8 +105,9 @@ def test_malformed_line_names_the_line_and_writes_nothing(tmp_path: Path) -> Non
     out = run_kg("load", str(bad), cwd=tmp_path)
     assert out.returncode == 1
     assert f"{bad}:3: not valid JSON" in out.stderr
-    info = json.loads(run_kg("info", "--format", "json", cwd=tmp_path).stdout)[0]
-    assert info["nodes"] == 0  # nothing written
+    info = run_kg("info", "--format", "json", cwd=tmp_path)
+    # nothing written: not even an empty store is left behind
+    assert info.returncode == 1 and "no store at" in info.stderr
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text(good + '{"type": "edge", "rel": "USES", "src": "a", "dst": "b"}\n')
     out = run_kg("load", str(wrong), cwd=tmp_path)
@@ -154,3 +155,42 @@ def test_kg_run_does_not_import_what_it_does_not_use(tmp_path: Path) -> None:
     for heavy in ("sqlalchemy", "psutil", "kg.export", "kg.restore", "kg.diff", "tomllib", "importlib.metadata"):
         assert heavy not in out, f"kg run imported {heavy}"
     assert "kg.stores.sqlite" in out  # the probe sees the modules of the process it runs in
+
+
+def test_a_read_command_on_a_store_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "x.db"
+    for args in (["list"], ["show", "1"], ["info"], ["export", "--all"]):
+        r = run_kg("--store", str(missing), *args)
+        assert r.returncode == 1 and r.stderr.startswith("kg: error: no store at"), (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()  # nothing was created on the way
+    r = run_kg("--store", str(missing), "load", str(tmp_path / "none.jsonl"))
+    assert r.returncode != 0 and not missing.exists()  # a bad input file writes nothing, store included
+
+
+def test_kg_load_skip_bad_loads_the_good_records_and_names_each_bad_line(tmp_path: Path) -> None:
+    from kg.exceptions import InputError
+    from kg.model import Node
+    from kg.stores.jsonl import JsonlStore
+
+    capture_file = tmp_path / "offline.jsonl"
+    offline = JsonlStore(capture_file)
+    offline.write([Node("good-1", "Entity", "Value", {"v": 1})])
+    with pytest.raises(InputError):  # refused at write time: the file is never poisoned by the writer
+        offline.write([Node("good-2", "Entity", "Value", {}), Node("bad", "Thing", "Value", {})])
+    lines = capture_file.read_text().splitlines()
+    assert len(lines) == 1  # nothing of the refused batch was appended
+    with capture_file.open("a") as fh:  # damage from elsewhere: a cut line and a foreign record
+        fh.write('{"type": "node", "id": "cut"\n{"type": "thing"}\n')
+        fh.write('{"type": "node", "id": "good-3", "cls": "Entity", "kind": "Value", "props": {}}\n')
+    store = tmp_path / "kg.db"
+    r = run_kg("--store", str(store), "load", str(capture_file))
+    assert r.returncode == 1 and ":2: not valid JSON" in r.stderr and not store.exists()
+    r = run_kg("--store", str(store), "load", "--skip-bad", str(capture_file))
+    assert r.returncode == 0, r.stderr
+    assert "offline.jsonl:2: not valid JSON" in r.stderr and "offline.jsonl:3: record type" in r.stderr
+    assert "loaded 2 nodes and 0 edges" in r.stderr and "2 bad lines skipped" in r.stderr
+    from kg.stores.sqlite import SqliteStore
+
+    with SqliteStore(store) as s:
+        assert s.get_node("good-1") is not None and s.get_node("good-3") is not None

@@ -1,4 +1,5 @@
-"""Fixtures for the store contract: one ``kgstore`` per implementation, and an id namespace per test.
+"""Fixtures for the store contract: one ``kgstore`` per implementation (SQLite, the offline JSONL file,
+Neo4j), and an id namespace per test.
 
 Neo4j is a shared server (the dev/CI one, or KG_TEST_NEO4J), so every test writes ids under
 its own random prefix, compares counts as differences, and deletes its nodes afterwards."""
@@ -19,13 +20,15 @@ def ns() -> str:
     return f"ct-{secrets.token_hex(4)}-"
 
 
-@pytest.fixture(params=["sqlite", "neo4j"])
+@pytest.fixture(params=["sqlite", "jsonl", "neo4j"])
 def kgstore(request: pytest.FixtureRequest, tmp_path: Path, ns: str) -> Iterator[Store]:
     """The same contract, run on every store."""
-    if request.param == "sqlite":
+    if request.param in ("sqlite", "jsonl"):
+        from kg.stores.jsonl import JsonlStore
         from kg.stores.sqlite import SqliteStore
 
-        s: Store = SqliteStore(tmp_path / "contract.db")
+        s: Store = SqliteStore(tmp_path / "contract.db") if request.param == "sqlite" else \
+            JsonlStore(tmp_path / "contract.jsonl")
         yield s
         s.close()
         return

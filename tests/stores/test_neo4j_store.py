@@ -150,3 +150,21 @@ def test_records_flushed_at_exit_reach_neo4j_whole(neo: tuple[Neo4jStore, str], 
     assert "could not be stored" not in done.stderr and "fault" not in done.stderr, done.stderr
     assert s.cypher("MATCH (n:Value) WHERE n.id STARTS WITH $p RETURN count(n) AS c", {"p": ns}) == [{"c": n}]
     assert not list((tmp_path / ".kg").glob("spool/*.jsonl"))
+
+
+def test_kg_run_into_neo4j_returns_and_stores_the_trial(neo4j_uri: str, tmp_path: Path) -> None:
+    # The store's writer pool is provkg's, not the program's: `kg run` must not wait for it to end.
+    from tests.conftest import run_kg
+
+    (tmp_path / "hello.py").write_text("def greet(who):\n    return 'hello ' + who\n\nprint(greet('you'))\n")
+    r = run_kg("run", "hello.py", cwd=tmp_path, env={"KG_STORE": neo4j_uri}, timeout=60)
+    assert r.returncode == 0 and r.stdout == "hello you\n", r.stderr
+    s = Neo4jStore(neo4j_uri)
+    trials = [t for t in s.runs() if t.kind == "Trial" and t.props.get("cwd") == str(tmp_path)]
+    try:
+        assert len(trials) == 1 and trials[0].props["status"] == "finished"
+        assert any(a.props.get("name") == "greet" for a in s.find_nodes(kind="Activation", run=trials[0].id))
+    finally:
+        for t in trials:
+            s.cypher("MATCH (n:KG) WHERE n.run = $r OR n.id = $r DETACH DELETE n", {"r": t.id}, write=True)
+        s.close()
