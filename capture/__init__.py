@@ -47,6 +47,17 @@ def instrument(module: Any = None, **options: Any) -> Any:
     return _instrument(module, **options)
 
 
+def secret(value: str) -> str:
+    """Mark ``value`` as a secret: it is replaced by ``[redacted]`` wherever it would be stored
+    (arguments, returns, task inputs and outputs, exports). Returns ``value`` unchanged::
+
+        token = capture.secret(vault.read("api"))
+    """
+    from kg.redact import add_secret
+
+    return add_secret(value)
+
+
 def flush() -> None:
     """Write everything captured so far to the store now."""
     from capture._state import ensure_sink
@@ -57,5 +68,5 @@ def flush() -> None:
 __all__ = [
     "Run", "workflow", "current_run", "task", "lightweight_task", "Task",
     "register_handler", "summarize", "enable", "disable", "flush", "settings",
-    "Loop", "LightweightLoop", "instrument", "telemetry",
+    "Loop", "LightweightLoop", "instrument", "telemetry", "secret",
 ]

@@ -19,6 +19,7 @@ from capture import environment as env_mod
 from capture.runner import Outcome, Target, execute
 from capture.tracer import TraceOptions, Tracing, tracer_name
 from kg import trial as trial_mod
+from kg.redact import redactor
 from kg.stores.base import Store
 
 __all__ = ["TrialRun", "run_trial"]
@@ -58,6 +59,7 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
     tname = tracer_name(tracer)
     sink = ensure_sink()
     t0 = time.time()
+    redactor().take_argv(target.args)  # `--token X`: X is redacted wherever it is recorded
     trial_id = trial_mod.new_trial_id()
     parent = trial_mod.next_parent(store)
     source = target.source or b""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import reprlib
 from collections.abc import Callable
 from itertools import islice
@@ -132,6 +133,23 @@ def summarize(value: Any, limit: int | None = None) -> Any:
         return out
     except Exception as exc:  # a broken __repr__ must not break capture
         return {"type": _type_name(tp), "repr": f"<unrepresentable: {type(exc).__name__}>"}
+
+
+def _environ(value: Any) -> Any:
+    # The environment is never recorded by value: its repr holds every variable, secrets included.
+    return {"type": "os._Environ", "repr": "<os.environ: not recorded>", "size": len(value)}
+
+
+def _environ_view(value: Any) -> Any:
+    # keys()/items()/values() of os.environ (dict(os.environ) iterates them) show the whole mapping too.
+    if isinstance(getattr(value, "_mapping", None), os._Environ):
+        return {"type": _type_name(type(value)), "repr": "<view of os.environ: not recorded>", "size": len(value)}
+    return {"type": _type_name(type(value)), "size": len(value), "repr": _repr_for(settings.repr_limit).repr(value)}
+
+
+register_handler(os._Environ, _environ)
+for _view in (type(os.environ.keys()), type(os.environ.items()), type(os.environ.values())):
+    register_handler(_view, _environ_view)
 
 
 def _jsonable(obj: Any, depth: int = 0) -> Any:

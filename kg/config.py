@@ -11,8 +11,12 @@ from kg.exceptions import ConfigError
 
 __all__ = ["Settings", "settings", "kg_home", "store_uri", "load_config"]
 
-SECRET_MARKERS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH", "COOKIE",
-                  "SESSION", "PRIVATE", "SIGNATURE", "CERT")
+SECRET_MARKERS = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH", "COOKIE",
+                  "SESSION", "PRIVATE", "SIGNATURE", "CERT", "DSN", "WEBHOOK")
+
+# Whole words of a name (split at "_") that mark a credential but are too short to match inside words:
+# DB_PASS, SMTP_PW, MSSQL_PWD.
+_SECRET_WORDS = frozenset({"PASS", "PW", "PWD", "PAT"})
 
 
 def kg_home() -> Path:
@@ -78,11 +82,13 @@ class Settings:
     # Sessions a Neo4j write uses at once (kg.stores.neo4j): 2 measured best with server and client on 2 cores.
     neo4j_writers: int = field(default_factory=lambda: max(1, _env_int("KG_NEO4J_WRITERS", 2)))
     secret_markers: tuple[str, ...] = SECRET_MARKERS
+    # Secrets replaced on the way to the store (kg.redact); KG_REDACT=0 keeps values as captured.
+    redact: bool = field(default_factory=lambda: _env_bool("KG_REDACT", True))
 
     def is_secret(self, name: str) -> bool:
         """True for environment variable names that look like credentials."""
         upper = name.upper()
-        return any(m in upper for m in self.secret_markers)
+        return any(m in upper for m in self.secret_markers) or not _SECRET_WORDS.isdisjoint(upper.split("_"))
 
 
 settings = Settings()

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
-from kg import segments
+from kg import redact, segments
 from kg.config import kg_home, settings
 from kg.exceptions import CaptureError, KGError, StoreUnavailable
 from kg.ids import after_fork_in_child, process_prefix
@@ -213,12 +213,19 @@ class Sink:
         if write_sealed is not None:
             try:
                 sealed = segments.seal(batch, process_prefix(), settings.repr_limit, self._ctx)
+                if settings.redact:
+                    redact.redact_sealed(sealed)
             except Exception as exc:  # a codec fault: every record goes the expanders' way instead
                 self._fault(exc)
                 sealed = None
+                self._ctx = segments.CtxWriter()  # context rows taken for this batch were not written
             if sealed is not None:
                 nodes, edges = self._expand(sealed.rest)
                 count = sealed.count + len(nodes) + len(edges)
+                red = self._redact(nodes, edges, count)
+                if red is None:
+                    return
+                nodes, edges = red
                 try:
                     write_sealed(sealed, nodes, edges)
                     self.stats.written += count
@@ -232,6 +239,10 @@ class Sink:
         count = len(nodes) + len(edges)
         if not count:
             return
+        red = self._redact(nodes, edges, count)
+        if red is None:
+            return
+        nodes, edges = red
         if store is not None:
             try:
                 store.write(nodes, edges)
@@ -251,6 +262,18 @@ class Sink:
         except Exception as exc:
             self._fault(exc)
             self.stats.lost += count
+
+    def _redact(self, nodes: list[Node], edges: list[Edge], count: int) -> tuple[list[Node], list[Edge]] | None:
+        """The records with secrets replaced; None (the batch counted lost) if that failed: a record
+        is better lost than stored with a secret in it."""
+        if not settings.redact:
+            return nodes, edges
+        try:
+            return redact.redact_records(nodes, edges)
+        except Exception as exc:
+            self._fault(exc)
+            self.stats.lost += count
+            return None
 
     def _fault(self, exc: BaseException) -> None:
         if self.strict:
