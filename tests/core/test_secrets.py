@@ -161,3 +161,19 @@ def test_a_bad_redact_pattern_is_a_one_line_error(tmp_path: Path) -> None:
     assert out.returncode != 0
     assert out.stderr.strip().splitlines()[-1].startswith("kg: error: redact_patterns:")
     assert not (tmp_path / ".kg" / "kg.db").exists()
+
+
+def test_the_offline_file_is_redacted_too(tmp_path: Path) -> None:
+    """Redaction is on the way to any store: the JSONL file of an offline capture holds no secret."""
+    (tmp_path / "p.py").write_text(PROGRAM)
+    env = dict(os.environ, KG_STORE=str(tmp_path / "run.jsonl"), KG_HOME=str(tmp_path / ".kg"))
+    env.update({k: v for k, (v, _) in SECRETS.items()})
+    out = subprocess.run([sys.executable, "p.py", "--password", ARGV_SECRETS[0], f"--api-key={ARGV_SECRETS[1]}",
+                          "--url", f"https://api.example/v1?token={ARGV_SECRETS[2]}"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    data = (tmp_path / "run.jsonl").read_bytes()
+    assert b"[redacted]" in data and b'"kind":"Task"' in data
+    leaks = [s for s in ["openaiSecretValue0001", "StripeSecret777", "wJalrXUtnFEMI", ARGV_SECRETS[0]]
+             if s.encode() in data]
+    assert leaks == []
