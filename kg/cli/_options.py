@@ -53,10 +53,21 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+CELL = 60  # characters of a text cell in a table (without --wide)
+
+
+def _set_wide(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["kg.wide"] = True
+
+
 def output_option(func: F) -> F:
-    """``--format table|json|csv`` for commands that print rows."""
+    """``--format table|json|csv`` and ``--wide`` for commands that print rows."""
+    func = click.option("--wide", is_flag=True, expose_value=False, callback=_set_wide,
+                        help=f"Table cells in full (by default text longer than {CELL} characters is cut, "
+                             "marked …; ids, paths and other values without spaces never are).")(func)
     return click.option("--format", "-F", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-                        show_default=True, help="Output format.")(func)
+                        show_default=True, help="Output format: json and csv hold every value in full.")(func)
 
 
 def emit_rows(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | None = None) -> None:
@@ -76,11 +87,22 @@ def emit_rows(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] |
     if not rows:
         click.echo("(no rows)")
         return
-    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
-    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
+    ctx = click.get_current_context(silent=True)
+    wide = bool(ctx and ctx.find_root().meta.get("kg.wide"))
+    cells = [[_fit(_cell(r.get(c)), wide) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)).rstrip())
     for row in cells:
-        click.echo("  ".join(v[:w].ljust(w) for v, w in zip(row, widths)).rstrip())
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _fit(text: str, wide: bool) -> str:
+    """A table cell: text with spaces longer than CELL is cut and ends in "…"; a value without
+    whitespace (an id, a path, a hash, a URL) is never cut, since a cut one copied into the next
+    command finds nothing."""
+    if wide or len(text) <= CELL or not any(ch.isspace() for ch in text):
+        return text
+    return text[:CELL - 1] + "…"
 
 
 def _cell(v: Any) -> str:

@@ -194,3 +194,30 @@ def test_kg_load_skip_bad_loads_the_good_records_and_names_each_bad_line(tmp_pat
 
     with SqliteStore(store) as s:
         assert s.get_node("good-1") is not None and s.get_node("good-3") is not None
+
+
+def test_tables_never_cut_an_id_and_json_round_trips_it(tmp_path: Path) -> None:
+    """A 200-character id printed by a table can be copied into the next command; text is cut
+    visibly (…) unless --wide; -F json and -F csv hold every value in full."""
+    a = "file/" + "a" * 190 + "/v0001"
+    b = "file/" + "b" * 190 + "/v0002"
+    note = "a long description with spaces " * 4
+    lines = [{"type": "node", "id": a, "cls": "Entity", "kind": "FileVersion", "props": {"name": note}},
+             {"type": "node", "id": b, "cls": "Entity", "kind": "FileVersion", "props": {"name": "b"}},
+             {"type": "edge", "rel": "WAS_DERIVED_FROM", "src": b, "dst": a, "props": {}}]
+    src = tmp_path / "long.jsonl"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert run_kg("load", str(src), cwd=tmp_path).returncode == 0
+    table = run_kg("lineage", b, "--up", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert a in table.stdout.split()  # the whole id, a word of its own
+    assert note.strip() not in table.stdout and "…" in table.stdout  # text cut, and says so
+    wide = run_kg("lineage", b, "--up", "--wide", cwd=tmp_path).stdout
+    assert note.strip() in wide
+    rows = json.loads(run_kg("lineage", b, "--up", "-F", "json", cwd=tmp_path).stdout)
+    by_id = {r["id"]: r for r in rows}
+    assert a in by_id and by_id[a]["name"] == note
+    again = json.loads(run_kg("lineage", by_id[a]["id"], "--down", "-F", "json", cwd=tmp_path).stdout)
+    assert b in {r["id"] for r in again}  # the id read back from JSON works as an argument
+    csv_out = run_kg("lineage", b, "--up", "-F", "csv", cwd=tmp_path).stdout
+    assert a in csv_out and note in csv_out
