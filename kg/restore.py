@@ -9,6 +9,7 @@ does not change the history."""
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,7 @@ class RestoreItem:
     access: int | None = None     # the access number it comes from (files)
     status: str = "planned"       # restored | unchanged | not kept | failed: ...
     target: str | None = None     # where it was written, when not ``path``
+    reason: str | None = None     # why its content is not here (status "not kept")
 
 
 @dataclass
@@ -89,13 +91,14 @@ def _current_sha(path: str) -> str | None:
         return None
 
 
-def _apply(items: list[RestoreItem], dry_run: bool) -> list[tuple[RestoreItem, str | None]]:
+def _apply(store: Store, trial: Node, items: list[RestoreItem], dry_run: bool) -> list[tuple[RestoreItem, str | None]]:
     """Write the items; returns (item, sha of what it overwrote) for the ones written."""
     done: list[tuple[RestoreItem, str | None]] = []
     for it in items:
         dest = it.target or it.path
         if not content.has(it.sha256):
-            it.status = "not kept"  # above the size limit when captured, or a store from elsewhere
+            it.status = "not kept"
+            it.reason = why_not_kept(store, trial, it)
             continue
         old = _current_sha(dest)
         if old == it.sha256:
@@ -114,6 +117,29 @@ def _apply(items: list[RestoreItem], dry_run: bool) -> list[tuple[RestoreItem, s
         it.status = "restored"
         done.append((it, old))
     return done
+
+
+def why_not_kept(store: Store, trial: Node, it: RestoreItem) -> str:
+    """Why the content of ``it`` is not in this content store, from what the trial recorded:
+    above the size limit when captured, or kept on another machine or in another KG_HOME."""
+    from capture._fileprov import version_id
+
+    if it.what == "file":
+        v = store.get_node(version_id(it.sha256, it.path))
+        p = v.props if v is not None else {}
+        if p.get("stored") is False:
+            size = p.get("size")
+            return (f"never kept: {size:,} bytes, above the content size limit when it was captured "
+                    "(raise KG_CONTENT_LIMIT to keep such files)" if isinstance(size, int)
+                    else "never kept: above the content size limit when it was captured")
+    host_node = store.get_node(f"{trial.id}/env/NODE")
+    host = host_node.props.get("value") if host_node is not None else None
+    root = content.content_root()
+    if host and host != socket.gethostname():
+        return (f"captured on host {host}: its content is in that machine's content store, not in {root} "
+                f"(copy its .kg/content here)")
+    return (f"kept when captured, but not in {root}: the trial was captured with another KG_HOME, "
+            f"or that content store was removed")
 
 
 def _record(store: Store, trial: Node, done: list[tuple[RestoreItem, str | None]], t0: float, *,
@@ -166,7 +192,7 @@ def restore_trial(store: Store, trial: Node, *, script: bool = True, modules: bo
     restore and make the trial the base of the next one."""
     t0 = time.time()
     items = plan_restore(store, trial, script=script, modules=modules, files=files)
-    done = _apply(items, dry_run)
+    done = _apply(store, trial, items, dry_run)
     rid = None
     if not dry_run:
         rid = _record(store, trial, done, t0, single=False,
@@ -261,7 +287,7 @@ def restore_file(store: Store, trial: Node, path: str | None, *, target: str | N
     item = find_content(store, trial, path, ident)
     if target:
         item.target = str(Path(target).absolute())
-    done = _apply([item], dry_run)
+    done = _apply(store, trial, [item], dry_run)
     rid = None
     if not dry_run:
         rid = _record(store, trial, done, t0, single=True, options={"file": item.path, "ident": ident})

@@ -150,7 +150,7 @@ def _print_restore(res: RestoreResult, dry_run: bool) -> None:
                + (f" (recorded as {res.restore_id})" if res.restore_id else ""))
     for it in res.items:
         if it.status == "not kept":
-            click.echo(f"kg: warning: content of {_rel(it.path)} was not kept (above the size limit?)", err=True)
+            click.echo(f"kg: warning: content of {_rel(it.path)} cannot be restored: {it.reason}", err=True)
     failed = [i for i in res.items if i.status.startswith("failed")]
     if failed:
         raise StoreError(f"{len(failed)} files could not be restored: " + "; ".join(i.status for i in failed[:3]))

@@ -205,3 +205,23 @@ def test_stdlib_modules_behave_the_same_with_hooks(tmp_path: Path, argv: list[st
     with open_store() as store:
         accessed = {os.path.basename(str(a.props["path"])) for a in store.find_nodes(kind="FileAccess")}
     assert set(outputs) <= accessed
+
+
+def test_a_restore_that_cannot_find_contents_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    (tmp_path / "job.py").write_text(JOB)
+    (tmp_path / "input.txt").write_text("first input")
+    monkeypatch.setenv("KG_CONTENT_LIMIT", "1000")  # blob.bin (2,563 bytes) is above it
+    trial(tmp_path, "job.py", "one")
+    monkeypatch.delenv("KG_CONTENT_LIMIT")
+    (tmp_path / "out/blob.bin").unlink()
+    r = kg("restore", "1")
+    assert "blob.bin cannot be restored: never kept: 2,563 bytes, above the content size limit" in r.stderr
+    assert (tmp_path / "out/result.txt").read_bytes() == b"FIRST INPUTone"  # the others were restored
+    # Contents kept when captured but gone from this content store (another KG_HOME, or removed):
+    home = Path(os.environ["KG_HOME"])
+    shutil.rmtree(home / "content")
+    r = kg("restore", "1")
+    assert "result.txt cannot be restored: kept when captured, but not in" in r.stderr
+    assert "above the content size limit" not in r.stderr.split("result.txt", 1)[1].splitlines()[0]
