@@ -8,7 +8,7 @@ from typing import Any
 from kg.exceptions import AmbiguousReference, NotFound
 from kg.model.records import Edge, Node
 from kg.model.prov import explode, is_compact, ref_keys, value_owner
-from kg.model.terms import LINEAGE_RELATIONS
+from kg.model.terms import LINEAGE_RELATIONS, Relation
 
 __all__ = ["Store", "Subgraph"]
 
@@ -250,6 +250,8 @@ class Store(abc.ABC):
             for n in base_nodes():
                 if is_compact(n):
                     yield from explode(n)[1]
+            if ids is not None:
+                yield from self.shared_facts(base_edges(), ids)
 
         def all_nodes() -> Iterator[Node]:
             seen: set[str] = set()
@@ -270,12 +272,24 @@ class Store(abc.ABC):
             if ids is None:
                 return
             ends.update(end for e in base_edges() for end in (e.src, e.dst))
+            ends.update(e.dst for e in self.shared_facts(base_edges(), ids))
             for end in sorted(ends - seen):
                 found = self.get_any(end)
                 if found is not None:
                     yield found
 
         return all_nodes(), all_edges()
+
+    def shared_facts(self, edges: Iterable[Edge], runs: list[str]) -> list[Edge]:
+        """The facts about shared entities that the given runs' edges reach but another run wrote:
+        a file version is a specialization of its file. A version seen by two trials has that
+        edge once (written, and labelled, by the later one); the earlier trial's records still
+        need it, or its file lineage ends at the version."""
+        ends = {end for e in edges for end in (e.src, e.dst)}
+        if not ends:
+            return []
+        return [e for e in self.find_edges(rel=Relation.SPECIALIZATION_OF.value)
+                if e.src in ends and e.props.get("run") not in runs]
 
     def describe(self) -> dict[str, Any]:
         """What `kg info` prints: the store's URI (never credentials) and its counts."""

@@ -440,12 +440,16 @@ class Neo4jStore(Store):
         holds compact activities exploded, so nothing is expanded twice."""
         ids = None if run_ids is None else list(run_ids)
 
+        def own_edges() -> Iterator[Edge]:
+            for rid in ids or ():
+                yield from self.find_edges(run=rid)
+
         def edges() -> Iterator[Edge]:
             if ids is None:
                 yield from self.find_edges()
                 return
-            for rid in ids:
-                yield from self.find_edges(run=rid)
+            yield from own_edges()
+            yield from self.shared_facts(own_edges(), ids)
 
         def nodes() -> Iterator[Node]:
             if ids is None:

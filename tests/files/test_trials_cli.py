@@ -225,3 +225,17 @@ def test_a_restore_that_cannot_find_contents_says_why(tmp_path: Path, monkeypatc
     r = kg("restore", "1")
     assert "result.txt cannot be restored: kept when captured, but not in" in r.stderr
     assert "above the content size limit" not in r.stderr.split("result.txt", 1)[1].splitlines()[0]
+
+
+def test_an_older_trial_keeps_its_file_relations(tmp_path: Path) -> None:
+    """Trial 1 and trial 2 read and write the same contents: trial 1's file lineage survives."""
+    (tmp_path / "job.py").write_text("data = open('in.txt').read()\nopen('out.txt', 'w').write(data.upper())\n")
+    (tmp_path / "in.txt").write_text("hello\n")
+    for _ in range(2):
+        assert run_kg("run", "job.py", cwd=tmp_path).returncode == 0
+    want = [str(tmp_path / "in.txt"), str(tmp_path / "out.txt")]
+    for trial_no in ("1", "2"):
+        rows = json.loads(kg("prolog", "file_influence(F,T)", trial_no, "-F", "json").stdout)
+        assert [[r["F"].removeprefix("file:"), r["T"].removeprefix("file:")] for r in rows] == [want], trial_no
+        rows = json.loads(kg("sparql", "file-influence", trial_no, "-F", "json").stdout)
+        assert [[r["from"].removeprefix("file:"), r["to"].removeprefix("file:")] for r in rows] == [want], trial_no

@@ -215,3 +215,21 @@ def test_run_records_are_the_runs_prov_and_copy_idempotently(kgstore: Store, ns:
     assert {n.id for n in n2} == {n.id for n in nodes}
     assert {ekey(e) for e in e2} == {ekey(e) for e in edges}
     copy.close()
+
+
+def test_an_earlier_run_keeps_the_file_facts_a_later_run_relabelled(kgstore: Store, ns: str) -> None:
+    """Two trials reach the same file version: the version's SPECIALIZATION_OF edge is stored
+    once, labelled with the later trial, and both trials' records still hold it."""
+    r1, r2, f, v = ns + "r1", ns + "r2", ns + "file", ns + "fv"
+    shared = [node(f, "Entity", "File", path="/x"), node(v, "Entity", "FileVersion", path="/x")]
+    kgstore.write([node(r1, "Activity", "Trial", run=r1), *shared],
+                  [edge("USED", r1, v, role="read", run=r1), edge("SPECIALIZATION_OF", v, f, run=r1)])
+    kgstore.write([node(r2, "Activity", "Trial", run=r2), *shared],
+                  [edge("USED", r2, v, role="read", run=r2), edge("SPECIALIZATION_OF", v, f, run=r2)])
+    for run in (r1, r2):
+        nodes, edges = kgstore.run_records([run])
+        keys = {(e.src, e.rel, e.dst) for e in edges}
+        assert (v, "SPECIALIZATION_OF", f) in keys and (run, "USED", v) in keys, run
+        assert {f, v} <= {n.id for n in nodes}
+    _, both = kgstore.run_records([r1, r2])
+    assert [e.rel for e in both].count("SPECIALIZATION_OF") == 1  # once, not once per run
