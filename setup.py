@@ -8,5 +8,6 @@ setup(ext_modules=[
     Extension("capture.tracer._cprofile", ["capture/tracer/_cprofile.c"], optional=True),
     Extension("capture.tracer._cexpand", ["capture/tracer/_cexpand.c"], optional=True),
     Extension("capture._clight", ["capture/_clight.c"], optional=True),
+    Extension("capture._cdataflow", ["capture/_cdataflow.c"], optional=True),
     Extension("kg._ckeys", ["kg/_ckeys.c"], optional=True),
 ])

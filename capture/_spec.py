@@ -9,6 +9,7 @@ import orjson
 from collections.abc import Callable
 from typing import Any
 
+from capture._dataflow import produced
 from capture._state import task_id
 from capture.values import ATOMIC, snapshot, summarize
 from kg.model import Kind
@@ -166,8 +167,14 @@ def _unsnap(v: Any) -> Any:
 
 
 def _final(v: Any, limit: int | None = None) -> Any:
-    """The JSON value recorded for ``v``: its call-time summary, or a summary made now."""
-    return v.v if type(v) is _Snap else summarize(v, limit)
+    """The JSON value recorded for ``v``: its call-time summary, or a summary made now.
+    A dict is an atom that was an earlier task's output (capture._dataflow.link)."""
+    t = type(v)
+    if t is _Snap:
+        return v.v
+    if t is dict:
+        return {"$from": v["$from"], "summary": summarize(v["summary"], limit)}
+    return summarize(v, limit)
 
 
 def _finals(values: dict[str, Any], limit: int | None = None) -> dict[str, Any]:
@@ -207,6 +214,8 @@ _SCALARS = frozenset({int, bool, type(None)})
 
 def _out(obj: Any, n: int, name: str) -> Any:
     if type(obj) in ATOMIC:
+        if obj is not None:
+            produced(obj, n, name)  # an item of a tuple or dict: matched by identity only
         return obj
     summary = summarize(obj)
     _remember(obj, summary, n, name)

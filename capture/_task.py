@@ -12,6 +12,8 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any, TypeVar
 
+from capture._dataflow import link as _link, may_link as _may_link
+from capture._dataflow import produced as _produced, remember as _remember
 from capture._run import current_run
 from capture._state import check_pressure, current_parent, ensure_sink, state, task_id
 from capture._spec import SPECS, TaskSpec, _finals, _snap_args, _snap_kwargs, _snap_result, spec_dump, spec_load
@@ -137,6 +139,7 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     st = state
     cfg = settings
     handler = spec.args_handler
+    out_name = spec.output_names[0] if spec.output_names else "result"
 
     def capture_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         if handler is not None:  # the handler's dict is the record; summarise it once, now
@@ -158,6 +161,8 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
                 cargs, ckw = capture_inputs(args, kwargs)
             except Exception:  # capture must never break the call
                 return await fn(*args, **kwargs)
+            if _may_link(cargs, ckw):
+                cargs, ckw = _link(cargs, ckw)
             n = next(st.counter)
             parent = _cv_get() or part
             token = _cv_set(n)
@@ -170,7 +175,12 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
                 raise
             t1 = _time()
             _cv_reset(token)
-            cres = result if type(result) in ATOMIC else _snap_result(result, spec, n)
+            if type(result) in ATOMIC:
+                cres = result
+                if not _remember(result, n, out_name):
+                    _produced(result, n, out_name, 2)
+            else:
+                cres = _snap_result(result, spec, n)
             _put((_TASK_CODE, spec.idx, n, parent, run, t0, t1, ckw, cres, None, None, *cargs), n)
             return result
         return awrapper
@@ -188,9 +198,13 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
         if handler is None and _atomic_superset(map(type, args)) and (
                 not kwargs or _atomic_superset(map(type, kwargs.values()))):
             cargs, ckw = args, kwargs or None
+            if _may_link(cargs, ckw):  # an atom may be an earlier task's output
+                cargs, ckw = _link(cargs, ckw)
         else:
             try:
                 cargs, ckw = capture_inputs(args, kwargs)
+                if _may_link(cargs, ckw):
+                    cargs, ckw = _link(cargs, ckw)
             except Exception:
                 return fn(*args, **kwargs)
         n = next(st.counter)
@@ -205,7 +219,12 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             raise
         t1 = _time()
         _cv_reset(token)
-        cres = result if type(result) in ATOMIC else _snap_result(result, spec, n)
+        if type(result) in ATOMIC:
+            cres = result
+            if not _remember(result, n, out_name):
+                _produced(result, n, out_name, 2)
+        else:
+            cres = _snap_result(result, spec, n)
         p = st.put
         if p is None:
             _put((_TASK_CODE, spec.idx, n, parent, run.id, t0, t1, ckw, cres, None, None, *cargs), n)
