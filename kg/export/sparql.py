@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kg.exceptions import ConfigError, InputError, QueryError
+from kg.export._common import from_iso, iso
 from kg.export.rdf import id_of_iri, iter_ntriples, node_iri, ontology_path
 from kg.model.records import Edge, Node
 from kg.model.terms import KG_NS, PROV_NS
@@ -111,6 +112,8 @@ def _plain(term: Any) -> Any:
             return float(term.value)
         if dt.endswith("#boolean"):
             return term.value == "true"
+        if dt.endswith("#dateTime"):  # oxigraph writes UTC as Z: the same text as rdflib and our exports
+            return iso(from_iso(term.value))
         return term.value
     return str(term)
 
