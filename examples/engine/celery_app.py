@@ -21,8 +21,10 @@ from celery import Celery
 
 BROKER = os.environ.get("KG_CELERY_BROKER", "redis://localhost:6379/0")
 
-# `app` is required by the celery worker.
-app = Celery("workflow_sample", broker=BROKER, backend=os.environ.get("KG_CELERY_BACKEND", BROKER))
+# `app` is required by the celery worker. Its name is this module's: run as a script, Celery names
+# the tasks of __main__ after the app ("celery_app.run_workflow"), the name the worker registered
+# when it imported the module (with the seed's "workflow_sample", the worker refused them).
+app = Celery("celery_app", broker=BROKER, backend=os.environ.get("KG_CELERY_BACKEND", BROKER))
 
 
 # Define a couple of basic tasks.

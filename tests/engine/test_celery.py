@@ -140,3 +140,27 @@ def test_a_workflow_halted_here_is_resumed_by_the_worker(
         assert [t.props["status"] for t in workflow_tokens(st, eng.workflow_id)] == ["COMPLETED"] * 3
         (wfr,) = [n for n in st.find_nodes(kind="WorkflowRun") if n.props.get("workflow") == eng.workflow_id]
         assert wfr.props["name"] == "celery:resume_workflow" and wfr.props["status"] == "FINISHED"
+
+
+def test_the_example_runs_as_the_docs_run_it(worker: Any, shared_store: Path) -> None:
+    """`python celery_app.py` beside `celery -A celery_app worker` (docs/engine.md): the worker
+    accepts the task (no "unregistered task"), runs the workflow and records it in the shared store."""
+    from kg.stores import open_store
+
+    env = dict(os.environ, KG_STORE=str(shared_store), KG_HOME=str(shared_store.parent / ".kg"),
+               KG_CELERY_BROKER=os.environ["KG_CELERY_BROKER"])
+    sent = subprocess.run([sys.executable, "celery_app.py"], cwd=str(EXAMPLES), env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert sent.returncode == 0, sent.stderr
+    deadline = time.monotonic() + 60
+    log = ""
+    while time.monotonic() < deadline:
+        log = worker.worker_log.read_text()
+        if "unregistered task" in log.lower() or "32" in log.split("run_workflow")[-1]:
+            break
+        time.sleep(0.2)
+    assert "unregistered task" not in log.lower(), log
+    assert "celery_app.run_workflow" in log and "succeeded" in log.split("celery_app.run_workflow")[-1], log
+    with open_store(str(shared_store)) as st:
+        runs = [r for r in st.runs() if r.props.get("name") == "celery run_workflow"]
+        assert runs and any(st.find_nodes(run=r.id, kind="WorkflowRun") for r in runs)
