@@ -12,6 +12,12 @@ colours of the PROV-DM figures). Options (``-O key=value``):
   through a value is drawn as one dashed edge from its consumer to its producer;
 - ``rankdir=BT|TB|LR|RL`` (default BT), ``max_nodes=N`` (default 5000; the whole graph is
   held in memory, so dot is for views of a run, not for bulk export).
+
+By default the view is one a person can read (a `kg run` trial of a few thousand calls drew
+as a blank strip 32,767 pixels wide): ``depth=3`` and ``collapse=true`` unless given; in a
+trial that touched files, only the calls on the way to a file access; without a trial's
+context entities (environment, definitions, modules: `kg show` lists them). The drawing's
+caption says what was left out; ``all=true`` draws every record.
 """
 from __future__ import annotations
 
@@ -55,10 +61,41 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+READABLE_DEPTH = 3
+
+
+_FILE_KINDS = frozenset({Kind.FILE.value, Kind.FILE_VERSION.value})
+# A trial's context: one entity per environment variable, definition and module. Listed by
+# `kg show`; in a drawing they are a row hundreds of nodes wide, so the readable view counts them.
+_CONTEXT = frozenset({Kind.ENVIRONMENT.value, Kind.DEFINITION.value, Kind.MODULE.value})
+
+
+def _file_paths(nodes: dict[str, Node], edges: list[Edge]) -> set[str] | None:
+    """The activities that touched a file, with every ancestor; None when no activity did."""
+    touched = {e.src if e.dst in nodes and nodes[e.dst].kind in _FILE_KINDS else e.dst
+               for e in edges if e.rel in (Relation.USED.value, Relation.WAS_GENERATED_BY.value)
+               and ((e.dst in nodes and nodes[e.dst].kind in _FILE_KINDS)
+                    or (e.src in nodes and nodes[e.src].kind in _FILE_KINDS))}
+    touched = {t for t in touched if t in nodes and nodes[t].cls == "Activity"}
+    if not touched:
+        return None
+    keep: set[str] = set()
+    for t in touched:
+        cur: Any = t
+        while isinstance(cur, str) and cur in nodes and cur not in keep:
+            keep.add(cur)
+            cur = nodes[cur].props.get("parent")
+    return keep
+
+
 def write_dot(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, depth: Any = None,
-              kinds: Any = None, collapse: Any = False, values: Any = False, rankdir: str = "BT",
-              max_nodes: Any = 5000, **_options: Any) -> int:
+              kinds: Any = None, collapse: Any = None, values: Any = False, rankdir: str = "BT",
+              max_nodes: Any = 5000, **options: Any) -> int:
     """Write a digraph; returns the number of records read."""
+    everything = _flag(options.get("all", False))
+    if not everything:  # the readable view, unless the caller chose
+        depth = READABLE_DEPTH if depth in (None, "") else depth
+        collapse = True if collapse is None else collapse
     limit = int(max_nodes)
     all_nodes: dict[str, Node] = {}
     for n in nodes:
@@ -71,8 +108,19 @@ def write_dot(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, dep
     wanted = {k.strip() for k in str(kinds).split(",") if k.strip()} if kinds else None
     max_depth = None if depth in (None, "") else int(depth)
 
+    # A trial that touched files: the readable view keeps the activities on the way to a file
+    # (those that read or wrote one, and their callers); the thousands of other calls are left out.
+    on_file_path = None if everything or wanted is not None else _file_paths(all_nodes, all_edges)
+
+    context: Counter[str] = Counter()  # what the readable view leaves out of a trial, by kind
+
     def shown(n: Node) -> bool:
         if n.kind == Kind.VALUE.value and not show_values:
+            return False
+        if not everything and wanted is None and n.kind in _CONTEXT:
+            context[n.kind] += 1
+            return False
+        if on_file_path is not None and n.kind in _CALLS and n.id not in on_file_path:
             return False
         return wanted is None or n.kind in wanted or n.cls in wanted
 
@@ -115,6 +163,7 @@ def write_dot(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, dep
             prep = rep_of(parent) if isinstance(parent, str) and parent in all_nodes else ""
             r = f"calls:{prep}:{n.props.get('name', n.kind)}"
             group_label.setdefault(r, n)
+            group_size[r] += 1  # calls of the group itself (the deeper ones folded into it are not counted)
         memo[nid] = r
         return r
 
@@ -122,8 +171,6 @@ def write_dot(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, dep
     for nid, n in all_nodes.items():
         if shown(n):
             rep[nid] = rep_of(nid)
-            if rep[nid] in group_label and rep[nid] != nid:
-                group_size[rep[nid]] += 1
     if len(set(rep.values())) > limit:
         raise ExportError(f"{len(set(rep.values()))} nodes to draw (more than max_nodes={limit}); "
                           "use -O depth=N, -O kinds=..., -O collapse=true or -O max_nodes=N")
@@ -154,6 +201,15 @@ def write_dot(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, dep
     names: dict[str, str] = {}
     lines = [f"digraph provkg {{\n  rankdir={rankdir if rankdir in ('BT', 'TB', 'LR', 'RL') else 'BT'};\n"
              '  node [fontname="Helvetica", fontsize=10];\n  edge [fontname="Helvetica", fontsize=8];\n']
+    folded = len(all_nodes) - len(set(rep.values()))
+    if folded and not everything:
+        how = ["only the calls that led to a file access" if on_file_path is not None else "",
+               f"calls nested deeper than {max_depth} folded into their caller" if max_depth is not None else "",
+               "repeated calls drawn once (×N)" if _flag(collapse) else "",
+               ("left out: " + ", ".join(f"{c} {k}" for k, c in sorted(context.items()))) if context else ""]
+        caption = (f"{len(set(rep.values()))} of {len(all_nodes)} nodes: " + "; ".join(h for h in how if h)
+                   + ". Everything: kg export -F dot -O all=true")
+        lines.append(f'  labelloc=t; fontname="Helvetica"; fontsize=10; label={dot_string(caption)};\n')
     for nid, r in rep.items():
         if r in names:
             continue
