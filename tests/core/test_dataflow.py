@@ -54,19 +54,25 @@ def forms(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     return request.param
 
 
-@pytest.mark.parametrize("kind", list(VALUES))
-def test_an_output_passed_on_is_the_same_entity(kind: str, forms: str, store: SqliteStore,
-                                                strict_sink: Sink) -> None:
+def _tasks(kind: str) -> tuple[Callable[[int], Any], Callable[[Any], None]]:
+    """make(seed) returns a value of ``kind`` computed at run time; use(v) consumes it."""
     make_value = VALUES[kind]
 
     @capture.task(name="make")
-    def make(seed):
+    def make(seed: int) -> Any:
         return make_value(seed)
 
     @capture.task(name="use")
-    def use(v):
+    def use(v: Any) -> None:
         return None
 
+    return make, use
+
+
+@pytest.mark.parametrize("kind", list(VALUES))
+def test_an_output_passed_on_is_the_same_entity(kind: str, forms: str, store: SqliteStore,
+                                                strict_sink: Sink) -> None:
+    make, use = _tasks(kind)
     with capture.Run() as run:
         x = make(0)
         use(x)        # the output itself: linked
@@ -82,16 +88,8 @@ def test_an_output_passed_on_is_the_same_entity(kind: str, forms: str, store: Sq
 @pytest.mark.parametrize("kind", list(VALUES))
 def test_an_equal_value_that_is_not_the_output_is_not_linked(kind: str, forms: str, store: SqliteStore,
                                                              strict_sink: Sink) -> None:
+    make, use = _tasks(kind)
     make_value = VALUES[kind]
-
-    @capture.task(name="make")
-    def make(seed):
-        return make_value(seed)
-
-    @capture.task(name="use")
-    def use(v):
-        return None
-
     with capture.Run() as run:
         x = make(0)
         use(make_value(0))  # equal (for small ints and the like, the very same object), not the output
