@@ -27,9 +27,9 @@ from kg.model.records import stored_order
 __all__ = ["task", "lightweight_task", "TaskSpec", "expand_task", "TASK_CODE", "put_task"]
 
 try:  # the lightweight wrapper in C (capture/_clight.c), where it was built at install time
-    from capture._clight import LightTask as _CLightTask
+    from capture._clight import FullTask as _CFullTask, LightTask as _CLightTask
 except ImportError:
-    _CLightTask = None
+    _CLightTask = _CFullTask = None
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -234,6 +234,13 @@ def _wrap_full(fn: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             if not n & _PRESSURE_MASK:
                 check_pressure()
         return result
+
+    if _CFullTask is not None and cfg.native and handler is None and not spec.telemetry:
+        # The C form takes the common call (all arguments atoms, a run and a sink in place) and
+        # hands every other one to ``wrapper`` above, which stays the reference (capture/_clight.c).
+        return functools.update_wrapper(_CFullTask(
+            fn, st, cfg, _TASK_CODE, spec.idx, out_name, current_parent, wrapper, check_pressure,
+            _may_link, _link, _remember, _produced, lambda result, n: _snap_result(result, spec, n)), fn)
     return wrapper
 
 

@@ -12,7 +12,7 @@ KG_API = {
 }
 CAPTURE_API = {
     "Run", "workflow", "current_run", "task", "lightweight_task", "Task", "Loop", "LightweightLoop",
-    "instrument", "telemetry", "register_handler", "summarize", "enable", "disable", "flush", "settings",
+    "instrument", "telemetry", "register_handler", "summarize", "enable", "disable", "flush", "settings", "secret",
 }
 
 

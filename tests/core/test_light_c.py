@@ -184,3 +184,89 @@ def test_c_and_python_lightweight_loops_store_the_same_records(tmp_path: Path) -
     assert [row[2] for row in its if row[0].startswith("shared[")] == ["{'n': 0}", "{'n': 1}", "{'n': 2}"]
     assert ("rng[3]", "{'item': 3}", "{'sq': 9, 'tag': {'type': 'list', 'size': 2, 'repr': \"[3, 't']\"}}",
             "FINISHED") in its
+
+
+FULL = textwrap.dedent("""
+    import asyncio
+    import capture
+
+    @capture.task(output_names="y")
+    def inner(x, k=2):
+        return x * k
+
+    @capture.task
+    def outer(a, b=3.5):
+        return inner(a) + b            # nested: inner's parent is outer
+
+    @capture.task
+    def boom(x):
+        raise KeyError(x)
+
+    @capture.task
+    def listy(rows):                   # an argument that is not an atom: the Python path
+        return len(rows)
+
+    outer(1)                           # before any run: the slow path makes the sink and a run
+    with capture.Run(name="full"):
+        for i in range(40):
+            v = outer(i, b=0.5)
+            inner(v)                   # dataflow: v is outer's output
+        try:
+            boom("k")
+        except KeyError:
+            pass
+        listy([1, 2, 3])
+        inner(x=7, k="ab")
+    capture.flush()
+""")
+
+
+def _full_rows(store: SqliteStore) -> list[tuple[Any, ...]]:
+    tasks = {n.id: n for n in store.find_nodes(kind="Task")}
+
+    def parent_name(n: Any) -> Any:
+        p = tasks.get(n.props.get("parent"))
+        return p.props["name"] if p is not None else "run"
+
+    def used(n: Any) -> str:
+        u = dict(n.props.get("used") or {})
+        for k, v in u.items():
+            if isinstance(v, dict) and "$from" in v:  # which task's output, by name
+                u[k] = ("from", tasks[v["$from"].rsplit("/out/", 1)[0]].props["name"], v["summary"])
+        return repr(u)
+
+    return sorted((n.props["name"], used(n), repr(n.props.get("generated")), n.props["status"],
+                   n.props.get("error_type"), parent_name(n)) for n in tasks.values())
+
+
+@needs_c
+def test_c_and_python_full_tasks_store_the_same_records(tmp_path: Path) -> None:
+    assert _task._CFullTask is not None
+    found = both_forms(tmp_path, FULL, _full_rows)
+    assert found[0] == found[1] and len(found[0]) == 2 + 40 * 3 + 3
+    rows = found[0]
+    assert ("inner", "{'x': 3, 'k': 2}", "{'y': 6}", "FINISHED", None, "outer") in rows
+    assert ("inner", "{'x': ('from', 'outer', 6.5), 'k': 2}", "{'y': 13.0}", "FINISHED", None, "run") in rows
+    assert ("boom", "{'x': 'k'}", "None", "ERROR", "KeyError", "run") in rows
+
+
+@needs_c
+def test_full_task_function_behaviour_is_unchanged(store: SqliteStore, strict_sink: Sink) -> None:
+    @capture.task(name="scale")
+    def scale(x: int, k: int = 2) -> int:
+        """Scale."""
+        return x * k
+
+    class M:
+        @capture.task
+        def f(self, x: int) -> int:
+            return x + 1
+
+    assert isinstance(scale, _task._CFullTask)
+    assert scale.__name__ == "scale" and scale.__doc__ == "Scale." and scale.__wrapped__(3) == 6
+    assert list(inspect.signature(scale).parameters) == ["x", "k"]
+    with capture.Run():
+        assert scale(3) == 6 and scale(3, k=5) == 15 and scale(x=1) == 2 and M().f(1) == 2
+        with pytest.raises(ZeroDivisionError) as err:
+            print(1 / scale(0))
+        assert err.traceback  # the program's exception, with its traceback
