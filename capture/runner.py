@@ -117,14 +117,14 @@ def _print_exception(exc: BaseException) -> str:
     return text
 
 
-def _wait_threads() -> None:
+def _wait_threads(before: frozenset[threading.Thread] = frozenset()) -> None:
     # What the interpreter does at shutdown: the run is over when the last non-daemon thread ends.
     # provkg's own threads (named "kg-…": the sink, a Neo4j store's writer pool, whose idle workers
-    # never end by themselves) are not the program's.
+    # never end by themselves) are not the program's; nor, in a notebook, the kernel's (``before``).
     main = threading.main_thread()
     while True:
         left = [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()
-                and not t.name.startswith("kg-")]
+                and not t.name.startswith("kg-") and t not in before]
         if not left:
             return
         for t in left:
@@ -146,9 +146,14 @@ def _fresh_main(target: Target) -> types.ModuleType:
 
 
 def execute(target: Target, *, on_start: Callable[[], None] | None = None,
-            on_end: Callable[[], None] | None = None) -> Outcome:
+            on_end: Callable[[], None] | None = None, namespace: dict[str, Any] | None = None) -> Outcome:
     """Run the target in this process as ``__main__``; ``on_start`` runs right before its first line,
-    ``on_end`` after it (and its non-daemon threads) ended. Never raises what the program raised."""
+    ``on_end`` after it (and its non-daemon threads) ended. Never raises what the program raised.
+
+    ``namespace``: run a script's code in this dict instead (a notebook's variables, both ways);
+    ``__main__``, ``sys.argv`` and ``sys.path`` are then left as they were."""
+    if namespace is not None:
+        return _execute_in(target, namespace, on_start, on_end)
     out = Outcome()
     root_logger = logging.getLogger()
     # The program starts with logging unconfigured, as under plain python (kg's CLI configured it).
@@ -163,12 +168,8 @@ def execute(target: Target, *, on_start: Callable[[], None] | None = None,
     main = _fresh_main(target)
     code = None
     if target.kind == "script":
-        try:
-            code = compile(target.source or b"", target.file or target.name, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            exc.__traceback__ = None
-            out.error = (type(exc).__qualname__, str(exc), _print_exception(exc))
-            out.status, out.exit_code = "failed", 1
+        code = _compile(target, out)
+        if code is None:
             return out
     if on_start is not None:
         on_start()
@@ -179,18 +180,8 @@ def execute(target: Target, *, on_start: Callable[[], None] | None = None,
             import runpy
 
             runpy._run_module_as_main(target.name, alter_argv=True)  # type: ignore[attr-defined]
-    except SystemExit as exc:
-        out.system_exit = exc
-        out.exit_code = _exit_code(exc)
-        out.status = "finished" if out.exit_code == 0 else "failed"
-        if out.exit_code != 0:
-            out.error = ("SystemExit", str(exc.code), "")
-    except KeyboardInterrupt as exc:
-        out.error = ("KeyboardInterrupt", str(exc), _print_exception(exc))
-        out.status, out.exit_code, out.interrupted = "unfinished", 130, True
     except BaseException as exc:
-        out.error = (type(exc).__qualname__, _safe_str(exc), _print_exception(exc))
-        out.status, out.exit_code = "failed", 1
+        _ended_by(out, exc)
     finally:
         try:
             _wait_threads()
@@ -201,6 +192,53 @@ def execute(target: Target, *, on_start: Callable[[], None] | None = None,
         root_logger.handlers[:0] = [h for h in saved_handlers if h not in root_logger.handlers]
         if root_logger.level == logging.WARNING:
             root_logger.setLevel(saved_level)
+    return out
+
+
+def _compile(target: Target, out: Outcome) -> types.CodeType | None:
+    """The script's code; None (and the outcome python gives) when it does not compile."""
+    try:
+        return compile(target.source or b"", target.file or target.name, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        exc.__traceback__ = None
+        out.error = (type(exc).__qualname__, str(exc), _print_exception(exc))
+        out.status, out.exit_code = "failed", 1
+        return None
+
+
+def _ended_by(out: Outcome, exc: BaseException) -> None:
+    """How the program ended, from what it raised: as python reports it."""
+    if isinstance(exc, SystemExit):
+        out.system_exit = exc
+        out.exit_code = _exit_code(exc)
+        out.status = "finished" if out.exit_code == 0 else "failed"
+        if out.exit_code != 0:
+            out.error = ("SystemExit", str(exc.code), "")
+    elif isinstance(exc, KeyboardInterrupt):
+        out.error = ("KeyboardInterrupt", str(exc), _print_exception(exc))
+        out.status, out.exit_code, out.interrupted = "unfinished", 130, True
+    else:
+        out.error = (type(exc).__qualname__, _safe_str(exc), _print_exception(exc))
+        out.status, out.exit_code = "failed", 1
+
+
+def _execute_in(target: Target, namespace: dict[str, Any], on_start: Callable[[], None] | None,
+                on_end: Callable[[], None] | None) -> Outcome:
+    out = Outcome()
+    code = _compile(target, out)
+    if code is None:
+        return out
+    before = frozenset(threading.enumerate())
+    if on_start is not None:
+        on_start()
+    try:
+        exec(code, namespace)
+    except BaseException as exc:
+        _ended_by(out, exc)
+    finally:
+        _wait_threads(before)
+        if on_end is not None:
+            on_end()
     return out
 
 

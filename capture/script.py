@@ -49,9 +49,10 @@ def _store_source(data: bytes) -> str | None:
 
 def run_trial(target: Target, *, store: Store, name: str | None = None, command: str = "",
               options: TraceOptions | None = None, bypass_modules: bool = False, tracer: str | None = None,
-              say: Callable[[str], None] | None = None) -> TrialRun:
+              say: Callable[[str], None] | None = None, namespace: dict[str, Any] | None = None) -> TrialRun:
     """Run ``target`` as a captured trial. ``store`` is read for the evolution history and ``-b``;
-    records go through the process-wide sink. ``say`` reports each step (``kg run -v``)."""
+    records go through the process-wide sink. ``say`` reports each step (``kg run -v``).
+    ``namespace``: run the code in this dict (a notebook cell sharing its variables: kg.notebook)."""
     from capture._state import ensure_sink
 
     options = options or TraceOptions()
@@ -120,7 +121,7 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
                 say(f"file capture: {exc}")
 
     t_run = time.time()
-    outcome = execute(target, on_start=on_start, on_end=on_end)
+    outcome = execute(target, on_start=on_start, on_end=on_end, namespace=namespace)
     t_end = time.time()
     run = TrialRun(trial_id, outcome, timings={"setup": t_run - t0, "program": t_end - t_run})
     tracing.close_open("INTERRUPTED" if outcome.interrupted else "UNFINISHED")  # e.g. daemon threads
