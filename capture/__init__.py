@@ -17,6 +17,7 @@ from capture._run import Run, current_run, workflow
 from capture._handmade import Task
 from capture._task import lightweight_task, task
 from capture.loops import LightweightLoop, Loop
+from capture.offline import read_offline
 from capture.values import register_handler, summarize
 from kg.config import settings
 
@@ -68,5 +69,5 @@ def flush() -> None:
 __all__ = [
     "Run", "workflow", "current_run", "task", "lightweight_task", "Task",
     "register_handler", "summarize", "enable", "disable", "flush", "settings",
-    "Loop", "LightweightLoop", "instrument", "telemetry", "secret",
+    "Loop", "LightweightLoop", "instrument", "telemetry", "secret", "read_offline",
 ]
