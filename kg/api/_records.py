@@ -211,7 +211,9 @@ class Lineage:
     nodes: RecordList
     edges: list[Edge]
 
-    def __contains__(self, node_id: object) -> bool:
+    def __contains__(self, node: object) -> bool:
+        """``id in lineage`` (a Record works too)."""
+        node_id = node.id if isinstance(node, Record) else node
         return any(n.id == node_id for n in self.nodes)
 
     def rows(self) -> list[dict[str, Any]]:
