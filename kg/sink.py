@@ -23,7 +23,7 @@ from itertools import repeat
 from typing import Any
 
 from kg import redact, segments
-from kg.config import kg_home, settings
+from kg.config import kg_home, settings, store_uri
 from kg.exceptions import CaptureError, KGError, StoreUnavailable
 from kg.ids import after_fork_in_child, process_prefix
 from kg.model.records import Edge, Node
@@ -102,6 +102,12 @@ class Sink:
         self._stop = False
         self._thread = threading.Thread(target=self._loop, name="kg-sink", daemon=True)
         self._thread.start()
+        if self._store is None and not isinstance(self._store_arg, Store) and \
+                store_uri(self._store_arg).startswith(("bolt", "neo4j")):
+            # A server store may first be opened by the flush at exit, and its driver imports
+            # concurrent.futures.thread there (through pandas, when installed), which registers an
+            # exit hook: refused during shutdown, and the records were lost. Imported now instead.
+            import concurrent.futures.thread  # noqa: F401
         return self
 
     def on_close(self, hook: Callable[[], None]) -> None:
