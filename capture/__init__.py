@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from capture._run import Run, current_run, workflow
+from capture.agents import agent_task
 from capture._handmade import Task
 from capture._task import lightweight_task, task
 from capture.loops import LightweightLoop, Loop
@@ -69,5 +70,5 @@ def flush() -> None:
 __all__ = [
     "Run", "workflow", "current_run", "task", "lightweight_task", "Task",
     "register_handler", "summarize", "enable", "disable", "flush", "settings",
-    "Loop", "LightweightLoop", "instrument", "telemetry", "secret", "read_offline",
+    "Loop", "LightweightLoop", "instrument", "telemetry", "secret", "read_offline", "agent_task",
 ]
