@@ -27,13 +27,14 @@ from typing import Any
 from capture._state import task_id
 from kg.config import settings
 
-__all__ = ["FRESH", "SITES", "produced", "remember", "may_link", "link", "CAP"]
+__all__ = ["FRESH", "SITES", "LINKED", "produced", "remember", "may_link", "link", "CAP"]
 
 CAP = 10_000
 HOLD = 1024  # longest str/bytes held by reference; a longer one is remembered by fingerprint
 
 FRESH: dict[int, tuple[Any, int, str]] = {}               # id(obj) -> (obj or fingerprint, task n, output)
 SITES: dict[tuple[int, str], tuple[Any, int, str]] = {}   # (id(frame), variable) -> (obj, task n, output)
+LINKED = [0]  # links made so far: until the first, sealing tasks need not look for them
 
 _STORES = frozenset({"STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"})
 _LOADS = frozenset({"LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_FAST_CHECK",
@@ -225,6 +226,8 @@ def link(args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                 if kw is None:
                     kw = dict(kwargs)
                 kw[k] = {"$from": src, "summary": a}
+    if out is not None or kw is not None:
+        LINKED[0] += 1
     return (args if out is None else tuple(out)), (kwargs if kw is None else kw)
 
 

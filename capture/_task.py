@@ -12,7 +12,7 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from capture._dataflow import link as _link, may_link as _may_link
+from capture._dataflow import LINKED as _LINKED, link as _link, may_link as _may_link
 from capture._dataflow import produced as _produced, remember as _remember
 from capture._run import current_run
 from capture._state import check_pressure, current_parent, ensure_sink, state, task_id
@@ -112,6 +112,18 @@ class _TaskCodec(NumberedCodec):
 
     def kinds(self, recs: list[tuple[Any, ...]]) -> set[str]:
         return {SPECS[i].kind for i in set(map(_spec_of, recs))}
+
+    def stored_edges(self, recs: list[tuple[Any, ...]]) -> list[Edge]:
+        # An atom that was an earlier task's output ({"$from": ...} in the record): its USED edge.
+        if not _LINKED[0]:
+            return []
+        out: list[Edge] = []
+        for rec in recs:
+            kw = rec[7]
+            if dict in map(type, rec[11:]) or (type(kw) is dict and dict in map(type, kw.values())):
+                nodes: list[Node] = []
+                decode_task(rec, LIVE, nodes, out)
+        return out
 
     def filters(self) -> bool:
         return bool(_TELEMETRY)
@@ -290,6 +302,9 @@ class _LightCodec(_TaskCodec):
 
     def filters(self) -> bool:
         return False  # lightweight tasks have no telemetry
+
+    def stored_edges(self, recs: list[tuple[Any, ...]]) -> list[Edge]:
+        return []  # lightweight tasks do not link values
 
     def number(self, count: int) -> int:
         counter = state.counter

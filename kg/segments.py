@@ -269,6 +269,12 @@ class Codec:
         """For ``numbered`` codecs: reserve ``count`` numbers of this process, return the first."""
         raise NotImplementedError
 
+    def stored_edges(self, recs: list[tuple[Any, ...]]) -> list[Any]:
+        """Edges of these records that must be stored as edges beside their segment: reading the
+        segment makes them too, but a lookup from their other end (downstream lineage) only finds
+        stored edges."""
+        return []
+
 
 class NumberedCodec(Codec):
     """One Activity per record, id ``<tag>-<prefix>.<n>``, n and parent (a number of the same
@@ -417,6 +423,7 @@ def _seal_one(codec: Codec, recs: list[tuple[Any, ...]], run: Any, prefix: str, 
     if type(run) is not str:
         out.rest += recs
         return
+    out.rest += codec.stored_edges(stored)
     base = codec.number(len(stored)) if codec.numbered else None
     count, ids, parents = codec.keys(stored, prefix, base)
     out.segments.append((codec.name, prefix, run, " " + " ".join(sorted(codec.kinds(stored))) + " ", count,

@@ -6,13 +6,14 @@ import kg
 from kg.exceptions import KGError
 
 KG_API = {
-    "__version__", "open_store", "Store", "Node", "Edge", "node", "edge", "Kind", "ProvClass", "Relation",
+    "__version__", "connect", "open_store", "Store", "Node", "Edge", "node", "edge", "Kind", "ProvClass", "Relation",
     "KGError", "ConfigError", "StoreError", "SchemaError", "StoreUnavailable", "NotFound", "AmbiguousReference",
     "InputError", "QueryError", "CaptureError", "ExportError",
 }
 CAPTURE_API = {
     "Run", "workflow", "current_run", "task", "lightweight_task", "Task", "Loop", "LightweightLoop",
-    "instrument", "telemetry", "register_handler", "summarize", "enable", "disable", "flush", "settings", "secret",
+    "instrument", "telemetry", "register_handler", "summarize", "enable", "disable", "flush", "settings", "secret", "read_offline",
+    "agent_task",
 }
 
 

@@ -125,6 +125,10 @@ def test_a_chain_of_scalars_keeps_its_lineage(store: SqliteStore, strict_sink: S
     last = _used(store, run.id, "d")[0]
     up = store.lineage(f"{last.id}/out/w", direction="up", depth=20)
     assert {_used(store, run.id, n)[0].id for n in "abc"} <= set(up.depth)
+    # and downstream: the tasks sit in segments, their USED edges are stored beside them
+    first = _used(store, run.id, "a")[0]
+    down = store.lineage(f"{first.id}/out/result", direction="down", depth=20)
+    assert {_used(store, run.id, n)[0].id for n in "bcd"} <= set(down.depth)
 
 
 def test_async_tasks_link_scalars(store: SqliteStore, strict_sink: Sink) -> None:

@@ -294,13 +294,9 @@ def test_lineage_of_a_task_output(data: Captured) -> None:
     assert up.nodes.by_id()[f"{double.id}/in/x"].props["value"] == 21
 
 
-def test_downstream_of_a_task_output_reaches_the_task_that_used_it(data: Captured,
-                                                                  request: pytest.FixtureRequest) -> None:
-    if data.uri.endswith(".db"):
-        # Known store bug (reported): a task kept in a segment makes its USED edge to another task's
-        # output (``{"$from": ...}``) only when decoded, so find_edges(dst=output) never sees it.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="embedded store: dataflow USED edges "
-                                              "of segment tasks are not stored"))
+def test_downstream_of_a_task_output_reaches_the_task_that_used_it(data: Captured) -> None:
+    # In the embedded store the task is kept in a segment: its USED edge to the other task's output
+    # is stored beside the segment, so a lookup from the output finds it.
     with data.connect() as g:
         double, both = g.tasks(data.run_id)[:2]
         down = g.lineage(f"{double.id}/out/y", up=False)
