@@ -12,7 +12,8 @@ Atoms need more care, because CPython shares some of them:
   strings, which CPython caches or interns) is the same object wherever that value occurs, so
   identity says nothing. It is matched by call site: the variable the caller stored the
   task's result in (the instruction after the call), loaded again by the call that passes it
-  on, in the same frame, still holding that object. ``b(1)`` with a literal never links.
+  on, in the same frame, still holding that object; or the call whose result is passed on
+  directly (``b(a())``). ``b(1)`` with a literal never links.
 
 Both maps are bounded (``CAP`` entries each, oldest dropped).
 """
@@ -75,14 +76,19 @@ def _at(code: CodeType, lasti: int) -> tuple[int, list[dis.Instruction]]:
 
 
 def _store_target(code: CodeType, lasti: int) -> str | None:
-    """The variable the result of the call at ``lasti`` is stored in (``y = task(x)``), if any."""
+    """Where the result of the call at ``lasti`` goes: the variable it is stored in (``y = task(x)``),
+    or ``@<offset>`` of the call itself when it stays on the stack (``f(task(x))``: _loaded names it)."""
     key = (code, -lasti - 1)
     if key in _site_cache:
         return _site_cache[key]
     i, ins = _at(code, lasti)
     name = None
-    if 0 <= i < len(ins) - 1 and ins[i + 1].opname in _STORES:
-        name = ins[i + 1].argval
+    if 0 <= i < len(ins) - 1:
+        nxt = ins[i + 1]
+        if nxt.opname in _STORES:
+            name = nxt.argval
+        elif nxt.opname not in ("POP_TOP", "RETURN_VALUE"):
+            name = f"@{ins[i].offset}"
     _site_cache[key] = name
     return name
 
@@ -110,6 +116,8 @@ def _loaded(code: CodeType, lasti: int) -> tuple[str, ...]:
                 if ins[j].opname in _LOADS:
                     val = ins[j].argval
                     names += list(val) if isinstance(val, tuple) else [val]
+                elif ins[j].opname.startswith("CALL"):  # a call's result passed on directly: f(g(x))
+                    names.append(f"@{ins[j].offset}")
                 j -= 1
         got = _site_cache[key] = tuple(names)
     return got

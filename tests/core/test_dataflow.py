@@ -77,10 +77,11 @@ def test_an_output_passed_on_is_the_same_entity(kind: str, forms: str, store: Sq
         x = make(0)
         use(x)        # the output itself: linked
         use(v=x)      # by keyword too
-    made = _used(store, run.id, "make")[0]
+        use(make(0))  # passed on directly
+    made, again = _used(store, run.id, "make")
     uses = _used(store, run.id, "use")
     out = f"{made.id}/out/result"
-    assert [_source(u, "v") for u in uses] == [out, out], kind
+    assert [_source(u, "v") for u in uses] == [out, out, f"{again.id}/out/result"], kind
     lineage = store.lineage(f"{uses[0].id}", direction="up")
     assert out in lineage.depth and made.id in lineage.depth
 
