@@ -123,7 +123,7 @@ class KnowledgeGraph:
 
             g.tasks(1, status="error")          # the failed tasks of run 1
         """
-        from kg.cli.cmd_runs import tree_of  # the one tree walk `kg show` uses (it lives with the CLI)
+        from kg.tree import tree_of  # the one tree walk `kg show` uses
 
         r = self.run(run)
         nodes = self.store.find_nodes(run=r.id, cls="Activity", kind=kind)

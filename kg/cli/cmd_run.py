@@ -177,7 +177,7 @@ def _show_environment(ctx: Ctx, trial: Node) -> None:
 def activation_tree(store: Any, trial: Node, limit: int = 0) -> tuple[int, list[tuple[int, Node]]]:
     """The trial's activations: (how many, the first ``limit`` as (depth, node)), callers before
     callees, in start order."""
-    from kg.cli.cmd_runs import tree_of
+    from kg.tree import tree_of
 
     return tree_of(store.find_nodes(kind="Activation", run=trial.id), trial.id, limit, orphan_children=False)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from kg.tree import tree_of
 from kg.cli._options import Ctx, emit_rows, fmt_duration, fmt_time, output_option, pass_ctx
 from kg.model.records import Node
 from kg.stores.base import Store
@@ -34,57 +35,6 @@ def run_rows(store: Store) -> list[dict[str, Any]]:
                                      else (ended - started if ended and started else None)),
         })
     return rows
-
-
-def tree_of(nodes: Iterable[Node], root: str, limit: int = 0, *,
-            orphan_children: bool = True) -> tuple[int, list[tuple[int, Node]]]:
-    """(how many nodes, the first ``limit`` of them as (depth, node)): depth-first from ``root`` by
-    ``parent``, siblings in start order; nodes whose parent was never recorded (depth limit,
-    another process) come last, at the top (with their own children below them when
-    ``orphan_children``). ``limit`` 0: all. Only the siblings the walk reaches are sorted."""
-    children: dict[str, list[Node]] = {}
-    total = 0
-    for n in nodes:
-        if n.id == root:
-            continue
-        total += 1
-        children.setdefault(str(n.props.get("parent") or root), []).append(n)
-    out: list[tuple[int, Node]] = []
-    seen: set[str] = set()
-    want = limit or total
-
-    def kids(pid: str) -> list[Node]:
-        found = children.get(pid, [])
-        found.sort(key=_start_order)
-        return found
-
-    def walk(start: str, depth: int) -> None:
-        # Iterative: a deep recursion in the program must not recurse here.
-        pending = [(depth, k) for k in reversed(kids(start))]
-        while pending and len(out) < want:
-            d, n = pending.pop()
-            if n.id in seen:
-                continue
-            seen.add(n.id)
-            out.append((d, n))
-            pending.extend([(d + 1, k) for k in reversed(kids(n.id))])
-
-    walk(root, 0)
-    if len(out) < want:
-        for pid in list(children):
-            for n in children[pid]:
-                if len(out) >= want:
-                    break
-                if n.id not in seen:
-                    seen.add(n.id)
-                    out.append((0, n))
-                    if orphan_children:
-                        walk(n.id, 1)
-    return total, out
-
-
-def _start_order(n: Node) -> tuple[Any, str]:
-    return n.props.get("started") or 0, n.id
 
 
 def task_tree(store: Store, run: Node, limit: int = 0) -> tuple[int, list[tuple[int, Node]]]:
