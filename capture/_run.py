@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from capture._state import ensure_sink, state
 from capture.values import snapshot
-from kg import __version__
+from kg._version import __version__
 from kg import ids
 from kg.ids import new_run_id
 from kg.model import Kind, ProvClass, Relation, edge, node

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from kg._version import __version__  # noqa: E402,F401
 
 from kg.exceptions import (  # noqa: E402
     AmbiguousReference,

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from kg import __version__
+from kg._version import __version__
 from kg.cli._options import Ctx
 from kg.exceptions import KGError
 
