@@ -31,9 +31,10 @@ from capture._run import current_run
 from capture._spec import TaskSpec, snap_kwargs
 from capture._state import current_parent, ensure_sink, state, task_id
 from capture._task import TASK_CODE, put_task
-from capture.values import ATOMIC, summarize
+from capture.values import summarize
 from kg.config import settings
 from kg.model import Kind, ProvClass, Relation, edge, node
+from kg.sink import on_sink_change
 
 __all__ = ["agent_task", "record_prompt", "PROMPT_ARGS", "CONTEXT_PARAM"]
 
@@ -64,7 +65,7 @@ def record_prompt(prompt: Any = None, *, response: Any = None, **props: Any) -> 
     try:
         for key, value in (("prompt", prompt), ("response", response), *props.items()):
             if value is not None:
-                notes[key] = value if type(value) in ATOMIC else summarize(value)
+                notes[key] = summarize(value)
     except Exception:
         if settings.strict:
             raise
@@ -76,7 +77,7 @@ def _context_class() -> type | None:
         from mcp.server.mcpserver import Context
     except ImportError:
         try:
-            from mcp.server.fastmcp import Context  # mcp 1.x
+            from mcp.server.fastmcp import Context  # type: ignore[attr-defined,no-redef]  # mcp 1.x
         except ImportError:
             return None
     return Context  # type: ignore[no-any-return]
@@ -102,7 +103,8 @@ def _context_param(fn: Callable[..., Any], ctx_cls: type | None) -> str | None:
 # -- who called: the client and its session ------------------------------------------------------
 _session_ids: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 _session_count = itertools.count(1)
-_agents_written: set[str] = set()  # agent nodes are written once per process
+_agents_written: set[str] = set()  # agent nodes are written once per sink (a new sink may be a new store)
+on_sink_change(lambda _sink: _agents_written.clear())
 
 
 def _attr(obj: Any, *path: str) -> Any:
@@ -147,6 +149,8 @@ def _str(v: Any) -> str | None:
 
 
 def _agent_records(call_id: str, run: str, t0: float, who: dict[str, Any]) -> list[Any]:
+    # Agents carry no run (like a run's Person): one client session may call tools in several runs,
+    # and exports of a run reach them through its edges.
     recs: list[Any] = []
     if who.get("session") or who.get("client"):
         aid = f"agent:mcp:{who.get('session') or who.get('client')}"
@@ -155,14 +159,13 @@ def _agent_records(call_id: str, run: str, t0: float, who: dict[str, Any]) -> li
             recs.append(node(aid, ProvClass.AGENT, Kind.SOFTWARE_AGENT, name=who.get("client") or "mcp-client",
                              version=who.get("client_version"), title=who.get("client_title"),
                              session=who.get("session"), client_id=who.get("client_id"),
-                             protocol_version=who.get("protocol_version"), run=run))
+                             protocol_version=who.get("protocol_version")))
         recs.append(edge(Relation.WAS_ASSOCIATED_WITH, call_id, aid, role="caller", run=run, time=t0))
     if who.get("server"):
         sid = f"agent:mcp-server:{who['server']}@{state.prefix}"
         if sid not in _agents_written:
             _agents_written.add(sid)
-            recs.append(node(sid, ProvClass.AGENT, Kind.SOFTWARE_AGENT, name=who["server"], role="mcp-server",
-                             run=run))
+            recs.append(node(sid, ProvClass.AGENT, Kind.SOFTWARE_AGENT, name=who["server"], role="mcp-server"))
         recs.append(edge(Relation.WAS_ASSOCIATED_WITH, call_id, sid, role="server", run=run, time=t0))
     return recs
 
@@ -183,10 +186,8 @@ class _Call:
         self.used = snap_kwargs(used)
         extra: dict[str, Any] = {"tool": spec.name}
         prompt = {k: used[k] for k in PROMPT_ARGS if used.get(k) is not None}
-        if prompt:
-            extra["prompt"] = next(iter(prompt.values())) if len(prompt) == 1 else prompt
-            if type(extra["prompt"]) not in ATOMIC or len(prompt) > 1:
-                extra["prompt"] = summarize(extra["prompt"])
+        if prompt:  # summarised like any value: a short text stays as it is, a long one is cut
+            extra["prompt"] = summarize(next(iter(prompt.values())) if len(prompt) == 1 else prompt)
         self.ctx = ctx
         self.extra = extra
         self.token = _cv_set(self.n)

@@ -6,17 +6,18 @@ how many there were and whether it was cut; long texts are cut at TEXT_LIMIT cha
 here writes: there is no write tool, and Cypher runs in Neo4j's read mode."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kg.exceptions import InputError, KGError
 from kg.model.records import Node
 from kg.stores.base import Store
 
-__all__ = ["build_server", "KgTools", "DEFAULT_LIMIT", "MAX_LIMIT", "TEXT_LIMIT", "INSTRUCTIONS"]
+__all__ = ["build_server", "serve", "KgTools", "DEFAULT_LIMIT", "MAX_LIMIT", "TEXT_LIMIT", "INSTRUCTIONS"]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -97,8 +98,6 @@ class KgTools:
         self._lock = threading.Lock()
 
     def locked(self, fn: F) -> F:
-        import functools
-
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
@@ -281,7 +280,7 @@ def _server_class() -> Any:
     try:  # mcp 2.x; mcp 1.x calls the same server FastMCP
         from mcp.server.mcpserver import MCPServer
     except ImportError:
-        from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef]
+        from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[attr-defined,no-redef]
     return MCPServer
 
 
@@ -289,7 +288,7 @@ def _tool_error() -> type[Exception]:
     try:
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
-        from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]
+        from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[import-not-found,no-redef]
     return ToolError  # type: ignore[no-any-return]
 
 
@@ -302,8 +301,6 @@ def build_server(store: Store, name: str = "provkg") -> Any:
     def clean_errors(fn: F) -> F:
         # A KGError (unknown node, bad parameter) is the model's to read and correct: a tool error
         # with its message; anything else stays a crash whose text the SDK keeps on the server.
-        import functools
-
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -358,7 +355,3 @@ def serve(store: Store, name: str = "provkg") -> None:
     """Serve the tools over stdio until the client closes the connection."""
     build_server(store, name).run()
 
-
-def names() -> Iterable[str]:
-    """The tools this server offers (for docs and tests)."""
-    return ("list_runs", "show_run", "lineage", "search", "list_queries", "query")
