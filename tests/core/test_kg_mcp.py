@@ -129,3 +129,23 @@ def test_results_are_bounded_and_say_so(demo_home: Path) -> None:
     lg = lin.structured_content
     assert lg["returned"] == len(lg["nodes"]) == 2 and lg["truncated"] and lg["total"] > 2
     assert default.structured_content["returned"] == DEFAULT_LIMIT
+
+
+def test_on_neo4j_the_cypher_queries_answer_too(demo_home: Path, neo4j_uri: str) -> None:
+    pushed = run_kg("push", "--to", neo4j_uri, cwd=demo_home.parent, env={"KG_HOME": str(demo_home)})
+    assert pushed.returncode == 0, pushed.stderr
+
+    output = str(demo_home.parent / "demo1" / "output.dat")  # by path: a shared Neo4j may hold other demos
+
+    async def script(s: Any) -> dict[str, Any]:
+        lin = await s.call_tool("lineage", {"node": output})
+        version = next(n["id"] for n in lin.structured_content["nodes"] if n["kind"] == "FileVersion")
+        up = await s.call_tool("query", {"name": "upstream-lineage", "params": {"entity": version, "depth": "5"}})
+        return {"lineage": lin, "version": version, "up": up}
+
+    got = _session(demo_home, script, "--store", neo4j_uri)
+    assert {Path(f["path"]).name for f in got["lineage"].structured_content["files"]} >= {"data1.dat", "data2.dat"}
+    up = got["up"].structured_content
+    assert not got["up"].is_error and up["language"] == "cypher", up
+    assert {"FileVersion", "Activation"} <= {r["kind"] for r in up["rows"]}
+    assert all(r["depth"] <= 5 for r in up["rows"])
