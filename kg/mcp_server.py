@@ -113,11 +113,11 @@ class KgTools:
         return _bounded(rows, len(runs), n, "runs")
 
     def show_run(self, run: str, limit: int | None = None) -> dict[str, Any]:
-        from kg.cli.cmd_runs import task_tree  # the tree walk `kg show` uses (it lives with the CLI)
+        from kg.tree import tree_of  # the tree walk `kg show` uses
 
         n = _limit(limit)
         node = self.store.resolve_run(run)
-        total, tree = task_tree(self.store, node, n)
+        total, tree = tree_of(self.store.find_nodes(run=node.id, cls="Activity"), node.id, n)
         tasks = [node_view(t, depth=d) for d, t in tree]
         out = {"run": {"seq": node.props.get("seq"), **node_view(node)}}
         for key in ("args", "argv", "user", "host", "python", "campaign", "tags"):
