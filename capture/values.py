@@ -48,12 +48,29 @@ class _Repr(reprlib.Repr):
     A large set or dict shows its first items, sorted, and "..." as reprlib does."""
 
     BIG = 64
+    KEPT = 4096  # frozenset reprs remembered
+
+    def __init__(self) -> None:
+        super().__init__()
+        # A frozenset never changes: its repr is made once. Programs keep tables of them and pass
+        # lists of them around (a puzzle solver spent two thirds of `kg run` re-sorting the same
+        # small frozensets). The set is held with its repr, so its id() cannot be reused meanwhile.
+        self._frozen: dict[tuple[int, int], tuple[frozenset[Any], str]] = {}
 
     def repr_set(self, x: Any, level: int) -> str:
         return super().repr_set(list(islice(x, self.maxset + 1)) if len(x) > self.BIG else x, level)
 
     def repr_frozenset(self, x: Any, level: int) -> str:
-        return super().repr_frozenset(list(islice(x, self.maxfrozenset + 1)) if len(x) > self.BIG else x, level)
+        key = (id(x), level)
+        kept = self._frozen.get(key)
+        if kept is not None and kept[0] is x:
+            return kept[1]
+        r = super().repr_frozenset(list(islice(x, self.maxfrozenset + 1)) if len(x) > self.BIG else x, level)
+        if type(x) is frozenset:  # a subclass may change: not remembered
+            if len(self._frozen) >= self.KEPT:
+                self._frozen.clear()
+            self._frozen[key] = (x, r)
+        return r
 
     def repr_dict(self, x: Any, level: int) -> str:
         return super().repr_dict(dict(islice(x.items(), self.maxdict + 1)) if len(x) > self.BIG else x, level)

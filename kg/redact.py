@@ -8,10 +8,13 @@ and therefore every export see the same redacted records. Redacted are:
   (``settings.is_secret``: ``*PASSWORD*``, ``*TOKEN*``, ``*SECRET*``, ``*KEY*``, ``*DSN*``,
   ``*WEBHOOK*``... and ``KG_REDACT_NAMES`` / config ``redact_names`` globs), wherever they
   flow: arguments, returns, loop values, task inputs and outputs, other variables' values;
-- the password of any URL (``scheme://user:PASSWORD@host``), the key=value credentials of a
-  query or connection string (``?token=…``, ``;Password=…``), well-known token shapes
-  (GitHub, Slack, AWS, Google, OpenAI-style keys, JWTs, private-key blocks) and the secret
-  part of webhook URLs;
+- the password of any URL (``scheme://user:PASSWORD@host``), the credentials in a URL's query
+  (``?token=…``) and the secret part of webhook URLs, wherever they appear;
+- in the environment, the command line and a run's own attributes also the key=value
+  credentials of connection strings (``;Password=…``) and well-known token shapes (GitHub,
+  Slack, AWS, Google, OpenAI-style keys, JWTs, private-key blocks) — each found there becomes
+  a known secret, replaced wherever it flows (testing every captured value against every
+  shape cost ~1 µs per 100 characters: a run passing long values around paid it everywhere);
 - values of command-line options whose names look like credentials (``--password X``,
   ``--api-key=X``);
 - values passed to :func:`add_secret` (``capture.secret(value)``) and matches of
@@ -102,6 +105,8 @@ class Redactor:
         self._hints: list[re.Pattern[bytes]] = []
         self._str_hints: list[re.Pattern[str]] = []
         self._lit_bytes: list[bytes] = []
+        self._lits: list[str] = []
+        self._cheap: re.Pattern[str] = re.compile("(?!)")
         self._build()
         self.take_argv(sys.argv[1:])
 
@@ -160,10 +165,14 @@ class Redactor:
         alts = [_URL_PASSWORD, _KEY_VALUE, _WEBHOOK, *_TOKEN_SHAPES, *(p.pattern for p in self._user)]
         alts += [re.escape(s) for s in lits]
         self._text = re.compile("|".join(f"(?:{a})" for a in alts))
+        self._lits = lits
         self._lit_bytes = [s.encode("utf-8", "surrogatepass") for s in lits]
         user = [p.pattern for p in self._user]
         self._hints = [re.compile(_BLOB_HINT)] + [re.compile(p.encode()) for p in user if p.isascii()]
         self._str_hints = [re.compile(_BLOB_HINT.decode())] + [re.compile(p) for p in user]
+        # may_hold's one search: the known secrets, the hint, the user's patterns
+        self._cheap = re.compile("|".join([*(re.escape(x) for x in lits), _BLOB_HINT.decode(),
+                                           *(f"(?:{p})" for p in user)]))
 
     # -- replacing ---------------------------------------------------------------------------
     def text(self, s: str) -> str:
@@ -171,6 +180,12 @@ class Redactor:
         if not self._text.search(s):
             return s
         return self._text.sub(_replace, s)
+
+    def may_hold(self, s: str) -> bool:
+        """A fast test of one captured string, as of a segment (a known secret, a credential URL,
+        a user pattern): the full patterns (token shapes, key=value) run only where it passes.
+        They cost ~1 µs per 100 characters each; a run storing long values paid that on every one."""
+        return self._cheap.search(s) is not None
 
     def _blob_hits(self, data: bytes) -> tuple[list[str], list[re.Pattern[str]]]:
         """The known secrets and the hint patterns found in a marshalled segment (fast: no unpacking)."""
@@ -264,9 +279,9 @@ def redact_records(nodes: list[Any], edges: list[Any]) -> tuple[list[Any], list[
     """Nodes and edges with secrets replaced in their props (ids are kept: they name, never hold, values)."""
     r = redactor()
     r.refresh()
-    value = r.value
-    nodes = [n if not n.props else n._replace(props=value(n.props)) for n in nodes]
-    edges = [e if not e.props else e._replace(props=value(e.props)) for e in edges]
+    value, cheap = r.value, r.may_hold
+    nodes = [n if not n.props else n._replace(props=value(n.props, cheap)) for n in nodes]
+    edges = [e if not e.props else e._replace(props=value(e.props, cheap)) for e in edges]
     return nodes, edges
 
 
