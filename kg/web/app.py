@@ -1,0 +1,172 @@
+"""The Flask application of `kg serve`: read-only pages over one store, each at a shareable URL.
+
+Pages are rendered on the server (Jinja2, autoescaped); the tree, the history and the
+lineage graphs get their data as JSON (an endpoint, or a ``<script type="application/json">``
+block) and draw it with small scripts that never build HTML from strings."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, abort, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kg import content
+from kg._version import __version__
+from kg.exceptions import InputError, KGError, NotFound
+from kg.stores import Store, open_store
+from kg.web._compare import diff_page, history_page
+from kg.web._lineage import lineage_page
+from kg.web._runs import CHILD_PAGE, RunFilter, children_page, list_runs, run_page, text_of
+from kg.web._workflows import workflow_page, workflows_page
+
+__all__ = ["create_app"]
+
+# Scripts only from our own static files: a name that slipped past escaping still could not run.
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def _store() -> Store:
+    # One store per request: the SQLite store is opened cheaply and a request never shares a
+    # connection with another thread of the server.
+    if "kg_store" not in g:
+        g.kg_store = open_store(g.kg_uri, create=False)
+    return g.kg_store  # type: ignore[no-any-return]
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name, "")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        abort(400, f"{name} must be a number, not {raw!r:.40}")
+    return max(lo, min(hi, value))
+
+
+def create_app(store_uri: str | None = None) -> Flask:
+    """The web application over the store ``store_uri`` (None: the configured default)."""
+    app = Flask(__name__)
+    app.config["JSON_SORT_KEYS"] = False
+    # Fail now, with the CLI's one-line error, rather than on the first request.
+    open_store(store_uri, create=False).close()
+
+    @app.before_request
+    def _bind() -> None:
+        if request.method not in ("GET", "HEAD"):
+            abort(405)
+        g.kg_uri = store_uri
+
+    @app.teardown_appcontext
+    def _close(_exc: BaseException | None) -> None:
+        s = g.pop("kg_store", None)
+        if s is not None:
+            s.close()
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers["Content-Security-Policy"] = _CSP
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        return resp
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {"version": __version__, "store_uri": _store().uri if "kg_store" in g else (store_uri or "")}
+
+    _routes(app)
+    _errors(app)
+    return app
+
+
+def _routes(app: Flask) -> None:
+    @app.get("/")
+    def runs() -> str:
+        a = request.args
+        flt = RunFilter(q=a.get("q", ""), kind=a.get("kind", ""), status=a.get("status", ""),
+                        since=a.get("since", ""), until=a.get("until", ""))
+        rows = list_runs(_store(), flt)
+        return render_template("runs.html", rows=rows, flt=flt, total=len(_store().runs()))
+
+    @app.get("/run/<ref>")
+    def run(ref: str) -> str:
+        node = _store().resolve_run(ref)
+        return render_template("run.html", page=run_page(_store(), node), child_page=CHILD_PAGE)
+
+    @app.get("/api/children")
+    def children() -> Response:
+        node_id = request.args.get("id", "")
+        if not node_id:
+            abort(400, "give the node: ?id=NODE_ID")
+        return jsonify(children_page(_store(), node_id, _int_arg("offset", 0, 0, 10**9),
+                                     _int_arg("limit", CHILD_PAGE, 1, 1000)))
+
+    @app.get("/history")
+    def history() -> str:
+        return render_template("history.html", page=history_page(_store()))
+
+    @app.get("/diff")
+    def diff() -> str:
+        a, b = request.args.get("a", ""), request.args.get("b", "")
+        if not a or not b:
+            abort(400, "give two trials: /diff?a=1&b=2")
+        ta, tb = _store().resolve_run(a), _store().resolve_run(b)
+        return render_template("diff.html", page=diff_page(_store(), ta, tb))
+
+    @app.get("/lineage")
+    def lineage() -> str:
+        ref = request.args.get("id", "")
+        if not ref:
+            abort(400, "give the node: /lineage?id=NODE_ID")
+        start = _store().resolve_node(ref)
+        return render_template("lineage.html", page=lineage_page(_store(), start, _int_arg("depth", 3, 1, 20)))
+
+    @app.get("/content/<sha>")
+    def stored_content(sha: str) -> Any:
+        data = content.get(sha)
+        name = request.args.get("name", "") or sha[:12]
+        text = None if request.args.get("download") else text_of(sha)
+        if text is None:
+            safe = "".join(c for c in name.rsplit("/", 1)[-1] if c.isalnum() or c in "._-") or "content"
+            return Response(data, mimetype="application/octet-stream",
+                            headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+        return render_template("content.html", sha=sha, name=name, text=text, size=len(data))
+
+    @app.get("/workflows")
+    def workflows() -> str:
+        return render_template("workflows.html", rows=workflows_page(_store()))
+
+    @app.get("/workflow/<ref>")
+    def workflow(ref: str) -> str:
+        return render_template("workflow.html", page=workflow_page(_store(), ref))
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204)
+
+
+def _errors(app: Flask) -> None:
+    def page(code: int, title: str, message: str) -> tuple[str, int]:
+        return render_template("error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound) -> tuple[str, int]:
+        return page(404, "Not found", str(exc))
+
+    @app.errorhandler(InputError)
+    def bad_input(exc: InputError) -> tuple[str, int]:
+        return page(404 if request.path.startswith("/content/") else 400, "Bad request", str(exc))
+
+    @app.errorhandler(KGError)
+    def kg_error(exc: KGError) -> tuple[str, int]:
+        return page(500, "Error", str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int]:
+        return page(exc.code or 500, exc.name, str(exc.description or ""))
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception) -> tuple[str, int]:
+        # A bug is logged with its traceback on the server; the browser gets one line, no trace.
+        app.logger.exception("kg serve: %s %s failed", request.method, request.path)
+        return page(500, "Internal error", f"{type(exc).__name__}: the server log has the details")
+
