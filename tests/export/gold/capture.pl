@@ -54,10 +54,6 @@ prop('task-2', 'status', "FINISHED").
 prop('task-2', 'parent', 'run-0').
 prop('task-2', 'started', 1700000003.0).
 prop('task-2', 'ended', 1700000004.0).
-node('task-2/in/x', entity, 'Value').
-prop('task-2/in/x', 'name', "x").
-prop('task-2/in/x', 'value', 3).
-prop('task-2/in/x', 'run', 'run-0').
 node('task-2/out/doubled', entity, 'Value').
 prop('task-2/out/doubled', 'name', "doubled").
 prop('task-2/out/doubled', 'value', 6).
@@ -68,8 +64,8 @@ used('task-1', 'task-1/in/a', 1700000001.0, "a").
 edge_prop(used, 'task-1', 'task-1/in/a', "a", 'run', 'run-0').
 used('task-1', 'task-1/in/b', 1700000001.0, "b").
 edge_prop(used, 'task-1', 'task-1/in/b', "b", 'run', 'run-0').
-used('task-2', 'task-2/in/x', 1700000003.0, "x").
-edge_prop(used, 'task-2', 'task-2/in/x', "x", 'run', 'run-0').
+used('task-2', 'task-1/out/total', 1700000003.0, "x").
+edge_prop(used, 'task-2', 'task-1/out/total', "x", 'run', 'run-0').
 was_associated_with('run-0', 'person-3', null, "user").
 edge_prop(was_associated_with, 'run-0', 'person-3', "user", 'run', 'run-0').
 was_associated_with('run-0', 'softwareagent-4', null, "capture").
