@@ -68,7 +68,8 @@ def _shown(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v, default=str)
 
 
-def _attributes(run: Node) -> list[tuple[str, str]]:
+def _attributes(run: Node) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(the attributes `kg show` prints, in its order; every other prop) as display text."""
     p = run.props
     out = []
     for k in _ATTRIBUTES:
@@ -81,8 +82,7 @@ def _attributes(run: Node) -> list[tuple[str, str]]:
             v = fmt_duration(v)
         out.append((k, _shown(v)))
     rest = sorted(k for k in p if k not in _ATTRIBUTES and k not in ("seq", "argv", "args", "traceback"))
-    out += [(k, _shown(p[k])) for k in rest if p[k] not in (None, "", [], {})]
-    return out
+    return out, [(k, _shown(p[k])) for k in rest if p[k] not in (None, "", [], {})]
 
 
 def text_of(sha: str | None) -> str | None:
@@ -156,8 +156,10 @@ def run_page(store: Store, run: Node) -> dict[str, Any]:
     """Everything a run/trial page shows except its tree, which the browser fetches level by level."""
     p = run.props
     args = p.get("argv") if p.get("argv") is not None else p.get("args")
+    shown, more = _attributes(run)
     page: dict[str, Any] = {"run": run, "seq": p.get("seq"), "title": p.get("command") or p.get("name") or run.id,
-                            "attributes": _attributes(run), "arguments": args if isinstance(args, list) else [],
+                            "attributes": shown, "more_attributes": more,
+                            "arguments": args if isinstance(args, list) else [],
                             "arguments_text": "" if isinstance(args, list) or args is None else _shown(args),
                             "traceback": p.get("traceback"), "is_trial": run.kind == "Trial"}
     if run.kind != "Trial":
@@ -181,8 +183,12 @@ def _tree_node(n: Node) -> dict[str, Any]:
     ret = gen.get("return", gen.get("yield")) if gen else None
     return {"id": n.id, "kind": n.kind, "name": str(q.get("name") or n.kind), "line": q.get("line"),
             "status": str(q.get("status") or ""), "duration": fmt_duration(duration_of(q)),
-            "used": brief(q.get("used")), "returned": value_text(ret) if ret is not None else "",
+            "used": brief(q.get("used")), "returned": _cut(value_text(ret)) if ret is not None else "",
             "error": f"{q['error_type']}: {q.get('error', '')}" if q.get("error_type") else ""}
+
+
+def _cut(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def children_page(store: Store, node_id: str, offset: int = 0, limit: int = CHILD_PAGE) -> dict[str, Any]:

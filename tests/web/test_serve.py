@@ -367,7 +367,6 @@ def test_docs_screenshot(site: Site, b: Browser) -> None:
     page.locator("#tree-root > li.node > button.toggle").click()
     page.locator("#tree-root > li.node > ul > li.node", has_text="run_simulation").locator("> button.toggle").click()
     page.wait_for_selector("#tree-root > li.node > ul > li.node > ul > li.node")
-    page.locator("#tree").scroll_into_view_if_needed()
     shot = b.shot(page, "docs")
     target = ROOT / "docs" / "img" / "kg-serve.png"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@
   // PROV's usual colours: entities yellow ellipses, activities blue rectangles, agents orange.
   const style = [
     { selector: "node", style: {
-      label: "data(label)", "font-size": 10, "text-wrap": "ellipsis", "text-max-width": 160,
+      label: "data(label)", "font-size": 12, "text-wrap": "ellipsis", "text-max-width": 160,
       "text-valign": "center", "text-halign": "center", width: "label", height: 24, padding: 8,
       shape: "round-rectangle", "background-color": "#9fb1fc", "border-width": 1, "border-color": "#556" } },
     { selector: 'node[cls = "Entity"]', style: { shape: "ellipse", "background-color": "#fffc87" } },
@@ -24,7 +24,7 @@
   ];
   const cy = cytoscape({
     container: box, elements: elements, style: style, wheelSensitivity: 0.3,
-    layout: { name: "breadthfirst", directed: true, spacingFactor: lineage ? 1.1 : 1.4, padding: 10 },
+    layout: { name: "breadthfirst", directed: true, spacingFactor: lineage ? 0.7 : 1.4, padding: 10 },
   });
   cy.on("tap", "node", (evt) => {
     const n = evt.target;
