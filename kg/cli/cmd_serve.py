@@ -14,6 +14,8 @@ __all__ = ["register"]
 
 def register(cli: click.Group) -> None:
     @cli.command("serve")
+    @click.option("--store", "store", metavar="PATH|URI", default=None,
+                  help="Store to show (default: kg's own --store, else $KG_STORE, else $KG_HOME/kg.db).")
     @click.option("--host", default="127.0.0.1", show_default=True,
                   help="Address to listen on (the pages are read-only, but anyone who reaches them "
                        "sees the whole graph: keep it local unless you mean to share it).")
@@ -21,7 +23,7 @@ def register(cli: click.Group) -> None:
                   help="Port to listen on (0: any free port).")
     @click.option("-b", "--browser", is_flag=True, help="Open the runs page in a web browser.")
     @pass_ctx
-    def serve_cmd(ctx: Ctx, host: str, port: int, browser: bool) -> None:
+    def serve_cmd(ctx: Ctx, store: str | None, host: str, port: int, browser: bool) -> None:
         """Serve a web view of the store: runs and trials, their task trees, files,
         history, diffs, lineage graphs and engine workflows.
 
@@ -31,8 +33,8 @@ def register(cli: click.Group) -> None:
         \b
         Example:
           kg serve -b
-          kg --store other.db serve --port 8080
-          open http://127.0.0.1:5000/lineage?id=fv:895b…
+          kg serve --store other.db --port 8080
+          kg serve --port 0        (any free port; the URL is printed)
         """
         try:
             from werkzeug.serving import make_server
@@ -40,7 +42,7 @@ def register(cli: click.Group) -> None:
             from kg.web import create_app
         except ImportError as exc:
             raise ConfigError(f"kg serve needs Flask: pip install 'provkg[web]' ({exc})") from None
-        app = create_app(ctx.store_uri)
+        app = create_app(store or ctx.store_uri)
         try:
             server = make_server(host, port, app, threaded=True)
         except OSError as exc:

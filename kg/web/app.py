@@ -12,8 +12,9 @@ from werkzeug.exceptions import HTTPException
 
 from kg import content
 from kg._version import __version__
-from kg.exceptions import InputError, KGError, NotFound
-from kg.stores import Store, open_store
+from kg.config import store_uri as resolve_uri
+from kg.exceptions import ConfigError, InputError, KGError, NotFound
+from kg.stores import Store, is_server_uri, open_store
 from kg.web._compare import diff_page, history_page
 from kg.web._lineage import lineage_page
 from kg.web._runs import CHILD_PAGE, RunFilter, children_page, list_runs, run_page, text_of
@@ -27,10 +28,11 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'
 
 
 def _store() -> Store:
-    # One store per request: the SQLite store is opened cheaply and a request never shares a
-    # connection with another thread of the server.
+    # An embedded store is opened per request: cheap, and each request sees what another
+    # process (a `kg run` going on) committed since. A server store is shared: its driver is
+    # thread-safe and pools its connections, which a per-request driver would throw away.
     if "kg_store" not in g:
-        g.kg_store = open_store(g.kg_uri, create=False)
+        g.kg_store = g.kg_shared or open_store(g.kg_uri, create=False)
     return g.kg_store  # type: ignore[no-any-return]
 
 
@@ -45,21 +47,27 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 def create_app(store_uri: str | None = None) -> Flask:
     """The web application over the store ``store_uri`` (None: the configured default)."""
+    uri = resolve_uri(store_uri)
+    if uri.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{uri}: a Redis stream is write-only; store it with `kg consume` and serve that store")
     app = Flask(__name__)
-    app.config["JSON_SORT_KEYS"] = False
     # Fail now, with the CLI's one-line error, rather than on the first request.
-    open_store(store_uri, create=False).close()
+    first = open_store(uri, create=False)
+    shared: Store | None = first if is_server_uri(uri) else None
+    if shared is None:
+        first.close()
 
     @app.before_request
     def _bind() -> None:
         if request.method not in ("GET", "HEAD"):
             abort(405)
-        g.kg_uri = store_uri
+        g.kg_uri = uri
+        g.kg_shared = shared
 
     @app.teardown_appcontext
     def _close(_exc: BaseException | None) -> None:
         s = g.pop("kg_store", None)
-        if s is not None:
+        if s is not None and s is not shared:
             s.close()
 
     @app.after_request
@@ -71,7 +79,7 @@ def create_app(store_uri: str | None = None) -> Flask:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {"version": __version__, "store_uri": _store().uri if "kg_store" in g else (store_uri or "")}
+        return {"version": __version__, "store_uri": _store().uri if "kg_store" in g else ""}
 
     _routes(app)
     _errors(app)

@@ -117,13 +117,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     rows = _ids(env, base)
     by_seq = {r["#"]: r["id"] for r in rows}
     trials = {"first": by_seq[1], "second": by_seq[2], "run": by_seq[3], "big": by_seq[4]}
-    proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--port", "0"], cwd=base, env=env,
-                            stderr=subprocess.PIPE, text=True)
+    # The server's log goes to a file: a pipe nobody reads would fill up and stall the server.
+    log = base / "serve.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--store", str(home / "kg.db"), "--port", "0"],
+                                cwd=base, env=env, stderr=err)
     try:
-        line = proc.stderr.readline() if proc.stderr else ""
-        m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-        assert m, f"kg serve did not start: {line}"
-        yield Site(m.group(1), home, demo, trials)
+        deadline = time.monotonic() + 60
+        found = None
+        while found is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", log.read_text())
+        assert found, f"kg serve did not start: {log.read_text()}"
+        yield Site(found.group(1), home, demo, trials)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -372,3 +378,13 @@ def test_docs_screenshot(site: Site, b: Browser) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, target)
     page.close()
+
+
+def test_serve_without_a_store_is_a_one_line_error(tmp_path: Path) -> None:
+    env = {**os.environ, "KG_HOME": str(tmp_path / "empty"), "PYTHONPATH": str(ROOT)}
+    env.pop("KG_STORE", None)
+    out = subprocess.run([sys.executable, "-m", "kg", "serve", "--port", "0"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert out.stderr.startswith("kg: error: no store at ") and len(out.stderr.splitlines()) == 1
+    assert not (tmp_path / "empty" / "kg.db").exists()  # a typo must not make an empty store
