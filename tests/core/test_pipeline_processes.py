@@ -71,13 +71,28 @@ def test_four_processes_capture_into_one_store_at_once(tmp_path: Path, _isolated
             [2 * i for i in range(n)]
 
 
+def _stored(db: Path) -> int:
+    """Nodes and segment rows in the store so far (0 before it exists or while it is being created)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("nodes", "segs"))
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
 def test_kill_9_while_capturing_never_damages_the_store(tmp_path: Path, _isolated_home: Path) -> None:
     prog = tmp_path / "forever.py"
     prog.write_text(FOREVER)
     db = _isolated_home / "kg.db"
-    seen = 0
-    for delay in (0.3, 0.45, 0.6):  # while batches are being written: small batches, many transactions
+    seen = rows = 0
+    for delay in (0.0, 0.15, 0.3):  # while batches are being written: small batches, many transactions
         p = python(prog, env={"KG_BATCH_SIZE": "3000", "KG_BUFFER_CAP": "5000"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _stored(db) <= rows:  # writing has begun (a loaded machine
+            time.sleep(0.02)                                          # starts the program late)
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=30)
@@ -96,6 +111,7 @@ def test_kill_9_while_capturing_never_damages_the_store(tmp_path: Path, _isolate
                 assert run.props["status"] == "unfinished"
                 ids = [n.id for n in store.find_nodes(run=run.id, kind="Task")]
                 assert ids and len(ids) == len(set(ids))
+        rows = _stored(db)
 
 
 def test_a_killed_trial_exists_from_its_start(tmp_path: Path, _isolated_home: Path) -> None:
