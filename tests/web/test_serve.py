@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,7 +241,13 @@ def test_trial_page_shows_its_parts_and_the_tree_expands(site: Site, b: Browser)
     # A stored file content opens as text.
     page.locator("#files tr", has_text="data1.dat").locator("a").first.click()
     assert page.locator("#content-name").inner_text().endswith("data1.dat")
-    assert page.locator("#content-text").inner_text().strip() != ""
+    assert page.locator("#content-text").inner_text().strip() == (site.demo / "data1.dat").read_text().strip()
+    # ... and its download link gives the bytes as an attachment.
+    href = page.get_by_role("link", name="download").get_attribute("href")
+    assert href is not None
+    with urllib.request.urlopen(site.url + href.lstrip("/"), timeout=10) as resp:
+        assert resp.headers["Content-Disposition"] == 'attachment; filename="data1.dat"'
+        assert resp.read() == (site.demo / "data1.dat").read_bytes()
     page.close()
 
 
@@ -345,9 +353,6 @@ def test_a_100k_activation_trial_opens_fast_and_pages_its_children(site: Site, b
 
 
 def test_bad_ids_get_a_404_page_and_writes_are_refused(site: Site, b: Browser) -> None:
-    import urllib.error
-    import urllib.request
-
     page = b.page()
     for path in ("run/no-such-run", "lineage?id=no-such-node", "workflow/nope", "content/" + "0" * 64,
                  "content/not-a-hash", "no/such/page"):
