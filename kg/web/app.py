@@ -5,6 +5,7 @@ lineage graphs get their data as JSON (an endpoint, or a ``<script type="applica
 block) and draw it with small scripts that never build HTML from strings."""
 from __future__ import annotations
 
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, render_template, request
@@ -14,6 +15,7 @@ from kg import content
 from kg._version import __version__
 from kg.config import store_uri as resolve_uri
 from kg.exceptions import ConfigError, InputError, KGError, NotFound
+from kg.model.records import Node
 from kg.stores import Store, is_server_uri, open_store
 from kg.web._compare import diff_page, history_page
 from kg.web._lineage import lineage_page
@@ -86,19 +88,39 @@ def create_app(store_uri: str | None = None) -> Flask:
     return app
 
 
+def _plain(value: Any) -> Any:
+    """A page's data as JSON values: nodes as {id, cls, kind, props}, dataclasses as dicts."""
+    if isinstance(value, Node):
+        return {"id": value.id, "cls": value.cls, "kind": value.kind, "props": _plain(value.props)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    return value
+
+
+def _page(template: str, **data: Any) -> Any:
+    """The page, or its JSON twin when the URL ends in ``.json`` (same data, same query string)."""
+    if request.path.endswith(".json"):
+        return jsonify(_plain(data))
+    return render_template(template, **data)
+
+
 def _routes(app: Flask) -> None:
     @app.get("/")
-    def runs() -> str:
+    def runs() -> Any:
         a = request.args
         flt = RunFilter(q=a.get("q", ""), kind=a.get("kind", ""), status=a.get("status", ""),
                         since=a.get("since", ""), until=a.get("until", ""))
         rows = list_runs(_store(), flt)
-        return render_template("runs.html", rows=rows, flt=flt, total=len(_store().runs()))
+        return _page("runs.html", rows=rows, flt=flt, total=len(_store().runs()))
 
     @app.get("/run/<ref>")
-    def run(ref: str) -> str:
+    def run(ref: str) -> Any:
         node = _store().resolve_run(ref)
-        return render_template("run.html", page=run_page(_store(), node), child_page=CHILD_PAGE)
+        return _page("run.html", page=run_page(_store(), node), child_page=CHILD_PAGE)
 
     @app.get("/api/children")
     def children() -> Response:
@@ -109,24 +131,24 @@ def _routes(app: Flask) -> None:
                                      _int_arg("limit", CHILD_PAGE, 1, 1000)))
 
     @app.get("/history")
-    def history() -> str:
-        return render_template("history.html", page=history_page(_store()))
+    def history() -> Any:
+        return _page("history.html", page=history_page(_store()))
 
     @app.get("/diff")
-    def diff() -> str:
+    def diff() -> Any:
         a, b = request.args.get("a", ""), request.args.get("b", "")
         if not a or not b:
             abort(400, "give two trials: /diff?a=1&b=2")
         ta, tb = _store().resolve_run(a), _store().resolve_run(b)
-        return render_template("diff.html", page=diff_page(_store(), ta, tb))
+        return _page("diff.html", page=diff_page(_store(), ta, tb))
 
     @app.get("/lineage")
-    def lineage() -> str:
+    def lineage() -> Any:
         ref = request.args.get("id", "")
         if not ref:
             abort(400, "give the node: /lineage?id=NODE_ID")
         start = _store().resolve_node(ref)
-        return render_template("lineage.html", page=lineage_page(_store(), start, _int_arg("depth", 3, 1, 20)))
+        return _page("lineage.html", page=lineage_page(_store(), start, _int_arg("depth", 3, 1, 20)))
 
     @app.get("/content/<sha>")
     def stored_content(sha: str) -> Any:
@@ -140,40 +162,48 @@ def _routes(app: Flask) -> None:
         return render_template("content.html", sha=sha, name=name, text=text, size=len(data))
 
     @app.get("/workflows")
-    def workflows() -> str:
-        return render_template("workflows.html", rows=workflows_page(_store()))
+    def workflows() -> Any:
+        return _page("workflows.html", rows=workflows_page(_store()))
 
     @app.get("/workflow/<ref>")
-    def workflow(ref: str) -> str:
-        return render_template("workflow.html", page=workflow_page(_store(), ref))
+    def workflow(ref: str) -> Any:
+        return _page("workflow.html", page=workflow_page(_store(), ref))
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
         return Response(status=204)
 
+    # The JSON twins: own endpoints, so url_for() of a page names the page, not its twin.
+    for endpoint, rule in (("runs", "/runs.json"), ("run", "/run/<ref>.json"), ("history", "/history.json"),
+                           ("diff", "/diff.json"), ("lineage", "/lineage.json"), ("workflows", "/workflows.json"),
+                           ("workflow", "/workflow/<ref>.json")):
+        app.add_url_rule(rule, f"{endpoint}_json", app.view_functions[endpoint], methods=["GET"])
+
 
 def _errors(app: Flask) -> None:
-    def page(code: int, title: str, message: str) -> tuple[str, int]:
+    def page(code: int, title: str, message: str) -> tuple[Any, int]:
+        if request.path.endswith(".json") or request.path.startswith("/api/"):
+            return jsonify({"error": message, "status": code}), code
         return render_template("error.html", code=code, title=title, message=message), code
 
     @app.errorhandler(NotFound)
-    def not_found(exc: NotFound) -> tuple[str, int]:
+    def not_found(exc: NotFound) -> tuple[Any, int]:
         return page(404, "Not found", str(exc))
 
     @app.errorhandler(InputError)
-    def bad_input(exc: InputError) -> tuple[str, int]:
+    def bad_input(exc: InputError) -> tuple[Any, int]:
         return page(404 if request.path.startswith("/content/") else 400, "Bad request", str(exc))
 
     @app.errorhandler(KGError)
-    def kg_error(exc: KGError) -> tuple[str, int]:
+    def kg_error(exc: KGError) -> tuple[Any, int]:
         return page(500, "Error", str(exc))
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[str, int]:
+    def http_error(exc: HTTPException) -> tuple[Any, int]:
         return page(exc.code or 500, exc.name, str(exc.description or ""))
 
     @app.errorhandler(Exception)
-    def crash(exc: Exception) -> tuple[str, int]:
+    def crash(exc: Exception) -> tuple[Any, int]:
         # A bug is logged with its traceback on the server; the browser gets one line, no trace.
         app.logger.exception("kg serve: %s %s failed", request.method, request.path)
         return page(500, "Internal error", f"{type(exc).__name__}: the server log has the details")

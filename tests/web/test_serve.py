@@ -393,3 +393,36 @@ def test_serve_without_a_store_is_a_one_line_error(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert out.stderr.startswith("kg: error: no store at ") and len(out.stderr.splitlines()) == 1
     assert not (tmp_path / "empty" / "kg.db").exists()  # a typo must not make an empty store
+
+
+def _json(url: str) -> Any:
+    import json
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert resp.headers["Content-Type"] == "application/json"
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_every_page_has_a_json_twin_and_the_tree_endpoint_pages(site: Site) -> None:
+    status, runs = _json(site.url + "runs.json?kind=trial")
+    assert status == 200 and [r["seq"] for r in runs["rows"]] == [4, 2, 1]
+    status, run = _json(f"{site.url}run/{site.trials['first']}.json")
+    assert status == 200 and run["page"]["run"]["props"]["name"] == "simulation.py"
+    assert sorted(f["path"].rsplit("/", 1)[-1] for f in run["page"]["files"]) == [
+        "data1.dat", "data2.dat", "output.dat", "output.svg"]
+    status, diff = _json(f"{site.url}diff.json?a=1&b=2")
+    assert status == 200 and [s["path"] for s in diff["page"]["sources"]] == ["simulation.py"]
+    status, hist = _json(site.url + "history.json")
+    assert [r["seq"] for r in hist["page"]["rows"]] == [1, 2, 4]
+    # main() of the big trial has 100 children; branch(0) has 1,000, sent 200 at a time.
+    _, top = _json(f"{site.url}api/children?id={site.trials['big']}")
+    _, main = _json(f"{site.url}api/children?id={top['children'][0]['id']}")
+    _, inner = _json(f"{site.url}api/children?id={main['children'][0]['id']}")
+    assert inner["total"] == 100 and inner["children"][0]["name"] == "branch"
+    _, leaves = _json(f"{site.url}api/children?id={inner['children'][0]['id']}&offset=900&limit=500")
+    assert leaves["total"] == 1000 and len(leaves["children"]) == 100 and leaves["children"][0]["used"] == "i=900"
+    status, err = _json(site.url + "run/no-such-run.json")
+    assert status == 404 and "no run 'no-such-run'" in err["error"]
