@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 __all__ = ["fmt_time", "fmt_duration", "value_text", "brief", "duration_of", "day_of"]
@@ -62,6 +62,3 @@ def brief(values: Any, limit: int = 120) -> str:
     out = ", ".join(f"{k}={value_text(v)}" for k, v in values.items())
     return out if len(out) <= limit else out[:limit - 1] + "…"
 
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
