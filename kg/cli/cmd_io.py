@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -12,7 +13,7 @@ from kg.exceptions import InputError
 
 # Listed here, not read from kg.export's registry, so that every `kg` command does not import
 # the exporters at start-up; tests/core/test_cli.py checks this list against the registry.
-FORMATS = ("dot", "nt", "prolog", "provjson", "provn", "rdf")
+FORMATS = ("dot", "nt", "prolog", "provjson", "provn", "provxml", "rdf")
 
 __all__ = ["register", "LOADERS"]
 
@@ -23,18 +24,50 @@ def _load_jsonl(path: str, bad: list[str] | None = None) -> tuple[list[Any], lis
     return read_records(path, bad=bad)
 
 
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _load_provjson(path: str) -> tuple[list[Any], list[Any]]:
     from kg.export.provjson import read_provjson
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    return read_provjson(data, source=path)
+    return read_provjson(_read(path), source=path)
+
+
+def _load_provxml(path: str) -> tuple[list[Any], list[Any]]:
+    from kg.export.provxml import read_provxml
+
+    return read_provxml(_read(path), source=path)
+
+
+def _load_provn(path: str) -> tuple[list[Any], list[Any]]:
+    from kg.export.provxml import prov_reads, read_with_prov
+
+    if not prov_reads("provn"):
+        raise InputError(f"{path}: the installed prov library has no PROV-N parser (prov 3 has one); "
+                         f"kg load reads {_LOADABLE}")
+    return read_with_prov(_read(path), "provn", path)
 
 
 # format -> loader(path) -> (nodes, edges); parsing completes before anything is written.
-LOADERS = {"jsonl": _load_jsonl, "provjson": _load_provjson}
+LOADERS: dict[str, Callable[..., tuple[list[Any], list[Any]]]] = {
+    "jsonl": _load_jsonl, "provjson": _load_provjson, "provxml": _load_provxml, "provn": _load_provn}
+# File name ending -> format, when --format is not given (anything else is read as JSONL).
+_SUFFIXES = {".json": "provjson", ".xml": "provxml", ".provx": "provxml", ".provn": "provn", ".jsonl": "jsonl"}
+_LOADABLE = "jsonl (.jsonl), provjson (.json), provxml (.xml), provn (.provn)"
+# What `kg export` writes but `kg load` cannot read back: refused by name, not misread as JSONL.
+_EXPORT_ONLY = {".ttl": "RDF", ".nt": "RDF", ".rdf": "RDF", ".jsonld": "RDF", ".nq": "RDF", ".trig": "RDF",
+                ".pl": "Prolog", ".dot": "dot", ".gv": "dot"}
+
+
+def _format_of(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in _EXPORT_ONLY:
+        raise InputError(f"{path}: kg load does not read {_EXPORT_ONLY[suffix]}; it reads {_LOADABLE}")
+    return _SUFFIXES.get(suffix, "jsonl")
 
 
 def register(cli: click.Group) -> None:
@@ -45,8 +78,9 @@ def register(cli: click.Group) -> None:
                   help=f"Output format: {', '.join(FORMATS)}.")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
                   help="Write to FILE (default: standard output).")
-    @click.option("--rdf-format", type=click.Choice(["turtle", "nt", "jsonld", "xml"]), default=None,
-                  help="With --format rdf: the RDF serialisation (default turtle).")
+    @click.option("--rdf-format", type=click.Choice(["turtle", "nt", "jsonld", "xml", "nq", "trig"]), default=None,
+                  help="With --format rdf: the RDF serialisation (default turtle; nq and trig keep "
+                       "PROV bundles as named graphs).")
     @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
                   help="Format option, e.g. -O rdf_format=nt, -O depth=3 (repeatable).")
     @pass_ctx
@@ -55,12 +89,14 @@ def register(cli: click.Group) -> None:
         """Export runs (or --all) as PROV-JSON or another format.
 
         RUNS are ids, unique prefixes or sequence numbers. The file is written
-        completely or not at all.
+        completely or not at all. provjson, provxml and provn write PROV bundles as
+        bundles; `kg load` reads provjson, provxml and provn back.
 
         \b
         Example:
           kg export 1 --format provjson -o run1.json
           kg export --all -F provjson > everything.json
+          kg export --all -F provxml -o everything.xml
           kg export 1 -F rdf --rdf-format nt -o run1.nt
         """
         from kg.export import EXPORTERS, export
@@ -101,24 +137,29 @@ def register(cli: click.Group) -> None:
     @cli.command("load")
     @click.argument("file", type=click.Path(dir_okay=False))
     @click.option("--format", "-F", "fmt", type=click.Choice(sorted(LOADERS)), default=None,
-                  help="Input format (default: from the file name; .jsonl or .json).")
+                  help="Input format (default: from the file name: .json PROV-JSON, .xml PROV-XML, "
+                       ".provn PROV-N, otherwise JSONL).")
     @click.option("--skip-bad", is_flag=True,
                   help="JSONL: load the good records and report each bad line, instead of loading nothing.")
     @pass_ctx
     def load_cmd(ctx: Ctx, file: str, fmt: str | None, skip_bad: bool) -> None:
-        """Import an offline JSONL capture or a PROV-JSON document into the store.
+        """Import an offline JSONL capture or a PROV document (PROV-JSON, PROV-XML,
+        PROV-N) into the store.
 
-        The whole file is checked first; a malformed line or record is reported and
-        nothing is written (with --skip-bad, a JSONL file's good records are loaded and
-        every bad line is reported). Loading the same file twice changes nothing.
+        PROV documents load whole: bundles, relations with absent ends, mentionOf (see
+        docs/exports.md); PROV-XML and PROV-N are parsed by the prov library. The whole
+        file is checked first; a malformed line or record is reported and nothing is
+        written (with --skip-bad, a JSONL file's good records are loaded and every bad
+        line is reported). Loading the same file twice changes nothing.
 
         \b
         Example:
           kg load .kg/offline.jsonl
           kg load --skip-bad damaged.jsonl
           kg load --format provjson other-tool.json
+          kg load paper.provn
         """
-        fmt = fmt or ("provjson" if file.endswith(".json") else "jsonl")
+        fmt = fmt or _format_of(file)
         if skip_bad and fmt != "jsonl":
             raise click.UsageError("--skip-bad is for JSONL files")
         bad: list[str] = []

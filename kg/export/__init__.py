@@ -36,7 +36,7 @@ def _register_builtin() -> None:
     # missing is left out (any other import error is a bug and is raised).
     import importlib
 
-    for mod in ("kg.export.provn", "kg.export.rdf", "kg.export.prolog", "kg.export.dot"):
+    for mod in ("kg.export.provn", "kg.export.provxml", "kg.export.rdf", "kg.export.prolog", "kg.export.dot"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError:

@@ -13,7 +13,9 @@ other PROV tools as far as the graph can hold them (see docs/exports.md):
 - a relation's own identifier is the edge prop ``prov_id``; its qualifiers that name
   other records (prov:plan, prov:activity, prov:generation, prov:usage, prov:starter,
   prov:ender) are the edge props ``plan``, ``activity``, ``generation``, ``usage``,
-  ``starter``, ``ender``.
+  ``starter``, ``ender``;
+- bundles, absent ends, several records on one edge key, mentionOf and zone-less times are
+  represented as kg.export._common describes.
 """
 from __future__ import annotations
 
@@ -22,16 +24,30 @@ import math
 import os
 import re
 import tempfile
+from datetime import datetime
 from collections.abc import Iterable
 from typing import IO, Any
 
 import orjson
 
 from kg.exceptions import InputError
-from kg.export._common import ID_NS, from_iso, iso
+from kg.export._common import (
+    ABSENT,
+    BUNDLE_PROP,
+    ID_NS,
+    NAIVE_PROP,
+    RECORDS_PROP,
+    UNKNOWN,
+    UNKNOWN_SUBJECT,
+    from_iso,
+    iso,
+    prov_records,
+    scoped,
+    unscoped,
+)
 from kg.model.prov import COMPACT_KEYS, explode, is_compact
 from kg.model.records import Edge, Node, check_edge, check_node
-from kg.model.terms import KG_NS, PROV_NS, RELATIONS, Kind, ProvClass, Relation
+from kg.model.terms import KG_NS, PROV_NS, RELATIONS, Kind, ProvClass, Relation, RelationSpec
 
 __all__ = ["write_provjson", "read_provjson", "PREFIXES", "XSD_NS", "QNAME_TYPE", "is_iri", "Namespaces"]
 
@@ -61,6 +77,17 @@ _REF_KEYS = {"prov:plan": "plan", "prov:activity": "activity", "prov:generation"
              "prov:usage": "usage", "prov:starter": "starter", "prov:ender": "ender"}
 _REF_PROPS = {v: k for k, v in _REF_KEYS.items()}
 _NATIVE = {XSD_NS + "long": int, XSD_NS + "double": float}
+
+# Prefixes the prov library writes without declaring them (rdf:XMLLiteral from PROV-XML).
+_READ_DEFAULTS = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"}
+# PROV-Links' mentionOf(specific, general, bundle) is a specializationOf that also names the
+# bundle where the general entity is described (prov:mentionOf is a sub-property of
+# prov:specializationOf): a SPECIALIZATION_OF edge with the prop ``as_in_bundle`` (UNKNOWN
+# when the document leaves the bundle out).
+_MENTION = RelationSpec(Relation.SPECIALIZATION_OF, "mentionOf", "prov:specificEntity", "prov:generalEntity",
+                        ProvClass.ENTITY, ProvClass.ENTITY, "mentionOf", ("prov:bundle",))
+_REF_KEYS["prov:bundle"] = "as_in_bundle"
+_REF_PROPS["as_in_bundle"] = "prov:bundle"
 
 
 _IRI = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|urn:)")
@@ -163,28 +190,47 @@ def _node_record(n: Node, ns: Namespaces) -> dict[str, Any]:
         rec["prov:type"] = types if len(types) > 1 else types[0]
     compact = is_compact(n)
     for key, value in n.props.items():
-        if key in ("seq", "prov_type") or (compact and key in COMPACT_KEYS) or value is None:
+        if key in _NOT_ATTRIBUTES or (compact and key in COMPACT_KEYS) or value is None:
             continue  # seq is a store's numbering; compact keys are written as explode's records;
             # None means absent (stores drop it on the next upsert)
         if n.cls == ProvClass.ACTIVITY.value and key in _TIME_PROPS and isinstance(value, (int, float)):
-            rec[_TIME_PROPS[key]] = iso(value)
+            rec[_TIME_PROPS[key]] = _time(value, key, n.props)
         else:
             k = ns.key(key)
             rec[k] = _attr(value, ns, multi=not k.startswith("kg:"))
     return rec
 
 
+# Props that say where a record sits in the graph, not what PROV says of it.
+_NOT_ATTRIBUTES = frozenset({"seq", "prov_type", "bundle", BUNDLE_PROP, NAIVE_PROP})
+
+
+def _time(value: float, key: str, props: dict[str, Any]) -> str:
+    text = iso(value)
+    naive = props.get(NAIVE_PROP)
+    return text[:-6] if isinstance(naive, list) and key in naive and text.endswith("+00:00") else text
+
+
+def _spec(e: Edge) -> RelationSpec:
+    return _MENTION if "as_in_bundle" in e.props and e.rel == _MENTION.rel.value else RELATIONS[Relation(e.rel)]
+
+
 def _edge_record(e: Edge, spec: Any, ns: Namespaces) -> dict[str, Any]:
-    rec: dict[str, Any] = {spec.src_key: ns.node(e.src), spec.dst_key: ns.node(e.dst)}
+    bundle = e.props.get("bundle")
+    rec: dict[str, Any] = {}
+    for key, end in ((spec.src_key, e.src), (spec.dst_key, e.dst)):
+        if end not in ABSENT:
+            rec[key] = ns.node(unscoped(bundle, end))
     for key, value in e.props.items():
-        if key == "prov_id" or value is None:
+        if key in ("prov_id", "bundle", NAIVE_PROP) or value is None:
             continue
         if key == "time" and isinstance(value, (int, float)):
-            rec["prov:time"] = iso(value)
+            rec["prov:time"] = _time(value, key, e.props)
         elif key == "role":
             rec["prov:role"] = _attr(value, ns, multi=True)
         elif key in _REF_PROPS and isinstance(value, str) and _REF_PROPS[key] in spec.extra_keys:
-            rec[_REF_PROPS[key]] = ns.node(value)
+            if value != UNKNOWN:
+                rec[_REF_PROPS[key]] = ns.node(value)
         else:
             k = ns.key(key)
             rec[k] = _attr(value, ns, multi=not k.startswith("kg:"))
@@ -195,45 +241,84 @@ def write_provjson(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *
                    **_options: Any) -> int:
     """Write one PROV-JSON document; returns the number of records. Memory stays flat: each
     section is spooled to a temporary file in one pass, then the sections are concatenated
-    after the prefixes (which are only known at the end)."""
+    after the prefixes (which are only known at the end). Records of a bundle (``bundle``
+    prop) go to that bundle's sections; relations with their own id (imported ones) are held
+    until the end, because PROV-JSON writes several records with one id as one list."""
     count = 0
     if isinstance(indent, str):  # from `kg export -O indent=true`
         indent = indent.lower() in ("1", "true", "yes", "on")
     sep = ",\n" if indent else ","
     ns = Namespaces()
+    bundles: dict[str, None] = {}  # bundle ids in order of appearance (empty bundles too)
+    named: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
     with tempfile.TemporaryDirectory(prefix="kg-provjson-") as tmp:
-        files: dict[str, IO[str]] = {}
+        files: dict[tuple[str, str], IO[str]] = {}
 
-        def put(section: str, key: str, rec: dict[str, Any]) -> None:
-            fh = files.get(section)
+        def put(bundle: str, section: str, key: str, rec: Any) -> None:  # a record, or a list of them
+            fh = files.get((bundle, section))
             if fh is None:
-                fh = files[section] = open(os.path.join(tmp, section), "w+", encoding="utf-8")
+                fh = files[bundle, section] = open(os.path.join(tmp, str(len(files))), "w+", encoding="utf-8")
             else:
                 fh.write(sep)
             fh.write(json.dumps(key, ensure_ascii=False) + ":" + orjson.dumps(rec).decode())
 
         for n in nodes:
-            put(_SECTION[n.cls], ns.node(n.id), _node_record(n, ns))
+            role = n.props.get(BUNDLE_PROP)
+            if role is not None:
+                bundles[n.id] = None
+                if role == "implicit":
+                    continue  # the bundle's node is the graph's, not the document's
+            bundle = n.props.get("bundle")
+            if isinstance(bundle, str):
+                bundles[bundle] = None
+            put(bundle if isinstance(bundle, str) else "", _SECTION[n.cls], ns.node(unscoped(bundle, n.id)),
+                _node_record(n, ns))
             count += 1
-        for i, e in enumerate(edges):
-            spec = RELATIONS[Relation(e.rel)]
-            rid = e.props.get("prov_id")
-            put(spec.provjson, ns.node(rid) if isinstance(rid, str) else f"_:r{i}", _edge_record(e, spec, ns))
-            count += 1
-        out.write('{"prefix":' + json.dumps(ns.used))
-        order = ["entity", "activity", "agent"] + [s.provjson for s in RELATIONS.values()]
-        for section in order:
-            fh = files.get(section)
-            if fh is None:
-                continue
-            out.write(f',\n"{section}":{{')
-            fh.seek(0)
-            while chunk := fh.read(1 << 20):
-                out.write(chunk)
+        for i, edge in enumerate(edges):
+            for e in prov_records(edge):
+                spec = _spec(e)
+                bundle = e.props.get("bundle")
+                where = bundle if isinstance(bundle, str) else ""
+                if where:
+                    bundles[where] = None
+                rid = e.props.get("prov_id")
+                if isinstance(rid, str):
+                    named.setdefault((where, spec.provjson), {}).setdefault(ns.node(rid), []).append(
+                        _edge_record(e, spec, ns))
+                else:
+                    put(where, spec.provjson, f"_:r{i}", _edge_record(e, spec, ns))
+                count += 1
+        for (where, section), by_id in named.items():
+            for rid, recs in by_id.items():
+                put(where, section, rid, recs[0] if len(recs) == 1 else recs)
+        order = ["entity", "activity", "agent"] + [s.provjson for s in RELATIONS.values()] + [_MENTION.provjson]
+        bundle_keys = {b: ns.node(b) for b in bundles}  # named before the prefixes are written
+        prefixes = json.dumps(ns.used)
+        out.write('{"prefix":' + prefixes)
+        _write_sections(out, files, "", order)
+        if bundles:
+            out.write(',\n"bundle":{')
+            for j, b in enumerate(bundles):
+                out.write(("," if j else "") + json.dumps(bundle_keys[b], ensure_ascii=False)
+                          + ':{"prefix":' + prefixes)
+                _write_sections(out, files, b, order)
+                out.write("}")
             out.write("}")
-            fh.close()
         out.write("}\n")
     return count
+
+
+def _write_sections(out: IO[str], files: dict[tuple[str, str], IO[str]], bundle: str, order: list[str]) -> None:
+    for section in order:
+        fh = files.pop((bundle, section), None)
+        if fh is None:
+            continue
+        out.write(f',\n"{section}":{{')
+        fh.seek(0)
+        while chunk := fh.read(1 << 20):
+            out.write(chunk)
+        out.write("}")
+        fh.close()
 
 
 # -- reading -----------------------------------------------------------------
@@ -242,7 +327,7 @@ class _Resolver:
     """Qualified names of one document -> our node ids, prop keys and IRIs."""
 
     def __init__(self, prefixes: dict[str, Any], source: str) -> None:
-        self.prefixes = {**_BUILTIN, **{k: str(v) for k, v in prefixes.items()}}
+        self.prefixes = {**_READ_DEFAULTS, **_BUILTIN, **{k: str(v) for k, v in prefixes.items()}}
         self.source = source
 
     def iri(self, qname: Any, where: str) -> str:
@@ -297,52 +382,124 @@ class _Resolver:
 
 
 def read_provjson(data: str | bytes, source: str = "PROV-JSON") -> tuple[list[Node], list[Edge]]:
-    """Parse a PROV-JSON document into nodes and edges; InputError names what is wrong."""
+    """Parse a PROV-JSON document (bundles included) into nodes and edges; InputError names
+    what is wrong."""
     try:
         doc = json.loads(data)
     except ValueError as exc:
         raise InputError(f"{source}: not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise InputError(f"{source}: a PROV-JSON document is a JSON object")
-    if doc.get("bundle"):
-        raise InputError(f"{source}: bundles are not supported; import each bundle as its own document")
-    res = _Resolver(dict(doc.get("prefix") or {}), source)
+    prefixes = _prefixes(doc, source)
+    res = _Resolver(prefixes, source)
+    nodes, edges = _read_records(doc, res, source, None)
+    bundles = doc.get("bundle") or {}
+    if not isinstance(bundles, dict):
+        raise InputError(f"{source}: 'bundle' must map bundle ids to documents")
+    declared = {n.id: n for n in nodes}
+    for bq, bdoc in bundles.items():
+        where = f"{source}: bundle {bq}"
+        if not isinstance(bdoc, dict):
+            raise InputError(f"{where}: expected an object")
+        if "bundle" in bdoc:
+            raise InputError(f"{where}: PROV bundles do not nest")
+        # A bundle's own prefixes override the document's inside it, its own id included
+        # (the prov library reads it so).
+        bres = _Resolver({**prefixes, **_prefixes(bdoc, where)}, source)
+        bid = bres.node(bq, where)
+        bn, be = _read_records(bdoc, bres, where, bid)
+        nodes += bn
+        edges += be
+        own = declared.get(bid)
+        if own is not None:
+            own.props[BUNDLE_PROP] = "declared"
+        else:  # the graph needs the bundle's node; the document did not describe it as an entity
+            nodes.append(Node(bid, ProvClass.ENTITY.value, "Bundle", {BUNDLE_PROP: "implicit"}))
+    return nodes, _merge_same_key(edges)
+
+
+def _prefixes(doc: dict[str, Any], source: str) -> dict[str, Any]:
+    prefixes = doc.get("prefix") or {}
+    if not isinstance(prefixes, dict):
+        raise InputError(f"{source}: 'prefix' must map prefixes to namespace IRIs")
+    return dict(prefixes)
+
+
+def _read_records(doc: dict[str, Any], res: _Resolver, source: str,
+                  bundle: str | None) -> tuple[list[Node], list[Edge]]:
+    """The nodes and edges of one document or bundle; a bundle's are scoped to it (see ``scoped``)."""
     nodes: list[Node] = []
     edges: list[Edge] = []
     for section, cls in _CLASS_OF.items():
-        for qname, rec in (doc.get(section) or {}).items():
+        for qname, recs in (doc.get(section) or {}).items():
             where = f"{source}: {section} {qname}"
-            if not isinstance(rec, dict):
-                raise InputError(f"{where}: expected an object")
-            nodes.append(_read_node(qname, cls, rec, res, where))
+            for rec in recs if isinstance(recs, list) else [recs]:
+                if not isinstance(rec, dict):
+                    raise InputError(f"{where}: expected an object")
+                nodes.append(_read_node(qname, cls, rec, res, where))
     by_section = {s.provjson: s for s in RELATIONS.values()}
     by_section["wasEndedby"] = RELATIONS[Relation.WAS_ENDED_BY]  # the schema's spelling
+    by_section[_MENTION.provjson] = _MENTION
     for section, recs in doc.items():
         spec = by_section.get(section)
         if spec is None:
-            if section not in ("prefix", "entity", "activity", "agent"):
+            if section not in ("prefix", "entity", "activity", "agent", "bundle"):
                 raise InputError(f"{source}: unknown PROV-JSON section {section!r}")
             continue
-        for rid, rec in (recs or {}).items():
+        if not isinstance(recs, dict):
+            raise InputError(f"{source}: section {section!r} must map ids to records")
+        for rid, group in recs.items():
             where = f"{source}: {section} {rid}"
-            members = rec.get(spec.dst_key) if isinstance(rec, dict) else None
-            if spec.rel is Relation.HAD_MEMBER and isinstance(members, list):
-                # hadMember(c, [e1, e2]) is shorthand for one membership per entity.
-                for m in members:
-                    edges.append(_read_edge(spec, rid, {**rec, spec.dst_key: m}, res, where))
-                continue
-            edges.append(_read_edge(spec, rid, rec, res, where))
+            # Several records under one id (allowed by PROV-JSON, merged only by PROV's
+            # unification) are each kept.
+            for rec in group if isinstance(group, list) else [group]:
+                members = rec.get(spec.dst_key) if isinstance(rec, dict) else None
+                if spec.rel is Relation.HAD_MEMBER and isinstance(members, list):
+                    # hadMember(c, [e1, e2]) is shorthand for one membership per entity.
+                    for m in members:
+                        edges.append(_read_edge(spec, rid, {**rec, spec.dst_key: m}, res, where))
+                    continue
+                edges.append(_read_edge(spec, rid, rec, res, where))
     # A compact activity's props already stand for its parent link (see kg.model.prov):
     # storing the exported edge as well would give it twice on the next export.
     implied = {(e.src, e.rel, e.dst, str(e.props.get("role", "")))
                for n in nodes if is_compact(n) for e in explode(n)[1]}
     edges = [e for e in edges if (e.src, e.rel, e.dst, str(e.props.get("role", ""))) not in implied]
+    if bundle is None:
+        return nodes, edges
+    nodes = [Node(scoped(bundle, n.id), n.cls, n.kind, {**n.props, "bundle": bundle}) for n in nodes]
+    edges = [Edge(e.rel, scoped(bundle, e.src), scoped(bundle, e.dst), {**e.props, "bundle": bundle})
+             for e in edges]
     return nodes, edges
 
 
+def _merge_same_key(edges: list[Edge]) -> list[Edge]:
+    """Stores key an edge by (src, rel, dst, role): records that share a key but differ (two
+    ids for one usage, one id with two times, two generations by an unknown activity) become
+    one edge whose ``prov_records`` prop lists each record's qualifiers."""
+    groups: dict[tuple[str, str, str, str], list[Edge]] = {}
+    for e in edges:
+        role = e.props.get("role")
+        groups.setdefault((e.src, e.rel, e.dst, role if isinstance(role, str) else ""), []).append(e)
+    out: list[Edge] = []
+    for group in groups.values():
+        distinct: list[Edge] = []
+        for e in group:
+            if all(e.props != d.props for d in distinct):  # PROV documents are sets of records
+                distinct.append(e)
+        if len(distinct) == 1:
+            out.append(distinct[0])
+            continue
+        first = distinct[0]
+        shared: dict[str, Any] = {k: first.props[k] for k in ("role", "bundle") if k in first.props}
+        recs = [{k: v for k, v in e.props.items() if k not in shared} for e in distinct]
+        out.append(Edge(first.rel, first.src, first.dst, {**shared, RECORDS_PROP: recs}))
+    return out
+
+
 def _read_edge(spec: Any, rid: str, rec: Any, res: _Resolver, where: str) -> Edge:
-    if not isinstance(rec, dict) or spec.src_key not in rec or spec.dst_key not in rec:
-        raise InputError(f"{where}: provkg needs both {spec.src_key} and {spec.dst_key}")
+    if not isinstance(rec, dict):
+        raise InputError(f"{where}: expected an object")
     props: dict[str, Any] = {}
     if not rid.startswith("_:"):
         props["prov_id"] = res.node(rid, where)
@@ -350,7 +507,7 @@ def _read_edge(spec: Any, rid: str, rec: Any, res: _Resolver, where: str) -> Edg
         if key in (spec.src_key, spec.dst_key):
             continue
         if key == "prov:time":
-            props["time"] = from_iso(value) if isinstance(value, str) else _bad(where, key, value)
+            props["time"] = _read_time(value, "time", props, where, key)
         elif key == "prov:role":
             role = res.value(value, where)
             # Stores key an edge by a string role; several or typed roles stay a PROV attribute.
@@ -359,9 +516,27 @@ def _read_edge(spec: Any, rid: str, rec: Any, res: _Resolver, where: str) -> Edg
             props[_REF_KEYS[key]] = res.node(value, where)
         else:
             props[res.key(key, where)] = res.value(value, where)
-    e = Edge(spec.rel.value, res.node(rec[spec.src_key], where), res.node(rec[spec.dst_key], where), props)
+    if spec is _MENTION:
+        props.setdefault(_REF_KEYS["prov:bundle"], UNKNOWN)  # the mark of a mention, bundle or not
+    # PROV-DM lets a relation leave out an end (wasGeneratedBy(e, -, -)): see UNKNOWN.
+    ends = []
+    for key, absent in ((spec.src_key, UNKNOWN_SUBJECT), (spec.dst_key, UNKNOWN)):
+        end = res.node(rec[key], where) if key in rec else absent
+        if end in ABSENT and key in rec:
+            raise InputError(f"{where}: {end!r} marks an absent argument; it cannot be an id")
+        ends.append(end)
+    e = Edge(spec.rel.value, ends[0], ends[1], props)
     check_edge(e)
     return e
+
+
+def _read_time(value: Any, name: str, props: dict[str, Any], where: str, key: str) -> float:
+    if not isinstance(value, str):
+        _bad(where, key, value)
+    t = from_iso(value)
+    if datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is None:
+        props.setdefault(NAIVE_PROP, []).append(name)
+    return t
 
 
 def _bad(where: str, key: str, value: Any) -> Any:
@@ -382,9 +557,8 @@ def _read_node(qname: str, cls: str, rec: dict[str, Any], res: _Resolver, where:
                 else:
                     types.append(tv)
         elif key in ("prov:startTime", "prov:endTime") and cls == ProvClass.ACTIVITY.value:
-            if not isinstance(value, str):
-                _bad(where, key, value)
-            props["started" if key == "prov:startTime" else "ended"] = from_iso(value)
+            name = "started" if key == "prov:startTime" else "ended"
+            props[name] = _read_time(value, name, props, where, key)
         else:
             props[res.key(key, where)] = res.value(value, where)
     prov_names = [t["$"][len(PROV_NS):] for t in types

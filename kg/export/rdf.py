@@ -18,7 +18,7 @@ import orjson
 
 from kg.exceptions import ExportError
 from kg.export import register_exporter
-from kg.export._common import ID_NS, iso
+from kg.export._common import ABSENT, BUNDLE_PROP, ID_NS, NAIVE_PROP, UNKNOWN, iso, prov_records, unscoped
 from kg.export.provjson import is_iri
 from kg.model.prov import COMPACT_KEYS, is_compact
 from kg.model.records import Edge, Node
@@ -29,11 +29,13 @@ __all__ = ["write_rdf", "iter_ntriples", "node_iri", "id_of_iri", "ontology_path
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_FORMATS = {"nt": "nt", "ntriples": "nt", "turtle": "turtle", "ttl": "turtle", "jsonld": "json-ld",
-               "json-ld": "json-ld", "xml": "xml"}
+               "json-ld": "json-ld", "xml": "xml", "nq": "nquads", "nquads": "nquads", "trig": "trig"}
+# Formats with named graphs: a PROV bundle's records go to the graph named by the bundle's IRI.
+_QUAD_FORMATS = frozenset({"nquads", "trig"})
 _TYPE = f"<{RDF_NS}type>"
 _PROV_CLASS = {"Entity": f"<{PROV_NS}Entity>", "Activity": f"<{PROV_NS}Activity>", "Agent": f"<{PROV_NS}Agent>"}
 _PROV_SUBTYPE = {"Person": "Person", "SoftwareAgent": "SoftwareAgent", "Plan": "Plan", "Script": "Plan",
-                 "Campaign": "Collection"}
+                 "Campaign": "Collection", "Bundle": "Bundle"}
 _TIMES = {"started": f"<{PROV_NS}startedAtTime>", "ended": f"<{PROV_NS}endedAtTime>"}
 
 # Relation -> (qualified property, influence class, property naming the object) in PROV-O.
@@ -57,7 +59,7 @@ _DIRECT = {r.value: "<" + PROV_NS + r.value.lower().split("_")[0]
 _REF_PROPS = {"plan": "hadPlan", "activity": "hadActivity", "starter": "hadActivity",
               "ender": "hadActivity", "generation": "hadGeneration", "usage": "hadUsage"}
 # Node props whose string values name other nodes: written as IRIs so queries can join on them.
-_NODE_REFS = frozenset({"run", "parent"})
+_NODE_REFS = frozenset({"run", "parent", "bundle"})
 
 _IRI_BAD = re.compile(r"[\x00-\x20<>\"{}|^`\\\ud800-\udfff]")
 _ID_BAD = re.compile(r"[\x00-\x20<>\"{}|^`\\%#?\ud800-\udfff]")
@@ -152,14 +154,30 @@ class _Keys(dict):  # type: ignore[type-arg]
         return self[key]
 
 
-def iter_ntriples(nodes: Iterable[Node], edges: Iterable[Edge], counter: list[int] | None = None
-                  ) -> Iterator[str]:
-    """N-Triples lines, a few per record, streamed. ``counter[0]`` counts records."""
+def _in_graph(lines: list[str], bundle: Any, quads: bool) -> str:
+    """The lines of one record; with ``quads``, a bundle's in the bundle's named graph. (A raw
+    " .\n" only ends a line: literals escape their newlines.)"""
+    text = "".join(lines)
+    if quads and isinstance(bundle, str):
+        return text.replace(" .\n", f" <{node_iri(bundle)}> .\n")
+    return text
+
+
+def iter_ntriples(nodes: Iterable[Node], edges: Iterable[Edge], counter: list[int] | None = None, *,
+                  quads: bool = False) -> Iterator[str]:
+    """N-Triples lines, a few per record, streamed. ``counter[0]`` counts records. With
+    ``quads``, N-Quads: records of a PROV bundle are in the bundle's named graph, under their
+    PROV ids; without, they keep their graph ids (``<bundle>::<id>``) and a ``kg:bundle`` link."""
     keys = _Keys()
     kinds: dict[str, str] = {}
     count = 0
+
+    def ident(node_id: str, bundle: Any) -> str:
+        return node_iri(unscoped(bundle, node_id) if quads and isinstance(bundle, str) else node_id)
+
     for n in nodes:
-        s = f"<{node_iri(n.id)}>"
+        bundle = n.props.get("bundle")
+        s = f"<{ident(n.id, bundle)}>"
         out = [f"{s} {_TYPE} {_PROV_CLASS[n.cls]} .\n"]
         if n.kind != n.cls:
             k = kinds.get(n.kind)
@@ -172,8 +190,10 @@ def iter_ntriples(nodes: Iterable[Node], edges: Iterable[Edge], counter: list[in
         compact = is_compact(n)
         is_act = n.cls == "Activity"
         for key, value in n.props.items():
-            if (compact and key in COMPACT_KEYS) or value is None:
+            if (compact and key in COMPACT_KEYS) or value is None or key in (BUNDLE_PROP, NAIVE_PROP):
                 continue
+            if key == "bundle" and quads:
+                continue  # the named graph says it
             if key == "prov_type":
                 for o in _objects(value, True):
                     out.append(f"{s} {_TYPE if o.startswith('<') else keys['prov:type']} {o} .\n")
@@ -188,32 +208,56 @@ def iter_ntriples(nodes: Iterable[Node], edges: Iterable[Edge], counter: list[in
             for o in _objects(value, not pred.startswith("<" + KG_NS)):
                 out.append(f"{s} {pred} {o} .\n")
         count += 1
-        yield "".join(out)
-    for i, e in enumerate(edges):
-        s, o = f"<{node_iri(e.src)}>", f"<{node_iri(e.dst)}>"
-        out = [f"{s} {_DIRECT[e.rel]} {o} .\n"]
-        q = QUALIFIED.get(e.rel)
-        p = e.props
-        if q is not None and any(k != "run" for k in p):
-            rid = p.get("prov_id")
-            b = f"<{node_iri(rid)}>" if isinstance(rid, str) else f"_:q{i}"
-            out.append(f"{s} <{PROV_NS}{q[0]}> {b} .\n{b} {_TYPE} <{PROV_NS}{q[1]}> .\n"
-                       f"{b} <{PROV_NS}{q[2]}> {o} .\n")
-            for key, value in p.items():
-                if key == "prov_id" or value is None:
-                    continue
-                if key == "time" and isinstance(value, (int, float)):
-                    out.append(f'{b} <{PROV_NS}atTime> "{iso(value)}"^^<{XSD}dateTime> .\n')
-                elif key in _REF_PROPS and isinstance(value, str):
-                    out.append(f"{b} <{PROV_NS}{_REF_PROPS[key]}> <{node_iri(value)}> .\n")
-                else:
-                    pred = keys[key]
-                    for obj in _objects(value, not pred.startswith("<" + KG_NS)):
-                        out.append(f"{b} {pred} {obj} .\n")
-        count += 1
-        yield "".join(out)
+        yield _in_graph(out, bundle, quads)
+    for i, edge in enumerate(edges):
+        for j, e in enumerate(prov_records(edge)):
+            count += 1
+            blank = f"_:q{i}" if j == 0 else f"_:q{i}x{j}"  # one record: the name it always had
+            yield _in_graph(_edge_triples(e, blank, keys, ident), e.props.get("bundle"), quads)
     if counter is not None:
         counter[0] = count
+
+
+def _edge_triples(e: Edge, blank: str, keys: _Keys, ident: Any) -> list[str]:
+    """The triples of one relation: the direct one, and the qualified influence when the
+    relation has qualifiers. An end PROV leaves out (ABSENT) has no triple: the direct form
+    needs both ends, the qualified one is written without it."""
+    p = e.props
+    bundle = p.get("bundle")
+    s = None if e.src in ABSENT else f"<{ident(e.src, bundle)}>"
+    o = None if e.dst in ABSENT else f"<{ident(e.dst, bundle)}>"
+    out: list[str] = []
+    mention = p.get("as_in_bundle")
+    if e.rel == Relation.SPECIALIZATION_OF.value and isinstance(mention, str):
+        # PROV-Links: mentionOf (a sub-property of specializationOf) and the bundle it names.
+        if s is not None and o is not None:
+            out.append(f"{s} <{PROV_NS}mentionOf> {o} .\n")
+        if s is not None and mention != UNKNOWN:
+            out.append(f"{s} <{PROV_NS}asInBundle> <{node_iri(mention)}> .\n")
+        return out
+    if s is not None and o is not None:
+        out.append(f"{s} {_DIRECT[e.rel]} {o} .\n")
+    q = QUALIFIED.get(e.rel)
+    if q is not None and (s is None or o is None or any(k not in ("run", "bundle") for k in p)):
+        rid = p.get("prov_id")
+        b = f"<{node_iri(rid)}>" if isinstance(rid, str) else blank
+        if s is not None:
+            out.append(f"{s} <{PROV_NS}{q[0]}> {b} .\n")
+        out.append(f"{b} {_TYPE} <{PROV_NS}{q[1]}> .\n")
+        if o is not None:
+            out.append(f"{b} <{PROV_NS}{q[2]}> {o} .\n")
+        for key, value in p.items():
+            if key in ("prov_id", "bundle", NAIVE_PROP) or value is None:
+                continue
+            if key == "time" and isinstance(value, (int, float)):
+                out.append(f'{b} <{PROV_NS}atTime> "{iso(value)}"^^<{XSD}dateTime> .\n')
+            elif key in _REF_PROPS and isinstance(value, str):
+                out.append(f"{b} <{PROV_NS}{_REF_PROPS[key]}> <{node_iri(value)}> .\n")
+            else:
+                pred = keys[key]
+                for obj in _objects(value, not pred.startswith("<" + KG_NS)):
+                    out.append(f"{b} {pred} {obj} .\n")
+    return out
 
 
 def ontology_path() -> Path:
@@ -223,15 +267,17 @@ def ontology_path() -> Path:
 
 def write_rdf(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, rdf_format: str = "turtle",
               ontology: str | bool = False, **_options: Any) -> int:
-    """Write RDF (``rdf_format`` nt|turtle|jsonld|xml); ``ontology=true`` adds kg.ttl's triples."""
+    """Write RDF (``rdf_format`` nt|turtle|jsonld|xml, or nq|trig with PROV bundles as named
+    graphs); ``ontology=true`` adds kg.ttl's triples."""
     fmt = RDF_FORMATS.get(str(rdf_format).lower())
     if fmt is None:
-        raise ExportError(f"unknown RDF format {rdf_format!r} (choose from nt, turtle, jsonld, xml)")
+        raise ExportError(f"unknown RDF format {rdf_format!r} (choose from nt, turtle, jsonld, xml, nq, trig)")
     with_onto = str(ontology).lower() in ("1", "true", "yes")
     counter = [0]
-    if fmt == "nt":
+    quads = fmt in _QUAD_FORMATS
+    if fmt in ("nt", "nquads"):
         buf: list[str] = []
-        for chunk in iter_ntriples(nodes, edges, counter):
+        for chunk in iter_ntriples(nodes, edges, counter, quads=quads):
             buf.append(chunk)
             if len(buf) >= 2048:
                 out.write("".join(buf))
@@ -240,7 +286,7 @@ def write_rdf(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[str], *, rdf
         if with_onto:
             out.write(_ontology_graph().serialize(format="nt"))
         return counter[0]
-    graph = build_graph(nodes, edges, counter, ontology=with_onto)
+    graph = build_graph(nodes, edges, counter, ontology=with_onto, quads=quads)
     graph.bind("prov", PROV_NS)
     graph.bind("kg", KG_NS)
     graph.bind("id", ID_NS)
@@ -259,13 +305,20 @@ def _ontology_graph() -> Any:
 
 
 def build_graph(nodes: Iterable[Node], edges: Iterable[Edge], counter: list[int] | None = None, *,
-                ontology: bool = False) -> Any:
-    """An rdflib Graph of the records (in memory: for queries and the non-streamed formats)."""
+                ontology: bool = False, quads: bool = False) -> Any:
+    """An rdflib Graph of the records (in memory: for queries and the non-streamed formats);
+    with ``quads``, a Dataset whose named graphs are the PROV bundles."""
     import rdflib
 
     data = io.StringIO()
-    for chunk in iter_ntriples(nodes, edges, counter):
+    for chunk in iter_ntriples(nodes, edges, counter, quads=quads):
         data.write(chunk)
+    if quads:
+        ds = rdflib.Dataset()
+        if ontology:
+            ds.default_graph += _ontology_graph()  # type: ignore[attr-defined]
+        ds.parse(data=data.getvalue(), format="nquads")
+        return ds
     g = _ontology_graph() if ontology else rdflib.Graph()
     g.parse(data=data.getvalue(), format="nt")
     return g
