@@ -5,6 +5,7 @@ variables) or path (files): ``added`` (only in the second trial), ``removed`` (o
 in the first) or ``changed`` (in both, different). Unchanged entries are not reported."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from kg._trialdata import accesses, code_sha, file_states, related
 from kg.model.records import Node
 from kg.stores.base import Store
 
-__all__ = ["Change", "TrialDiff", "diff_trials", "TRIAL_ATTRIBUTES"]
+__all__ = ["Change", "TrialDiff", "diff_trials", "describe", "TRIAL_ATTRIBUTES"]
 
 # Trial attributes compared by `kg diff` (those a trial may have; absent on both = not shown).
 TRIAL_ATTRIBUTES = ("name", "command", "argv", "script", "code_hash", "status", "python", "user", "host", "cwd",
@@ -104,3 +105,25 @@ def diff_trials(store: Store, a: Node, b: Node, *, modules: bool = True, environ
     if files:
         d.files = _compare(_files(store, a), _files(store, b))
     return d
+
+
+def describe(section: str, key: str, v: Any) -> str:
+    """How one side of a change reads (`kg diff` and the web view): a file as what the trial read
+    and wrote (short content hashes), a module as version and hash, a duration for people,
+    anything else as text (JSON for lists and objects)."""
+    if section == "files" and isinstance(v, dict):
+        parts = []
+        if v.get("first"):
+            parts.append(f"read {str(v['first'])[:10]}")
+        if v.get("deleted"):
+            parts.append("deleted")
+        elif v.get("wrote") or not v.get("first"):
+            parts.append(f"wrote {str(v.get('last') or '-')[:10]}")
+        return ", ".join(parts)
+    if section == "modules" and isinstance(v, dict):
+        return " ".join(str(x) for x in (v.get("version"), str(v.get("sha256") or "")[:10]) if x)
+    if section == "attributes" and key == "duration":
+        from kg.humanize import fmt_duration
+
+        return fmt_duration(v)
+    return str(v) if not isinstance(v, (dict, list)) else json.dumps(v, default=str)

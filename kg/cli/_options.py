@@ -6,11 +6,11 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
+from kg.humanize import fmt_duration, fmt_time  # noqa: F401  (the commands import them from here)
 from kg.stores import Store, open_store
 
 __all__ = ["Ctx", "pass_ctx", "output_option", "emit_rows", "fmt_time", "fmt_duration", "progress"]
@@ -113,24 +113,8 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def fmt_time(t: Any) -> str:
-    """Local time, to the second."""
-    if not isinstance(t, (int, float)):
-        return ""
-    return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def fmt_duration(seconds: Any) -> str:
-    """1.2ms, 3.40s, 2m05s, 1h02m."""
-    if not isinstance(seconds, (int, float)):
-        return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.1f}ms"
-    if seconds < 60:
-        return f"{seconds:.2f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
 def progress(items: Iterable[Any], *, total: int | None = None, label: str = "", unit: str = "rec") -> Any:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kg.cli._options import Ctx, emit_rows, fmt_duration, fmt_time, pass_ctx
+from kg.cli._options import Ctx, emit_rows, fmt_time, pass_ctx
 from kg.exceptions import InputError, StoreError
 from kg.model.records import Node
 
@@ -83,23 +83,9 @@ def show_files(ctx: Ctx, trial_node: Node, fmt: str = "table") -> None:
 
 # ---------------------------------------------------------------------------- diff
 def _value(section: str, v: Any, key: str = "") -> str:
-    if v is None:
-        return "-"
-    if section == "files" and isinstance(v, dict):
-        parts = []
-        if v.get("first"):
-            parts.append(f"read {_short(v['first'])}")
-        if v.get("deleted"):
-            parts.append("deleted")
-        elif v.get("wrote") or not v.get("first"):
-            parts.append(f"wrote {_short(v.get('last'))}")
-        return ", ".join(parts)
-    if section == "modules" and isinstance(v, dict):
-        return " ".join(str(x) for x in (v.get("version"), _short(v.get("sha256")) if v.get("sha256") else None)
-                        if x)
-    if section == "attributes" and key == "duration":
-        return fmt_duration(v)
-    return str(v) if not isinstance(v, (dict, list)) else json.dumps(v, default=str)
+    from kg.diff import describe
+
+    return "-" if v is None else describe(section, key, v)
 
 
 def _change_line(section: str, c: Change, brief: bool) -> str:

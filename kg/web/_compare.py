@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from typing import Any
 
 from kg._trialdata import code_sha, script_entries
-from kg.diff import diff_trials
+from kg.diff import describe, diff_trials
 from kg.history import STATUS_MARKS, evolution, graph_lines
 from kg.model.records import Node
 from kg.stores.base import Store
-from kg.web._format import fmt_duration, fmt_time
+from kg.web._format import fmt_time
 from kg.web._runs import text_of
 
 __all__ = ["history_page", "diff_page"]
@@ -40,22 +39,7 @@ def history_page(store: Store) -> dict[str, Any]:
 
 
 def _show(section: str, key: str, v: Any) -> str:
-    if v is None:
-        return "—"
-    if section == "attributes" and key == "duration":
-        return fmt_duration(v)
-    if section == "files" and isinstance(v, dict):
-        parts = []
-        if v.get("first"):
-            parts.append(f"read {str(v['first'])[:10]}")
-        if v.get("deleted"):
-            parts.append("deleted")
-        elif v.get("wrote") or not v.get("first"):
-            parts.append(f"wrote {str(v.get('last') or '-')[:10]}")
-        return ", ".join(parts)
-    if section == "modules" and isinstance(v, dict):
-        return " ".join(str(x) for x in (v.get("version"), str(v.get("sha256") or "")[:10]) if x)
-    return v if isinstance(v, str) else json.dumps(v, default=str)
+    return "—" if v is None else describe(section, key, v)
 
 
 def _scripts(store: Store, trial: Node) -> dict[str, str | None]:

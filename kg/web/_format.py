@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
+
+from kg.humanize import fmt_duration, fmt_time
 
 __all__ = ["fmt_time", "fmt_duration", "value_text", "brief", "duration_of", "day_of"]
 
 
-def fmt_time(t: Any) -> str:
-    """Local time, to the second ('' when unknown)."""
-    if not isinstance(t, (int, float)):
-        return ""
-    return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def day_of(t: Any) -> str:
@@ -20,17 +16,6 @@ def day_of(t: Any) -> str:
     return fmt_time(t)[:10]
 
 
-def fmt_duration(seconds: Any) -> str:
-    """1.2ms, 3.40s, 2m05s, 1h02m (as `kg list` prints them)."""
-    if not isinstance(seconds, (int, float)):
-        return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.1f}ms"
-    if seconds < 60:
-        return f"{seconds:.2f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
 def duration_of(props: dict[str, Any]) -> float | None:
