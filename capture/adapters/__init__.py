@@ -1,4 +1,4 @@
-"""Adapters that observe tools people already run: Dask, MLflow, PyTorch (each an optional extra).
+"""Adapters that observe tools people already run: Dask, MLflow, PyTorch, TensorBoard (each an optional extra).
 
 Each module imports its library lazily and raises ``kg.exceptions.ConfigError`` naming
 the extra to install when the library is missing."""
