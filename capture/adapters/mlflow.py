@@ -15,12 +15,11 @@ stores upsert, so syncing again only updates what changed.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
-from capture._run import current_run
-from capture._state import current_parent, put, task_id
+from capture._state import put
 from capture.adapters import require
+from capture.adapters._observer import Observer
 from kg.model import Edge, Kind, Node, ProvClass, Relation
 
 __all__ = ["MlflowObserver", "observe", "mlflow_run_id"]
@@ -39,8 +38,10 @@ def mlflow_run_id(run_id: str) -> str:
     return f"mlflow:{run_id}"
 
 
-class MlflowObserver:
+class MlflowObserver(Observer):
     """Reads an MLflow tracking store and records what it finds under the current capture run."""
+
+    thread_name = "kg-mlflow"
 
     def __init__(self, tracking_uri: str | None = None, *, experiment_ids: list[str] | None = None,
                  run_id: str | None = None, parent: str | None = None, artifacts: bool = True) -> None:
@@ -48,13 +49,9 @@ class MlflowObserver:
         self.client = mlflow.tracking.MlflowClient(tracking_uri=tracking_uri)
         self.tracking_uri = tracking_uri or mlflow.get_tracking_uri()
         self.experiment_ids = experiment_ids
-        self.run = run_id or current_run().id
-        n = current_parent.get()
-        self.parent = parent or (task_id(n) if n else self.run)
+        super().__init__(run_id, parent)
         self.artifacts = artifacts
         self._seen: dict[str, tuple[Any, ...]] = {}   # mlflow run id -> what was last recorded
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self.runs_recorded = 0
 
     # -- one pass ------------------------------------------------------------
@@ -139,36 +136,6 @@ class MlflowObserver:
             else:
                 out.append(fi.path)
         return out
-
-    # -- watching ------------------------------------------------------------
-    def start(self, interval: float = 2.0) -> MlflowObserver:
-        """Sync every ``interval`` seconds in a daemon thread until ``stop()``."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._watch, args=(interval,), name="kg-mlflow", daemon=True)
-            self._thread.start()
-        return self
-
-    def _watch(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.sync()
-            except Exception as exc:  # keep watching: the store may be mid-write
-                log.debug("mlflow sync failed: %s", exc)
-
-    def stop(self) -> int:
-        """Stop watching and sync one last time (so nothing logged before stop is missed)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-        return self.sync()
-
-    def __enter__(self) -> MlflowObserver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def observe(tracking_uri: str | None = None, **options: Any) -> int:

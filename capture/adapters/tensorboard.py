@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from capture._run import current_run
-from capture._state import current_parent, put, task_id
+from capture._state import put
 from capture.adapters import require
+from capture.adapters._observer import Observer
 from kg.model import Edge, Kind, Node, ProvClass, Relation
 
 __all__ = ["TensorBoardObserver", "observe", "tensorboard_run_id", "scalar_key", "STEP_WINDOW"]
@@ -102,8 +102,10 @@ class _Run:
     changed: bool = True
 
 
-class TensorBoardObserver:
+class TensorBoardObserver(Observer):
     """Reads a TensorBoard log directory and records what it finds under the current capture run."""
+
+    thread_name = "kg-tensorboard"
 
     def __init__(self, logdir: str | os.PathLike[str], *, run_id: str | None = None,
                  parent: str | None = None, artifacts: bool = True) -> None:
@@ -116,16 +118,12 @@ class TensorBoardObserver:
         self._is_events = io_wrapper.IsSummaryEventsFile
         self._hp, self._tensor_util = hp_metadata, tensor_util
         self.logdir = Path(logdir).resolve()
-        self.run = run_id or current_run().id
-        n = current_parent.get()
-        self.parent = parent or (task_id(n) if n else self.run)
+        super().__init__(run_id, parent)
         self.artifacts = artifacts
         self._runs: dict[str, _Run] = {}            # relative dir -> run
         self._loaders: dict[str, Any] = {}          # event file path -> its loader (holds the offset)
         self._files: dict[str, tuple[int, int]] = {}  # artifact path -> (size, mtime_ns) last recorded
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self._faults: set[str] = set()   # what failed already (each is logged once)
         self.runs_recorded = 0
         self.events_read = 0
@@ -302,22 +300,9 @@ class TensorBoardObserver:
             put(Edge(_WGB, aid, r.gid, {"role": "artifact", "run": self.run, "time": st.st_mtime}))
             self._files[path] = (st.st_size, st.st_mtime_ns)
 
-    # -- watching ------------------------------------------------------------
-    def start(self, interval: float = 2.0) -> TensorBoardObserver:
-        """Sync every ``interval`` seconds in a daemon thread until ``stop()``."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._watch, args=(interval,), name="kg-tensorboard",
-                                            daemon=True)
-            self._thread.start()
-        return self
-
-    def _watch(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.sync()
-            except Exception as exc:  # never into the training program: keep watching, say so once
-                self._fault(str(self.logdir), exc)
+    # -- watching (the thread itself: Observer) --------------------------------
+    def _sync_failed(self, exc: Exception) -> None:  # never into the training program: say so once
+        self._fault(str(self.logdir), exc)
 
     def _fault(self, what: str, exc: Exception) -> None:
         self.errors += 1
@@ -327,19 +312,6 @@ class TensorBoardObserver:
             self._faults.add(what)
             log.warning("tensorboard: cannot read %s (logged once): %s: %s", what, type(exc).__name__, exc)
 
-    def stop(self) -> int:
-        """Stop watching and sync one last time (so nothing written before stop is missed)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-        return self.sync()
-
-    def __enter__(self) -> TensorBoardObserver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def observe(logdir: str | os.PathLike[str], **options: Any) -> int:
