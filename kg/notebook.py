@@ -133,14 +133,14 @@ class Trial(_Store):
         nodes, edges = self._records()
         yield from run_prolog(nodes, edges, goal, limit=limit).rows
 
-    def sparql(self, query: str, **params: str) -> list[dict[str, Any]]:
-        """Rows of a SPARQL query (a name from `kg sparql --list`, a file or the text) over this
-        trial's RDF; ``params`` bind ?NAME to the node with that id (`-p NAME=ID`)."""
-        from kg.export.sparql import find_query, run_sparql
+    def sparql(self, query: str, **params: str) -> Any:
+        """A SPARQL query (a name from `kg sparql --list`, a file or the text) over this trial's RDF,
+        as ``kg.connect().sparql`` answers it (rows for SELECT); ``params`` bind ?NAME to the node
+        with that id (`-p NAME=ID`)."""
+        from kg.api import connect
 
-        nodes, edges = self._records()
-        text, _ = find_query(query)
-        return run_sparql(nodes, edges, text, nodes_bound=params).rows
+        with connect(self.store_uri) as g:
+            return g.sparql(query, runs=self.id, **params)
 
     def cypher(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of a Cypher query on the Neo4j store (``$run`` is this trial's id)."""
@@ -154,23 +154,16 @@ class Trial(_Store):
     def to_networkx(self) -> Any:
         """The trial's PROV as a networkx.MultiDiGraph (node attributes: cls, kind and props;
         edge key: the relation)."""
-        import networkx as nx
+        from kg.api._records import prov_graph
 
-        g = nx.MultiDiGraph()
-        nodes, edges = self._records()
-        for n in nodes:
-            g.add_node(n.id, cls=n.cls, kind=n.kind, **n.props)
-        for e in edges:
-            g.add_edge(e.src, e.dst, key=e.rel, rel=e.rel, **e.props)
-        return g
+        return prov_graph(*self._records())
 
     def to_pandas(self, what: str = "activations") -> Any:
         """A DataFrame of the trial's ``activations`` (tasks and function calls) or ``files``
         (its file accesses, in order)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ConfigError("to_pandas needs pandas (pip install 'provkg[pandas]')") from None
+        from kg.api._records import pandas_module
+
+        pd = pandas_module()
         nodes, _ = self._records()
         if what == "files":
             rows = [dict(id=n.id, **n.props) for n in nodes if n.kind == "FileAccess"]

@@ -1,7 +1,7 @@
-"""The plain results of the Python API: Record, RecordList, Rows and Lineage, with to_pandas()/to_networkx()."""
+"""The plain results of the Python API: Record, RecordList, Rows and Lineage, with topandas_module()/to_networkx()."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # optional dependencies: imported only when a table or a grap
     import networkx
     import pandas
 
-__all__ = ["Record", "RecordList", "Rows", "Lineage", "plain_values", "with_depth"]
+__all__ = ["Record", "RecordList", "Rows", "Lineage", "plain_values", "with_depth", "pandas_module", "prov_graph"]
 
 # Columns every record table starts with; the remaining props follow in first-seen order.
 BASE_COLUMNS = ("id", "kind", "name", "status", "started", "ended", "duration")
@@ -21,11 +21,12 @@ _TIME_COLUMNS = ("started", "ended")
 _COMPACT = ("used", "generated")
 
 
-def _pandas() -> Any:
+def pandas_module() -> Any:
+    """pandas, or a ConfigError naming the extra that installs it (an optional dependency)."""
     try:
         import pandas
     except ImportError:
-        raise ConfigError("to_pandas() needs pandas: pip install 'provkg[pandas]'") from None
+        raise ConfigError("topandas_module() needs pandas: pip install 'provkg[pandas]'") from None
     return pandas
 
 
@@ -168,7 +169,7 @@ class RecordList(list[Record]):
         """One row per record (see ``Record.row``); ``started``/``ended`` as UTC timestamps.
 
         Needs pandas (``pip install 'provkg[pandas]'``)."""
-        pd = _pandas()
+        pd = pandas_module()
         rows = [r.row() for r in self]
         if columns is None:
             cols: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
@@ -196,7 +197,7 @@ class Rows(list[dict[str, Any]]):
 
     def to_pandas(self) -> pandas.DataFrame:
         """One DataFrame row per result row (records in cells stay Records)."""
-        return _pandas().DataFrame(list(self), columns=self.columns)
+        return pandas_module().DataFrame(list(self), columns=self.columns)
 
 
 @dataclass
@@ -228,19 +229,28 @@ class Lineage:
 
     def to_pandas(self) -> pandas.DataFrame:
         """The rows of ``rows()`` as a DataFrame."""
-        return _pandas().DataFrame(self.rows(), columns=["depth", "via", "kind", "name", "id", "value"])
+        return pandas_module().DataFrame(self.rows(), columns=["depth", "via", "kind", "name", "id", "value"])
 
     def to_networkx(self) -> networkx.MultiDiGraph:
         """A ``networkx.MultiDiGraph``: nodes by id with ``kind``, ``cls``, ``depth`` and their props as
         attributes; one edge per relation, keyed by its type, with ``rel`` and its props."""
-        import networkx as nx
+        return prov_graph(self.nodes, self.edges, lambda n: {"depth": n.depth}, start=self.start.id,
+                          direction=self.direction)
 
-        g = nx.MultiDiGraph(start=self.start.id, direction=self.direction)
-        for n in self.nodes:
-            g.add_node(n.id, **{**n.props, "kind": n.kind, "cls": n.cls, "depth": n.depth})
-        for e in self.edges:
-            g.add_edge(e.src, e.dst, key=e.rel, **{**e.props, "rel": e.rel})
-        return g
+
+def prov_graph(nodes: Iterable[Any], edges: Iterable[Any], extra: Callable[[Any], dict[str, Any]] | None = None,
+               **graph: Any) -> networkx.MultiDiGraph:
+    """Nodes (or Records) and edges as a ``networkx.MultiDiGraph``: each node by id with its props,
+    ``kind`` and ``cls`` (and ``extra(node)``); one edge per relation, keyed by its type, with ``rel``
+    and its props; ``graph``: the graph's own attributes."""
+    import networkx as nx
+
+    g = nx.MultiDiGraph(**graph)
+    for n in nodes:
+        g.add_node(n.id, **{**n.props, "kind": n.kind, "cls": n.cls, **(extra(n) if extra else {})})
+    for e in edges:
+        g.add_edge(e.src, e.dst, key=e.rel, **{**e.props, "rel": e.rel})
+    return g
 
 
 def with_depth(records: Iterable[tuple[int, Node]]) -> RecordList:
