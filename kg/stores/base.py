@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -240,6 +241,10 @@ class Store(abc.ABC):
             for rid in ids:
                 yield from self.find_edges(run=rid)
 
+        @functools.cache
+        def shared() -> list[Edge]:  # both iterators need them: looked up once
+            return self.shared_facts(base_edges(), ids) if ids is not None else []
+
         def all_edges() -> Iterator[Edge]:
             # A stored edge can also be one an activity stands for (a dataflow USED): yield it
             # once, in the activity's place. A first pass collects just those (few) keys.
@@ -251,7 +256,7 @@ class Store(abc.ABC):
                 if is_compact(n):
                     yield from explode(n)[1]
             if ids is not None:
-                yield from self.shared_facts(base_edges(), ids)
+                yield from shared()
 
         def all_nodes() -> Iterator[Node]:
             seen: set[str] = set()
@@ -272,7 +277,7 @@ class Store(abc.ABC):
             if ids is None:
                 return
             ends.update(end for e in base_edges() for end in (e.src, e.dst))
-            ends.update(e.dst for e in self.shared_facts(base_edges(), ids))
+            ends.update(e.dst for e in shared())
             for end in sorted(ends - seen):
                 found = self.get_any(end)
                 if found is not None:

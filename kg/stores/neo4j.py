@@ -27,6 +27,7 @@ Labels and relationship types cannot be query parameters: they are checked again
 identifier pattern and backtick-quoted; every value is a parameter."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -449,7 +450,11 @@ class Neo4jStore(Store):
                 yield from self.find_edges()
                 return
             yield from own_edges()
-            yield from self.shared_facts(own_edges(), ids)
+            yield from shared()
+
+        @functools.cache
+        def shared() -> list[Edge]:  # nodes() walks edges() too: the facts are looked up once
+            return self.shared_facts(own_edges(), ids or [])
 
         def nodes() -> Iterator[Node]:
             if ids is None:
