@@ -5,7 +5,8 @@ their record expander, the lightweight @task wrapper's and loop's, and segment k
 from setuptools import Extension, setup
 
 setup(ext_modules=[
-    Extension("capture.tracer._cprofile", ["capture/tracer/_cprofile.c"], optional=True),
+    Extension("capture.tracer._cprofile", ["capture/tracer/_cprofile.c"], depends=["capture/tracer/_crepr.h"],
+              optional=True),
     Extension("capture.tracer._cexpand", ["capture/tracer/_cexpand.c"], optional=True),
     Extension("capture._clight", ["capture/_clight.c"], optional=True),
     Extension("capture._cdataflow", ["capture/_cdataflow.c"], optional=True),

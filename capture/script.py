@@ -18,6 +18,7 @@ from capture import definitions as defs_mod
 from capture import environment as env_mod
 from capture.runner import Outcome, Target, execute
 from capture.tracer import TraceOptions, Tracing, tracer_name
+from capture.values import slow_reprs
 from kg import trial as trial_mod
 from kg.redact import redactor
 from kg.stores.base import Store
@@ -165,7 +166,7 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
     tail.append(trial_mod.finish_node(
         trial_id, started=t0, status=outcome.status, exit_code=outcome.exit_code, error=outcome.error,
         interrupted=outcome.interrupted, activations=run.activations, local_modules=run.local_modules or None,
-        tracer_faults=tracing.faults or None))
+        tracer_faults=tracing.faults or None, slow_reprs=slow_reprs() or None))
     for r in tail:
         put(r)
     sink.flush()

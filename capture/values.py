@@ -6,11 +6,12 @@ import os
 import reprlib
 from collections.abc import Callable
 from itertools import islice
+from time import perf_counter
 from typing import Any
 
 from kg.config import settings
 
-__all__ = ["summarize", "register_handler", "ATOMIC", "snapshot"]
+__all__ = ["summarize", "register_handler", "ATOMIC", "snapshot", "slow_reprs"]
 
 # Immutable atoms: safe to keep by reference and summarise later on the flush thread.
 ATOMIC = frozenset({int, float, bool, str, bytes, type(None), complex})
@@ -23,6 +24,7 @@ def register_handler(tp: type, handler: Callable[[Any], Any]) -> None:
     """Summarise instances of ``tp`` with ``handler(obj) -> JSON value`` instead of the default."""
     _handlers[tp] = handler
     _PLAIN.clear()
+    _REPR_COST.clear()
 
 
 # Types whose instances summarise to {"type": name, "repr": repr(obj)} (when that repr is within
@@ -39,7 +41,57 @@ def _plain_name(tp: type) -> str | None:
             or hasattr(tp, "to_dict") or hasattr(tp, "shape") or hasattr(tp, "__len__")
             or "_".join(tp.__name__.split()) in _REPR_CASES or isinstance(tp, type) and issubclass(tp, type)):
         return None
+    if tp.__repr__ is not object.__repr__ and settings.repr_budget_us > 0:
+        _REPR_COST.setdefault(tp, [0, 0.0])
     return _type_name(tp)
+
+
+# A plain class with its own __repr__ is timed over its first PROBE values; one averaging more than
+# settings.repr_budget_us is recorded by object.__repr__ (its identity, not its state) from then on,
+# and the trial names it (slow_reprs). A board game's __repr__ drew the whole board at every method
+# call, for a summary cut to 120 characters: two thirds of `kg run`'s time on that program.
+# type -> [values timed, seconds] while probed; the average µs (a float) once slow; absent: not probed.
+# The C tracers (capture/tracer/_cprofile.c) read and update the same dict.
+_REPR_COST: dict[type, Any] = {}
+PROBE = 16
+
+
+def _timed(tp: type, cost: list[Any], seconds: float) -> None:
+    cost[0] += 1
+    cost[1] += seconds
+    if cost[0] >= PROBE:
+        avg = cost[1] / cost[0] * 1e6
+        if avg > settings.repr_budget_us:
+            _REPR_COST[tp] = avg
+        else:
+            _REPR_COST.pop(tp, None)
+
+
+def _user_repr(value: Any) -> str:
+    """repr(value), or object.__repr__(value) for a class whose repr is over budget."""
+    cost = _REPR_COST.get(type(value))
+    if cost is None:
+        return repr(value)
+    if type(cost) is float:
+        return object.__repr__(value)
+    t0 = perf_counter()
+    r = repr(value)
+    _timed(type(value), cost, perf_counter() - t0)
+    return r
+
+
+def slow_reprs() -> dict[str, float]:
+    """Classes recorded by their default repr because their own was over budget: name -> µs per repr."""
+    return {_type_name(tp): round(cost, 1) for tp, cost in list(_REPR_COST.items()) if type(cost) is float}
+
+
+def _cut(text: str, limit: int) -> str:
+    # reprlib.Repr.repr_instance's cut of a long repr: its middle becomes "...".
+    if len(text) <= limit:
+        return text
+    i = max(0, (limit - 3) // 2)
+    j = max(0, limit - 3 - i)
+    return text[:i] + "..." + text[len(text) - j:]
 
 
 class _Repr(reprlib.Repr):
@@ -74,6 +126,16 @@ class _Repr(reprlib.Repr):
 
     def repr_dict(self, x: Any, level: int) -> str:
         return super().repr_dict(dict(islice(x.items(), self.maxdict + 1)) if len(x) > self.BIG else x, level)
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        tp = type(x)
+        if tp not in _PLAIN:  # an object met only inside containers is probed too
+            _PLAIN[tp] = _plain_name(tp)
+        try:
+            s = _user_repr(x)
+        except Exception:
+            return "<%s instance at %#x>" % (x.__class__.__name__, id(x))
+        return _cut(s, self.maxother)
 
 
 def _repr(limit: int) -> reprlib.Repr:
@@ -123,11 +185,11 @@ def summarize(value: Any, limit: int | None = None) -> Any:
         own = getattr(value, "__dict__", None)  # attributes set on this object alone count too
         if own is None or ("to_dict" not in own and "shape" not in own):
             try:
-                r = repr(value)
+                r = _user_repr(value)
             except Exception:  # a broken __repr__: the general path below says so
                 r = None
-            if r is not None and len(r) <= limit:
-                return {"type": plain, "repr": r}
+            if r is not None:  # cut as the general path's reprlib would (without a second repr)
+                return {"type": plain, "repr": _cut(r, limit)}
     short = _repr_for(limit)
     try:
         handler = _handlers.get(tp)

@@ -74,6 +74,10 @@ class Settings:
     enabled: bool = field(default_factory=lambda: _env_bool("KG_CAPTURE", True))
     strict: bool = field(default_factory=lambda: _env_bool("KG_STRICT", False))
     repr_limit: int = field(default_factory=lambda: _env_int("KG_REPR_LIMIT", 120))
+    # A class whose own __repr__ averages more than this many µs over its first values is recorded
+    # by its default repr from then on (capture.values: a user repr can cost more than the program's
+    # call it describes). 0: always call the class's repr.
+    repr_budget_us: int = field(default_factory=lambda: _env_int("KG_REPR_BUDGET", 5))
     buffer_cap: int = field(default_factory=lambda: _env_int("KG_BUFFER_CAP", 100_000))
     batch_size: int = field(default_factory=lambda: _env_int("KG_BATCH_SIZE", 10_000))
     flush_interval: float = 0.5

@@ -159,8 +159,92 @@ static int own_attr(PyObject *v, PyObject *name) {
     return rc;
 }
 
+/* capture.values._REPR_COST and _timed (set by configure()): classes whose own __repr__ is being
+   timed (a list), or over budget (a float: recorded by object.__repr__). */
+static PyObject *g_repr_cost, *g_timed;
+
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* repr(v) within the budget (capture.values._user_repr). New reference, NULL on error. */
+static PyObject *user_repr(PyObject *v) {
+    PyObject *cost = g_repr_cost ? PyDict_GetItemWithError(g_repr_cost, (PyObject *)Py_TYPE(v)) : NULL;
+    if (cost == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        return PyObject_Repr(v);
+    }
+    if (PyFloat_CheckExact(cost)) return PyBaseObject_Type.tp_repr(v);
+    Py_INCREF(cost);
+    double t0 = mono();
+    PyObject *r = PyObject_Repr(v);
+    double dt = mono() - t0;
+    if (r != NULL) {
+        PyObject *ok = PyObject_CallFunction(g_timed, "OOd", (PyObject *)Py_TYPE(v), cost, dt);
+        if (ok == NULL) Py_CLEAR(r);
+        Py_XDECREF(ok);
+    }
+    Py_DECREF(cost);
+    return r;
+}
+
+/* reprlib.Repr.repr_instance's cut of a long repr (capture.values._cut). Steals r. */
+static PyObject *cut(PyObject *r, Py_ssize_t limit) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(r);
+    if (n <= limit) return r;
+    Py_ssize_t i = limit >= 3 ? (limit - 3) / 2 : 0, j = limit - 3 - i > 0 ? limit - 3 - i : 0;
+    PyObject *head = PyUnicode_Substring(r, 0, i), *tail = PyUnicode_Substring(r, n - j, n);
+    PyObject *out = NULL;
+    if (head != NULL && tail != NULL) {
+        PyObject *dots = PyUnicode_FromString("...");
+        PyObject *a = dots ? PyUnicode_Concat(head, dots) : NULL;
+        out = a ? PyUnicode_Concat(a, tail) : NULL;
+        Py_XDECREF(dots);
+        Py_XDECREF(a);
+    }
+    Py_XDECREF(head);
+    Py_XDECREF(tail);
+    Py_DECREF(r);
+    return out;
+}
+
+#include "_crepr.h"
+
+/* capture.values._handlers: a type with a handler of its own is never summarised here. */
+static PyObject *g_handlers;
+
+static PyObject *configure(PyObject *mod, PyObject *args) {
+    PyObject *cost, *timed, *handlers;
+    if (!PyArg_ParseTuple(args, "O!OO!", &PyDict_Type, &cost, &timed, &PyDict_Type, &handlers)) return NULL;
+    Py_INCREF(cost); Py_XSETREF(g_repr_cost, cost);
+    Py_INCREF(timed); Py_XSETREF(g_timed, timed);
+    Py_INCREF(handlers); Py_XSETREF(g_handlers, handlers);
+    Py_RETURN_NONE;
+}
+
+/* summarize() of a builtin container (list, tuple, dict, set, frozenset) of builtin values, in C:
+   {"type": name, "size": len, "repr": reprlib's}. NULL without an error: the Python path decides. */
+static PyObject *container_summary(PyObject *v, Py_ssize_t limit) {
+    PyTypeObject *t = Py_TYPE(v);
+    if (!(t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
+          t == &PyFrozenSet_Type) || g_handlers == NULL)
+        return NULL;
+    int has = PyDict_Contains(g_handlers, (PyObject *)t);
+    if (has != 0) return NULL;
+    PyObject *r = cr_repr1(v, 3, limit);
+    if (r == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *d = Py_BuildValue("{sssnsN}", "type", t->tp_name, "size", PyObject_Length(v), "repr", r);
+    return d;
+}
+
 /* The summary of a plain object (capture.values.summarize's first case, in C): {"type": name,
-   "repr": repr(v)}. NULL without an error: not known to be plain, or the general path must decide. */
+   "repr": repr(v)} (a long repr cut as reprlib cuts it). NULL without an error: not known to be
+   plain, or the general path must decide (a broken repr). */
 static PyObject *plain_summary(const ValueRules *self, PyObject *v) {
     if (self->plain == NULL) return NULL;
     PyObject *name = PyDict_GetItemWithError(self->plain, (PyObject *)Py_TYPE(v));  /* borrowed */
@@ -175,12 +259,12 @@ static PyObject *plain_summary(const ValueRules *self, PyObject *v) {
         PyErr_Clear();
         return NULL;
     }
-    PyObject *r = PyObject_Repr(v);
-    if (r == NULL || PyUnicode_GET_LENGTH(r) > self->limit) {
-        PyErr_Clear();  /* a broken or long repr: summarize says what to keep */
-        Py_XDECREF(r);
+    PyObject *r = user_repr(v);
+    if (r == NULL) {
+        PyErr_Clear();  /* a broken repr: summarize says what to keep */
         return NULL;
     }
+    if ((r = cut(r, self->limit)) == NULL) return NULL;
     PyObject *d = PyDict_New();
     if (d == NULL || PyDict_SetItem(d, s_type, name) < 0 || PyDict_SetItem(d, s_repr, r) < 0) {
         Py_XDECREF(d);
@@ -211,6 +295,12 @@ static PyObject *summ_one(const ValueRules *self, PyObject *v) {
             PyObject *r = PyObject_CallFunctionObjArgs(self->copy_cls, (PyObject *)&PyList_Type, items, NULL);
             Py_DECREF(items);
             return r;
+        }
+        /* a small set of atoms is copied, not summarised (summ_value's _Copy) */
+        int small_set = (PyAnySet_CheckExact(v)) && PySet_GET_SIZE(v) <= 16;
+        if (!small_set) {
+            PyObject *d = container_summary(v, self->limit);
+            if (d != NULL) return d;
         }
     }
     return PyObject_CallFunctionObjArgs(self->summ_value, v, self->vmode, NULL);
@@ -891,8 +981,24 @@ static PyTypeObject CMonitorType = {
 };
 #endif
 
+/* container_summary(v, limit) for tests: None where the Python path decides. */
+static PyObject *py_container_summary(PyObject *mod, PyObject *args) {
+    PyObject *v;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "On", &v, &limit)) return NULL;
+    PyObject *d = container_summary(v, limit);
+    if (d == NULL && !PyErr_Occurred()) Py_RETURN_NONE;
+    return d;
+}
+
+static PyMethodDef module_methods[] = {
+    {"container_summary", py_container_summary, METH_VARARGS, "The C summary of a builtin container (tests)."},
+    {"configure", configure, METH_VARARGS, "configure(repr_cost, timed): capture.values' repr budget."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cprofile", "C hot path of the setprofile tracer.", -1,
-                                    NULL};
+                                    module_methods};
 
 PyMODINIT_FUNC PyInit__cprofile(void) {
     if (PyType_Ready(&CProfilerType) < 0) return NULL;
@@ -908,6 +1014,7 @@ PyMODINIT_FUNC PyInit__cprofile(void) {
     s_error = PyUnicode_InternFromString("ERROR");
     s_kind = PyUnicode_InternFromString("kind");
     s_library = PyUnicode_InternFromString("library");
+    if (cr_init() < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
 #if PY_VERSION_HEX >= 0x030C0000

@@ -19,12 +19,14 @@ from typing import Any
 from capture.tracer._classify import Classifier
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value)
+from capture.values import _REPR_COST, _handlers, _timed
 from kg.config import settings
 
 __all__ = ["ProfileTracer", "HAVE_C"]
 
 try:
-    from capture.tracer._cprofile import CProfiler
+    from capture.tracer._cprofile import CProfiler, configure as _configure
+    _configure(_REPR_COST, _timed, _handlers)  # the repr budget (capture.values) is shared with the C hot path
 except ImportError:  # no compiler at install time: the Python profile function does everything
     CProfiler = None
 HAVE_C = CProfiler is not None

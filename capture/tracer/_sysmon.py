@@ -22,14 +22,15 @@ from typing import Any
 from capture.tracer._classify import Classifier
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, _list_copy, next_number, summ_args, summ_value)
-from capture.values import _PLAIN, ATOMIC
+from capture.values import _PLAIN, _REPR_COST, ATOMIC, _handlers, _timed
 from kg.config import settings
 from kg.exceptions import CaptureError
 
 __all__ = ["MonitoringTracer", "HAVE_C"]
 
 try:
-    from capture.tracer._cprofile import CMonitor
+    from capture.tracer._cprofile import CMonitor, configure as _configure
+    _configure(_REPR_COST, _timed, _handlers)  # the repr budget (capture.values) is shared with the C hot path
 except ImportError:  # no compiler at install time (or an older extension): Python callbacks only
     CMonitor = None
 HAVE_C = CMonitor is not None

@@ -103,6 +103,9 @@ def render_trial(ctx: Ctx, trial: Node, flags: dict[str, Any]) -> None:
             ("python", p.get("python")), ("tracer", p.get("tracer")), ("activations", p.get("activations"))]
     if p.get("error_type"):
         rows.append(("error", f"{p['error_type']}: {p.get('error', '')}"))
+    if p.get("slow_reprs"):  # classes recorded by their default repr (capture.values: the repr budget)
+        rows.append(("slow reprs", ", ".join(f"{k} ({v:g} µs)" for k, v in sorted(p["slow_reprs"].items()))
+                     + " recorded by identity; KG_REPR_BUDGET=0 keeps their repr"))
     for k, v in rows:
         if v not in (None, ""):
             click.echo(f"  {k:<12}{v}")

@@ -31,6 +31,7 @@ def _has_c(tracer: str) -> bool:
 SCRIPT = textwrap.dedent('''
     import json
     import sys
+    import time
     from collections import OrderedDict
 
     def fib(n):
@@ -58,6 +59,16 @@ SCRIPT = textwrap.dedent('''
     def nothing():
         pass
 
+    class Slow:
+        def __repr__(self):  # over the repr budget: recorded by identity after its first values
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.0003:
+                pass
+            return "Slow()"
+
+    def takes(x):
+        return 0
+
     def main():
         out = [fib(7), sum(gen(4)), closure(3, 4, 5, scale=3, extra=1), Box([1, 2, 3]).total()]
         out.append(json.dumps({"a": [1, 2], "b": "x" * 200}))
@@ -69,6 +80,13 @@ SCRIPT = textwrap.dedent('''
         except ValueError:
             pass
         nothing()
+        for _ in range(20):
+            takes(Slow())
+        # builtin containers: summarised by reprlib, in C on the hot path
+        takes([list(range(50)), {frozenset({1, 2}), frozenset({3})}, {(1, "a"): {"k": [1.5, None, b"x"]}}, "y" * 300])
+        takes({i: str(i) for i in range(100)})
+        takes(set(range(100)) | {"mixed"})
+        takes((frozenset({True}), frozenset({1}), 10 ** 50, -0.0, 3j))
         print(out, len(sys.argv))
 
     main()
