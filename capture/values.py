@@ -25,6 +25,7 @@ def register_handler(tp: type, handler: Callable[[Any], Any]) -> None:
     _handlers[tp] = handler
     _PLAIN.clear()
     _REPR_COST.clear()
+    _INSTANCE.clear()
 
 
 # Types whose instances summarise to {"type": name, "repr": repr(obj)} (when that repr is within
@@ -85,6 +86,18 @@ def slow_reprs() -> dict[str, float]:
     return {_type_name(tp): round(cost, 1) for tp, cost in list(_REPR_COST.items()) if type(cost) is float}
 
 
+# type -> True if reprlib shows its objects by repr_instance (its name is none of reprlib's cases).
+# The C summaries of containers (capture/tracer/_crepr.h) ask _instance_kind for a type they meet.
+_INSTANCE: dict[type, bool] = {}
+
+
+def _instance_kind(tp: type) -> bool:
+    if tp not in _PLAIN:  # classified (and its repr timed) as summarize() would
+        _PLAIN[tp] = _plain_name(tp)
+    kind = _INSTANCE[tp] = "_".join(tp.__name__.split()) not in _REPR_CASES
+    return kind
+
+
 def _cut(text: str, limit: int) -> str:
     # reprlib.Repr.repr_instance's cut of a long repr: its middle becomes "...".
     if len(text) <= limit:
@@ -128,9 +141,8 @@ class _Repr(reprlib.Repr):
         return super().repr_dict(dict(islice(x.items(), self.maxdict + 1)) if len(x) > self.BIG else x, level)
 
     def repr_instance(self, x: Any, level: int) -> str:
-        tp = type(x)
-        if tp not in _PLAIN:  # an object met only inside containers is probed too
-            _PLAIN[tp] = _plain_name(tp)
+        if type(x) not in _INSTANCE:  # an object met only inside containers is probed too
+            _instance_kind(type(x))
         try:
             s = _user_repr(x)
         except Exception:

@@ -4,13 +4,20 @@
    to its functions spent most of `kg run --values full` in reprlib's Python (a puzzle solver: 40 s
    of 46). Included by _cprofile.c, after cut().
 
+   Set items and dict keys must be builtin values (sorting them runs no program code); other
+   items may be any object reprlib shows by its repr (cr_instance).
+
    Each function returns a new reference, or NULL: with an exception set on a real error, without
-   one for a value it does not handle (any other type, anywhere inside): the Python reprlib decides. */
+   one for a value it does not handle (anywhere inside): the Python reprlib decides. */
 
 #define CR_ITEMS 8   /* maxlist, maxtuple, maxset, maxfrozenset, maxdict */
 #define CR_BIG 64    /* capture.values._Repr.BIG: larger sets and dicts show their first items only */
 
 static PyObject *cr_repr1(PyObject *x, int level, Py_ssize_t limit);
+
+/* An object of any other type inside a container: reprlib's repr_instance (the object's repr,
+   within the repr budget, cut at the limit) where reprlib would use it. Defined in _cprofile.c. */
+static PyObject *cr_instance(PyObject *x, Py_ssize_t limit);
 
 /* Constant texts, made once (cr_init). */
 static PyObject *cr_dots, *cr_sep;
@@ -183,12 +190,13 @@ static PyObject *cr_dict(PyObject *x, int level, Py_ssize_t limit) {
     PyObject *pieces = PyList_New(0);
     for (Py_ssize_t k = 0; pieces != NULL && k < n && k < CR_ITEMS; k++) {
         PyObject *key = PyList_GET_ITEM(keys, k);
-        PyObject *val = PyDict_GetItemWithError(x, key);  /* borrowed */
+        PyObject *val = PyDict_GetItemWithError(x, key);  /* borrowed: held while reprs run */
+        Py_XINCREF(val);
         PyObject *kr = val ? cr_repr1(key, level - 1, limit) : NULL;
         PyObject *vr = kr ? cr_repr1(val, level - 1, limit) : NULL;
         PyObject *p = vr ? PyUnicode_FromFormat("%U: %U", kr, vr) : NULL;
         if (p == NULL || PyList_Append(pieces, p) < 0) Py_CLEAR(pieces);
-        Py_XDECREF(kr); Py_XDECREF(vr); Py_XDECREF(p);
+        Py_XDECREF(val); Py_XDECREF(kr); Py_XDECREF(vr); Py_XDECREF(p);
     }
     if (pieces != NULL && n > CR_ITEMS && PyList_Append(pieces, cr_dots) < 0) Py_CLEAR(pieces);
     Py_DECREF(keys);
@@ -210,7 +218,7 @@ static PyObject *cr_repr1(PyObject *x, int level, Py_ssize_t limit) {
     }
     if (t == &PyDict_Type) return cr_dict(x, level, limit);
     if (t == &PySet_Type || t == &PyFrozenSet_Type) return cr_set(x, level, limit);
-    if (!cr_handled(x)) return NULL;
+    if (!cr_handled(x)) return cr_instance(x, limit);
     /* int (repr_int), and float, bool, None, bytes, complex (repr_instance): repr, cut at limit */
     PyObject *s = PyObject_Repr(x);
     return s ? cut(s, limit) : NULL;

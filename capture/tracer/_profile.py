@@ -18,21 +18,24 @@ from typing import Any
 
 from capture.tracer._classify import Classifier
 from capture.tracer._common import (
-    ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value)
-from capture.values import _REPR_COST, _handlers, _timed
+    ACT_CODE, NO_RESULT, SWEEP_MIN, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value,
+    sweep_closed)
+from capture.values import _INSTANCE, _REPR_COST, _handlers, _instance_kind, _timed
 from kg.config import settings
 
 __all__ = ["ProfileTracer", "HAVE_C"]
 
 try:
     from capture.tracer._cprofile import CProfiler, configure as _configure
-    _configure(_REPR_COST, _timed, _handlers)  # the repr budget (capture.values) is shared with the C hot path
+    # capture.values' tables (repr budget, handlers, reprlib's cases) shared with the C hot path
+    _configure(_REPR_COST, _timed, _handlers, _INSTANCE, _instance_kind)
 except ImportError:  # no compiler at install time: the Python profile function does everything
     CProfiler = None
 HAVE_C = CProfiler is not None
 
 _RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
 _YIELD_OPS = frozenset(dis.opmap[n] for n in ("YIELD_VALUE",) if n in dis.opmap)
+_RESUME_OP = dis.opmap.get("RESUME", -1)  # oparg & 3: 0 at the start, else after a yield or an await
 _MISSING = object()
 GEN_FLAGS = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator
 
@@ -48,6 +51,7 @@ class ProfileTracer(TracerBase):
     def __init__(self, run_id: str, classifier: Classifier, options: TraceOptions, sink: Any) -> None:
         super().__init__(run_id, classifier, options, sink)
         self._gens: list[dict[Any, list[Any]]] = []
+        self._sweeps: list[Any] = []
         self._active = False
         self._cprofs: list[Any] = []
         self.use_c = HAVE_C and settings.native
@@ -74,6 +78,8 @@ class ProfileTracer(TracerBase):
 
     def open_entries(self) -> list[tuple[int, list[Any]]]:
         out = [(tid, e) for tid, s in list(self.stacks.items()) for e in s]
+        for sweep in self._sweeps:
+            sweep()  # generators closed early ended: they are not open
         for gens in self._gens:
             out += [(0, e) for e in list(gens.values())]
             gens.clear()
@@ -119,7 +125,7 @@ class ProfileTracer(TracerBase):
         run = self.run_id
         now = time.time
         nxt = next_number
-        return_ops, yield_ops = _RETURN_OPS, _YIELD_OPS
+        return_ops, yield_ops, resume_op = _RETURN_OPS, _YIELD_OPS, _RESUME_OP
         missing = _MISSING
         tracer = self
         pressure = self.pressure
@@ -137,6 +143,19 @@ class ProfileTracer(TracerBase):
 
         gens: dict[Any, list[Any]] = {}  # running generators/coroutines: frame -> their one activation
         self._gens.append(gens)
+        sweep_at = [SWEEP_MIN]
+
+        def closed(e: list[Any]) -> None:  # a generator closed before its end: it finished
+            if e[REC]:
+                put((ACT_CODE, e[N], e[PARENT], run, e[SITE], e[LINE], e[T0], now(), e[ARGS], NO_RESULT,
+                     "FINISHED", None, None))
+                tracer._own += 1
+
+        def sweep() -> None:
+            sweep_closed(gens, 1, closed)  # held: the entry's KEY
+            sweep_at[0] = max(SWEEP_MIN, 2 * len(gens))
+
+        self._sweeps.append(sweep)
 
         def finish(e: list[Any], frame: Any, arg: Any) -> None:
             status = "FINISHED"
@@ -166,6 +185,8 @@ class ProfileTracer(TracerBase):
                                 args = site.getter(frame.f_locals) if keep_values and site.getter else ()
                                 enter(frame, site, frame.f_back, True, args)
                                 gens[frame] = stack.pop()
+                                if len(gens) >= sweep_at[0]:
+                                    sweep()
                             return
                         args = site.getter(frame.f_locals) if keep_values and site.getter is not None else ()
                         enter(frame, site, frame.f_back, True, args)
@@ -182,8 +203,11 @@ class ProfileTracer(TracerBase):
                             finish(e, frame, arg)
                     elif gens and frame in gens:
                         lasti = frame.f_lasti
-                        if lasti >= 0 and frame.f_code.co_code[lasti] in yield_ops:
-                            return  # suspended, not finished
+                        if lasti >= 0:
+                            co = frame.f_code.co_code
+                            # suspended, not finished: at its yield, or (3.13) at the RESUME after it
+                            if co[lasti] in yield_ops or (co[lasti] == resume_op and co[lasti + 1] & 3):
+                                return
                         e = gens.pop(frame)
                         if e[REC]:
                             finish(e, frame, arg)

@@ -21,8 +21,9 @@ from typing import Any
 
 from capture.tracer._classify import Classifier
 from capture.tracer._common import (
-    ACT_CODE, NO_RESULT, Site, TraceOptions, TracerBase, _list_copy, next_number, summ_args, summ_value)
-from capture.values import _PLAIN, _REPR_COST, ATOMIC, _handlers, _timed
+    ACT_CODE, NO_RESULT, SWEEP_MIN, Site, TraceOptions, TracerBase, _list_copy, next_number, summ_args, summ_value,
+    sweep_closed)
+from capture.values import _INSTANCE, _PLAIN, _REPR_COST, ATOMIC, _handlers, _instance_kind, _timed
 from kg.config import settings
 from kg.exceptions import CaptureError
 
@@ -30,7 +31,8 @@ __all__ = ["MonitoringTracer", "HAVE_C"]
 
 try:
     from capture.tracer._cprofile import CMonitor, configure as _configure
-    _configure(_REPR_COST, _timed, _handlers)  # the repr budget (capture.values) is shared with the C hot path
+    # capture.values' tables (repr budget, handlers, reprlib's cases) shared with the C hot path
+    _configure(_REPR_COST, _timed, _handlers, _INSTANCE, _instance_kind)
 except ImportError:  # no compiler at install time (or an older extension): Python callbacks only
     CMonitor = None
 HAVE_C = CMonitor is not None
@@ -52,7 +54,8 @@ class MonitoringTracer(TracerBase):
         self.tool: int | None = None
         self._local = threading.local()
         self._local_codes: set[Any] = set()
-        self._gens: dict[int, list[Any]] = {}  # running generators/coroutines: id(frame) -> activation
+        self._gens: dict[Any, list[Any]] = {}  # running generators/coroutines: frame -> activation
+        self._sweep: Any = None
         self._cmon: Any = None
         self.use_c = HAVE_C and settings.native
 
@@ -109,6 +112,8 @@ class MonitoringTracer(TracerBase):
 
     def open_entries(self) -> list[tuple[int, list[Any]]]:
         out = [(tid, e) for tid, s in list(self.stacks.items()) for e in s]
+        if self._sweep is not None:
+            self._sweep()  # generators closed early ended: they are not open
         out += [(0, e) for e in list(self._gens.values())]
         self._gens.clear()
         return out
@@ -168,6 +173,18 @@ class MonitoringTracer(TracerBase):
             if not e[N] & 1023:
                 pressure()
 
+        sweep_at = [SWEEP_MIN]
+
+        def closed(e: list[Any]) -> None:  # a generator closed before its end: it finished
+            if e[REC]:
+                record(e, NO_RESULT, "FINISHED", None)
+
+        def sweep() -> None:
+            sweep_closed(gens, 0, closed)
+            sweep_at[0] = max(SWEEP_MIN, 2 * len(gens))
+
+        self._sweep = sweep
+
         def pop_to(stack: list[list[Any]], key: Any) -> list[Any] | None:
             # The innermost entry for ``key``; entries above it were left open by a jump we did
             # not see (a generator closed by throw(), a C call that raised from a callback).
@@ -205,7 +222,9 @@ class MonitoringTracer(TracerBase):
                 if code.co_flags & _GEN_FLAGS:
                     # A generator is one activation from its first resumption to its end; it is not
                     # on the stack (what it calls is attributed to whoever resumes it).
-                    gens[id(frame)] = stack.pop()
+                    gens[frame] = stack.pop()
+                    if len(gens) >= sweep_at[0]:
+                        sweep()
             except Exception as exc:
                 tracer.fault(exc)
             return None
@@ -230,7 +249,7 @@ class MonitoringTracer(TracerBase):
                 elif code in lib_codes:
                     return None  # a library function that user code calls, called here from the library
                 elif code.co_flags & _GEN_FLAGS:
-                    e = gens.pop(id(getframe(1)), None)
+                    e = gens.pop(getframe(1), None)
                     if e is None:
                         return None
                 else:
@@ -250,9 +269,12 @@ class MonitoringTracer(TracerBase):
                 return None
             try:
                 if code.co_flags & _GEN_FLAGS and gens:
-                    e = gens.pop(id(getframe(1)), None)
+                    e = gens.pop(getframe(1), None)
                     if e is not None and e[REC]:
-                        record(e, NO_RESULT, "ERROR", _err(exc))
+                        if type(exc) is GeneratorExit:  # closed before its end (close(), any()): not an error
+                            record(e, NO_RESULT, "FINISHED", None)
+                        else:
+                            record(e, NO_RESULT, "ERROR", _err(exc))
                     return None
                 if not stack:
                     return None
