@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import click
@@ -80,8 +81,9 @@ def register(cli: click.Group) -> None:
     @click.option("--to", "to", metavar="URI", default=None,
                   help="Neo4j to push to (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687).")
     @click.option("--no-spool", is_flag=True, help="Do not replay capture spools from $KG_HOME/spool.")
+    @click.option("-v", "--verbose", is_flag=True, help="Also report the time taken and transactions retried.")
     @pass_ctx
-    def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool) -> None:
+    def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool, verbose: bool) -> None:
         """Copy runs (all when none named) from the embedded store into Neo4j.
 
         Also delivers records that captures spooled while Neo4j was unreachable
@@ -95,6 +97,7 @@ def register(cli: click.Group) -> None:
         """
         target = _neo4j(to)
         report = CopyReport()
+        started = time.perf_counter()
         try:
             source = _local_store(ctx)
             if source is not None and source.uri != target.uri:
@@ -116,6 +119,9 @@ def register(cli: click.Group) -> None:
         if report.spools:
             msg += f"; replayed {report.spools} spool files ({report.spooled_records} records)"
         click.echo(msg, err=True)
+        if verbose:
+            click.echo(f"push took {time.perf_counter() - started:.2f}s; "
+                       f"{getattr(target, 'retries', 0)} transactions retried after a transient error", err=True)
 
     @cli.command("pull")
     @click.argument("runs", nargs=-1)
