@@ -223,6 +223,68 @@ def bench_live(uri: str, tasks: int, direct_tasks: int) -> list[tuple[str, str, 
     ]
 
 
+def bench_bulk(uri: str, tasks: int) -> list[tuple[str, str, str]]:
+    """The same run pushed online into ``uri`` and bulk-imported (``kg push --bulk``'s code) into
+    an empty server of its own (scripts/neo4j on a scratch directory and free ports)."""
+    import re
+    import socket
+    import subprocess
+
+    from kg.bulk import bulk_import
+
+    def free() -> int:
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            return int(sk.getsockname()[1])
+
+    home = scratch("neo4j-bulk")
+    prefix = f"bb-{secrets.token_hex(4)}-"
+    nodes, edges = captured_run(prefix, tasks)
+    sqlite = SqliteStore(home / "src.db")
+    for i in range(0, len(nodes), 10_000):
+        sqlite.write(nodes[i:i + 10_000])
+    sqlite.write([], edges)
+    target = Neo4jStore(uri)
+    target.counts()
+    t0 = time.perf_counter()
+    rep = copy_runs(sqlite, target, [f"{prefix}run"])
+    t_online = time.perf_counter() - t0
+    _delete_prefix(target, prefix)
+    target.close()
+    launcher = Path(__file__).resolve().parent.parent / "scripts" / "neo4j"
+    bolt = free()
+    env = {**os.environ, "NEO4J_DEV_DATA": str(home / "neo4j"), "NEO4J_BOLT_PORT": str(bolt),
+           "NEO4J_HTTP_PORT": str(free()), "NEO4J_DEV_HEAP": "1g", "NEO4J_DEV_PAGECACHE": "128m",
+           "NEO4J_DEV_PYTHON": sys.executable}
+    subprocess.run([str(launcher), "start"], env=env, check=True, capture_output=True)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the import command inherits the launcher's settings
+    try:
+        empty = Neo4jStore(f"bolt://127.0.0.1:{bolt}")
+        t0 = time.perf_counter()
+        files = bulk_import(sqlite, empty, home / "csv", [f"{prefix}run"], import_with=f"{launcher} import --")[0]
+        t_total = time.perf_counter() - t0
+        m = re.search(r"IMPORT DONE in (?:(\d+)m )?(\d+)s (\d+)ms", files.log)
+        t_import = (int(m[1] or 0) * 60 + int(m[2]) + int(m[3]) / 1000) if m else float("nan")
+        check = Neo4jStore(f"bolt://127.0.0.1:{bolt}")
+        counts = check.counts()
+        check.close()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        subprocess.run([str(launcher), "stop"], env=env, capture_output=True)
+    online, imp, whole = rep.records / t_online, files.records / t_import, files.records / t_total
+    return [
+        ("online push (baseline)", f"{online:,.0f}/s", f"{rep.records:,} records"),
+        ("neo4j-admin import alone", f"{imp:,.0f}/s", f"{imp / online:.1f}x online; {t_import:.1f}s as the importer reports"),
+        ("kg push --bulk, whole", f"{whole:,.0f}/s", f"{whole / online:.2f}x online; {t_total:.1f}s: CSV, stop, import, "
+                                                     f"start; {counts['nodes']:,} nodes {counts['edges']:,} rels"),
+    ]
+
+
 def _delete_prefix(store: Neo4jStore, prefix: str) -> None:
     while True:
         rows = store.cypher("MATCH (n:KG) WHERE n.id STARTS WITH $p WITH n LIMIT 20000 DETACH DELETE n "
@@ -349,14 +411,16 @@ def main() -> None:
     ap.add_argument("--live-tasks", type=int, default=20_000, help="tasks of the live-capture program")
     ap.add_argument("--direct-tasks", type=int, default=2_000,
                     help="tasks of the same program written directly (the former path; 0: skip)")
-    ap.add_argument("--only", choices=("live", "raw", "push", "lineage"), action="append",
+    ap.add_argument("--only", choices=("live", "raw", "bulk", "push", "lineage"), action="append",
                     help="run only these parts (repeatable)")
     args = ap.parse_args()
-    only = set(args.only or ("live", "raw", "push", "lineage"))
+    only = set(args.only or ("live", "raw", "bulk", "push", "lineage"))
     if "live" in only:
         report(f"live capture into Neo4j at {args.uri}", bench_live(args.uri, args.live_tasks, args.direct_tasks))
     if "raw" in only:
         report("kg push beside the raw driver, same rows and statements", bench_raw_driver(args.uri, args.tasks))
+    if "bulk" in only:
+        report("bulk import beside the online push (an empty server of its own)", bench_bulk(args.uri, args.tasks))
     if "push" not in only:
         return
     report(f"push into Neo4j at {args.uri}", bench_push(args.uri, args.tasks))
