@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -104,9 +105,13 @@ class Outbox:
         if self._store is None:
             from kg.stores.sqlite import SqliteStore
 
-            self._k += 1
-            part = self.dir / f"{self._proc}.{self._k:08d}.db.part"
-            self._lock_fd = _lock(Path(f"{part}.lock"), wait=True)
+            while True:  # numbered per process, not per Outbox: two sinks of one process never share a part
+                self._k = _next_part(self._proc)
+                part = self.dir / f"{self._proc}.{self._k:08d}.db.part"
+                self._lock_fd = _lock(Path(f"{part}.lock"), wait=False)
+                if self._lock_fd is not None and not part.exists():
+                    break
+                release(self._lock_fd)
             self._store = SqliteStore(part)
             self._opened = time.monotonic()
             if not self._pusher_started:
@@ -139,6 +144,16 @@ class Outbox:
         self.rotate()
         if had:
             start_pusher(self.uri)  # what is not in Neo4j yet goes on after this process exits
+
+
+_parts: dict[str, int] = {}
+_parts_lock = threading.Lock()
+
+
+def _next_part(proc: str) -> int:
+    with _parts_lock:
+        _parts[proc] = _parts.get(proc, 0) + 1
+        return _parts[proc]
 
 
 def _checkpoint(db: Path) -> None:

@@ -130,6 +130,7 @@ class Sink:
             self._wake.wait(self.interval)
             self._wake.clear()
             if not self.buf:
+                self._rotate_idle()
                 continue
             self.due = True
             self._taken.wait(self.HANDOVER)
@@ -141,6 +142,21 @@ class Sink:
                 self._error = exc
 
     HANDOVER = 0.05  # seconds the flush thread leaves a due buffer to the producers
+
+    def _rotate_idle(self) -> None:
+        # A write-behind outbox part is handed to the pusher at the next write once old enough;
+        # a program gone quiet would keep its last records from Neo4j, so the idle flush thread
+        # hands it over instead.
+        store = self._store
+        rotate_due = getattr(store, "rotate_due", None)
+        if rotate_due is None or not rotate_due():
+            return
+        with self._flush_lock:
+            try:
+                store.rotate()  # type: ignore[union-attr]
+            except Exception as exc:
+                self._fault(exc)
+            self._ctx = segments.CtxWriter()
 
     def check(self) -> None:
         """Producers call this every thousand records or so: when the buffer is due (see ``_loop``)
