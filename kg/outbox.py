@@ -38,7 +38,7 @@ from kg.ids import process_prefix
 from kg.model.records import Edge, Node
 
 __all__ = ["Outbox", "release", "push_outbox", "follow", "pending", "outbox_root", "start_pusher", "pusher_lock",
-           "write_behind_enabled", "ROTATE"]
+           "resume_pushers", "write_behind_enabled", "ROTATE"]
 
 ROTATE = 1.0          # seconds a part stays open before it is handed to the pusher
 _MARK = "outbox:"     # KGMeta key prefix of a process's high-water mark
@@ -294,13 +294,20 @@ def follow(target: Any, *, home: Path | None = None, until_idle: float | None = 
     from kg.push import CopyReport
 
     idle_since = time.monotonic()
+    down_since: float | None = None
     while True:
         rep = CopyReport()
         try:
             push_outbox(target, home=home, report=rep)
+            down_since = None
         except (StoreUnavailable, StoreError):
             # The server is down or restarting (its errors then are not all "unavailable"):
-            # the files stay, and are sent from the last mark once it answers again.
+            # the files stay, and are sent from the last mark once it answers again. A pusher
+            # that stops when idle also gives up on a long outage: the next kg command starts one.
+            now = time.monotonic()
+            down_since = down_since or now
+            if until_idle is not None and now - down_since > max(60.0, 30 * until_idle):
+                return
             time.sleep(1.0)
             idle_since = time.monotonic()
             continue
@@ -335,6 +342,17 @@ def start_pusher(uri: str, *, home: Path | None = None) -> None:
                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     except OSError:  # pushing is left to the next `kg push`
         pass
+
+
+def resume_pushers(home: Path | None = None) -> None:
+    """Start a pusher for every server whose outbox still holds files (a program killed before
+    its pusher finished, a server that was down): run by every ``kg`` command."""
+    root = outbox_root(home)
+    if not root.is_dir():
+        return
+    for d in root.iterdir():
+        if d.is_dir() and any(_NAME.match(p.name) for p in d.iterdir()) and (d / "uri").exists():
+            start_pusher((d / "uri").read_text().strip(), home=home)
 
 
 def pusher_lock(uri: str, *, home: Path | None = None) -> int | None:

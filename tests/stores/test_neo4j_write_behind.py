@@ -120,6 +120,35 @@ def test_kill_9_mid_stream_then_push_delivers_exactly_what_was_captured(neo4j_ur
     assert _counts(neo4j_uri, name) == (tasks, edges, _counts(neo4j_uri, name)[2])  # nothing twice
 
 
+def test_the_next_kg_command_sends_what_a_killed_program_left(neo4j_uri: str, tmp_path: Path) -> None:
+    prog = tmp_path / "prog.py"
+    prog.write_text(PROGRAM)
+    name = f"wb-next-{time.time_ns()}"
+    half = tmp_path / "half"
+    proc = subprocess.Popen([sys.executable, str(prog), name, "1000", str(half)], cwd=tmp_path,
+                            env=_env(tmp_path, neo4j_uri, KG_PUSHER="0"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not half.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.time() < deadline
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    captured = _outbox_tasks(tmp_path / ".kg")
+    assert captured >= 500
+    env = _env(tmp_path, neo4j_uri)
+    env.pop("KG_PUSHER", None)
+    assert run_kg("info", env=env, cwd=tmp_path).returncode == 0  # any kg command but push
+    deadline = time.time() + 120
+    while list((tmp_path / ".kg" / "outbox").glob("*/*.db*")):
+        assert time.time() < deadline, "no pusher sent the outbox after the next kg command"
+        time.sleep(0.3)
+    assert _counts(neo4j_uri, name)[0] == captured
+
+
 def test_neo4j_restarted_mid_push_every_record_arrives_once(neo4j_uri: str, tmp_path: Path) -> None:
     port = neo4j_uri.rsplit(":", 1)[1]
     launcher_env = {**os.environ, "NEO4J_BOLT_PORT": port}
