@@ -108,7 +108,7 @@ def bench_raw_driver(uri: str, tasks: int) -> list[tuple[str, str, str]]:
     t0 = time.perf_counter()
     rep = copy_runs(sqlite, target, [f"{ours}run"])
     t_push = time.perf_counter() - t0
-    retries = target.retries
+    retries = getattr(target, "retries", 0)
     # the same rows, other ids, prepared outside the timing: only the server's work is timed
     src = SqliteStore(home / "src.db")
     nodes, edges = src.run_records([f"{ours}run"])

@@ -49,7 +49,8 @@ class BulkFiles:
 
         # the database first: --nodes takes several files, and would take a name after it as one
         args = ["database", "import", "full", database, f"--array-delimiter={ARRAY_DELIMITER}",
-                "--multiline-fields=true", "--overwrite-destination=true"]
+                "--multiline-fields=true", "--overwrite-destination=true",
+                f"--report-file={base / 'import.report'}"]  # not in the importer's working directory
         args += [f"--nodes={labels}={at(p)}" for labels, p in self.nodes]
         return args + [f"--relationships={rel}={at(p)}" for rel, p in self.relationships]
 

@@ -254,7 +254,7 @@ class Neo4jStore(Store):
             first, parallel = _plan_edges(edge_groups)  # why: see _plan_edges
             for job in first:
                 self._run_all([job])
-            self._run_all(parallel)
+            self._run_groups(parallel)
             for nid in top:  # in order: runs are numbered as they were written
                 self._run_all([[(_ASSIGN_SEQ, {"id": nid})]])
         except (self._neo4j.exceptions.DriverError, self._neo4j.exceptions.Neo4jError) as exc:
@@ -279,6 +279,24 @@ class Neo4jStore(Store):
             else:
                 return [r for rows in results for r in rows]
         return [r for job in jobs for r in one(job)]
+
+    def _run_groups(self, groups: list[list[list[_Stmt]]]) -> None:
+        """Run each group's transactions in turn, the groups several sessions at once."""
+        if len(groups) == 1 or settings.neo4j_writers == 1:
+            for txs in groups:
+                self._run_all(txs)
+            return
+
+        def one(txs: list[list[_Stmt]]) -> None:
+            for tx in txs:
+                self._write_tx(tx)
+
+        try:
+            list(self._writers().map(one, groups))
+        except RuntimeError:  # at interpreter exit: on this thread (see _run_all)
+            for txs in groups:
+                for tx in txs:
+                    self._write_tx(tx)
 
     def _write_tx(self, job: list[_Stmt]) -> list[Any]:
         """One write transaction, retried on transient errors (the driver's own retry would log a
@@ -547,8 +565,11 @@ _Stmt = tuple[str, dict[str, Any]]
 _HUB = 32  # a node on this many rows (a run, an agent, a file read by every task) never decides placement
 
 
-def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list[_Stmt]], list[list[_Stmt]]]:
-    """The edge transactions of a write: (first, parallel), each a list of statements.
+def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list[_Stmt]], list[list[list[_Stmt]]]]:
+    """The edge transactions of a write: (first, parallel). ``first`` is a list of transactions
+    (each a list of statements); ``parallel`` a list of *groups*, each a list of transactions of
+    at most ``WRITE_BATCH`` rows that one session runs in turn (a group can grow past that size
+    while it keeps an activity's rows together, and a large transaction slows every MERGE in it).
 
     A relationship MERGE locks both its endpoints, and two sessions that lock the same agents
     or files in different orders deadlock. So rows are placed in transactions of about
@@ -588,7 +609,7 @@ def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list
                 if touched.setdefault(end, k) != k:
                     shared_ids.add(end)
     first: dict[str, list[dict[str, Any]]] = {}
-    parallel: list[list[_Stmt]] = []
+    parallel: list[list[list[_Stmt]]] = []
     for chunk in chunks:
         freq: dict[str, int] = {}
         for _, r in chunk:
@@ -601,7 +622,17 @@ def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list
             ends = {e for e in (r["s"], r["d"]) if e in shared_ids}
             (first if ends and ends != {keep} else mine).setdefault(rel, []).append(r)
         if mine:
-            parallel.append([(_EDGE_WRITE.format(rel=_q(rel)), {"rows": rows}) for rel, rows in sorted(mine.items())])
+            txs: list[list[_Stmt]] = [[]]
+            room = WRITE_BATCH
+            for rel, rows in sorted(mine.items()):
+                while rows:
+                    if room == 0:
+                        txs.append([])
+                        room = WRITE_BATCH
+                    piece, rows = rows[:room], rows[room:]
+                    txs[-1].append((_EDGE_WRITE.format(rel=_q(rel)), {"rows": piece}))
+                    room -= len(piece)
+            parallel.append(txs)
     ordered: list[list[_Stmt]] = []
     for rel in sorted(first):
         rows = sorted(first[rel], key=lambda r: (r["s"], r["d"], str(r["role"])))

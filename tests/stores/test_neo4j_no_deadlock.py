@@ -36,8 +36,11 @@ def test_parallel_edge_transactions_never_wait_on_each_other_in_a_cycle() -> Non
     from kg.stores.neo4j import WRITE_BATCH, _plan_edges
 
     groups = _rows(3 * WRITE_BATCH)
-    first, parallel = _plan_edges(groups)
-    assert len(parallel) > 1  # the bulk still runs in parallel
+    first, groups_ = _plan_edges(groups)
+    assert len(groups_) > 1  # the bulk still runs in parallel
+    assert all(sum(len(p["rows"]) for _, p in tx) <= WRITE_BATCH for txs in groups_ for tx in txs)
+    # a group's transactions run one after another on one session: as to locks, one unit
+    parallel = [[stmt for tx in txs for stmt in tx] for txs in groups_]
 
     def rows(txs: list) -> list[tuple]:  # type: ignore[type-arg]
         return [(q.split("[e:`")[1].split("`")[0], r["s"], r["d"], r["role"])
