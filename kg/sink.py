@@ -95,9 +95,10 @@ class Sink:
             uri = store_uri(arg)
             if is_server_uri(uri) and write_behind_enabled():
                 # Write-behind (kg.outbox): the program writes locally, a pusher process sends to the server.
-                self._store = Outbox(uri)  # type: ignore[assignment]
+                opened: Store = Outbox(uri)  # type: ignore[assignment]  # the writing half of a Store
             else:
-                self._store = open_store(arg)
+                opened = open_store(arg)
+            self._store = opened
             self._pid = os.getpid()
         return self._store
 
