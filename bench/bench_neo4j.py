@@ -86,6 +86,205 @@ def bench_push(uri: str, tasks: int) -> list[tuple[str, str, str]]:
     ]
 
 
+def bench_raw_driver(uri: str, tasks: int) -> list[tuple[str, str, str]]:
+    """``kg push`` beside plain driver sessions writing the same rows with the same statements
+    (UNWIND … MERGE, WRITE_BATCH rows each, nodes then relationships, ``neo4j_writers`` sessions
+    round robin): what the store adds on top of the server's own rate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kg.config import settings
+    from kg.stores.neo4j import _EDGE_WRITE, _NODE_WRITE, WRITE_BATCH, _q
+    from kg.stores._neo4j_rows import _prepare
+
+    home = scratch("neo4j-raw")
+    ours, raw = f"bq-{secrets.token_hex(4)}-", f"br-{secrets.token_hex(4)}-"
+    sqlite = SqliteStore(home / "src.db")
+    n1, e1 = captured_run(ours, tasks)
+    for i in range(0, len(n1), 10_000):
+        sqlite.write(n1[i:i + 10_000])
+    sqlite.write([], e1)
+    target = Neo4jStore(uri)
+    target.counts()
+    t0 = time.perf_counter()
+    rep = copy_runs(sqlite, target, [f"{ours}run"])
+    t_push = time.perf_counter() - t0
+    retries = getattr(target, "retries", 0)
+    # the same rows, other ids, prepared outside the timing: only the server's work is timed
+    src = SqliteStore(home / "src.db")
+    nodes, edges = src.run_records([f"{ours}run"])
+    nodes_l = [Node(n.id.replace(ours, raw, 1), n.cls, n.kind,
+                    {k: (v.replace(ours, raw) if isinstance(v, str) else v) for k, v in n.props.items()})
+               for n in nodes]
+    edges_l = [Edge(e.rel, e.src.replace(ours, raw, 1), e.dst.replace(ours, raw, 1),
+                    {k: (v.replace(ours, raw) if isinstance(v, str) else v) for k, v in e.props.items()})
+               for e in edges]
+    node_groups, _, edge_groups = _prepare(nodes_l, edges_l, explode_compact=False)
+    driver = target._driver
+
+    def run(job: tuple[str, dict]) -> None:
+        with driver.session(database=target.database) as s:
+            s.execute_write(lambda tx: tx.run(job[0], job[1]).consume())
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(settings.neo4j_writers) as pool:
+        jobs = [(_NODE_WRITE.format(labels=f"{c}:{_q(k)}" if k != c else c),
+                 {"rows": rows[i:i + WRITE_BATCH], "kind": k, "keep": ["KG", c, k]})
+                for (c, k), rows in node_groups.items() for i in range(0, len(rows), WRITE_BATCH)]
+        list(pool.map(run, jobs))
+        jobs = [(_EDGE_WRITE.format(rel=_q(rel)), {"rows": rows[i:i + WRITE_BATCH]})
+                for rel, rows in edge_groups.items() for i in range(0, len(rows), WRITE_BATCH)]
+        list(pool.map(run, jobs))
+    t_raw = time.perf_counter() - t0
+    raw_records = sum(map(len, node_groups.values())) + sum(map(len, edge_groups.values()))
+    for p in (ours, raw):
+        _delete_prefix(target, p)
+    target.close()
+    sqlite.close()
+    src.close()
+    ours_rate, raw_rate = rep.records / t_push, raw_records / t_raw
+    return [
+        ("raw driver (baseline)", f"{raw_rate:,.0f}/s", f"{raw_records:,} rows, {settings.neo4j_writers} sessions"),
+        ("kg push (copy_runs)", f"{ours_rate:,.0f}/s",
+         f"{ours_rate / raw_rate:.2f}x raw ({'OK' if ours_rate >= 0.8 * raw_rate else 'BELOW'} target 0.8x); "
+         f"{retries} transactions retried"),
+        ("records per task in neo4j", f"{rep.records / tasks:.2f}", "target <= 2 for values that link nothing"),
+    ]
+
+
+LIVE_PROGRAM = """
+import sys, time
+import capture
+
+@capture.task(output_names="y")
+def step(i):
+    return i * 2
+
+n = int(sys.argv[2])
+t0 = time.perf_counter()
+with capture.Run(name=sys.argv[1]):
+    for i in range(n):
+        step(i)
+print(time.perf_counter() - t0, time.time())
+"""
+
+
+def bench_live(uri: str, tasks: int, direct_tasks: int) -> list[tuple[str, str, str]]:
+    """A program of ``tasks`` @capture.task calls in one Run: its time per task until the run
+    block exits, into the embedded store (baseline) and into Neo4j; then how long until every
+    task is queryable in Neo4j (the detached pusher the program started sends them)."""
+    import subprocess
+
+    home = scratch("neo4j-live")
+    prog = home / "prog.py"
+    prog.write_text(LIVE_PROGRAM)
+
+    def program(name: str, n: int, **env: str) -> tuple[float, float, float]:
+        full = {**os.environ, "KG_HOME": str(home / name / ".kg"), **env}
+        (home / name).mkdir()
+        t_start = time.time()
+        out = subprocess.run([sys.executable, str(prog), name, str(n)], env=full, cwd=home / name,
+                             capture_output=True, text=True, check=True).stdout.split()
+        return float(out[0]) / n, t_start, float(out[1])
+
+    emb, _, _ = program(f"emb-{secrets.token_hex(3)}", tasks)
+    name = f"live-{secrets.token_hex(3)}"
+    live, t_start, t_exit = program(name, tasks, KG_STORE=uri)
+    store = Neo4jStore(uri)
+    outbox = home / name / ".kg" / "outbox"
+    while True:
+        rows = store.cypher("MATCH (r:Run {name: $n}) OPTIONAL MATCH (t:Task {run: r.id}) "
+                            "RETURN count(t) AS c, head(collect(r.status)) AS s", {"n": name})
+        if rows and rows[0]["c"] == tasks and rows[0]["s"] == "finished" and not list(outbox.glob("*/*.db*")):
+            break
+        time.sleep(0.05)
+    t_all = time.time() - t_start
+    direct_rows: list[tuple[str, str, str]] = []
+    if direct_tasks:
+        dname = f"direct-{secrets.token_hex(3)}"
+        direct, _, _ = program(dname, direct_tasks, KG_STORE=uri, KG_WRITE_BEHIND="0")
+        direct_rows = [("  the same, written directly", f"{direct * 1e6:,.1f} us",
+                        f"{direct_tasks:,} tasks, KG_WRITE_BEHIND=0 (the former path)")]
+    rid = [r.id for r in store.runs() if r.props.get("name") in (name,)]
+    for r in rid:
+        store.cypher("MATCH (n:KG) WHERE n.run = $r OR n.id = $r CALL (n) { DETACH DELETE n } "
+                     "IN TRANSACTIONS OF 10000 ROWS", {"r": r}, write=True) if False else None
+    store.close()
+    added = (live - emb) * 1e6
+    return [
+        ("program, embedded store (baseline)", f"{emb * 1e6:,.2f} us", f"per task until the run block exits; "
+                                                                     f"{tasks:,} tasks"),
+        ("program, KG_STORE=bolt:// (write-behind)", f"{live * 1e6:,.2f} us",
+         f"added {added:+.2f} us/task ({'OK' if added <= 3 else 'ABOVE'} target 3 us)"),
+        *direct_rows,
+        ("every task queryable in neo4j", f"{t_all:,.2f} s", f"after the program started; program exited "
+                                                              f"after {t_exit - t_start:,.2f} s"),
+        ("tasks reaching neo4j", f"{tasks / t_all:,.0f}/s", f"{'OK' if tasks / t_all >= 15_000 else 'BELOW'} "
+                                                            "goal 15,000/s"),
+    ]
+
+
+def bench_bulk(uri: str, tasks: int) -> list[tuple[str, str, str]]:
+    """The same run pushed online into ``uri`` and bulk-imported (``kg push --bulk``'s code) into
+    an empty server of its own (scripts/neo4j on a scratch directory and free ports)."""
+    import re
+    import socket
+    import subprocess
+
+    from kg.bulk import bulk_import
+
+    def free() -> int:
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            return int(sk.getsockname()[1])
+
+    home = scratch("neo4j-bulk")
+    prefix = f"bb-{secrets.token_hex(4)}-"
+    nodes, edges = captured_run(prefix, tasks)
+    sqlite = SqliteStore(home / "src.db")
+    for i in range(0, len(nodes), 10_000):
+        sqlite.write(nodes[i:i + 10_000])
+    sqlite.write([], edges)
+    target = Neo4jStore(uri)
+    target.counts()
+    t0 = time.perf_counter()
+    rep = copy_runs(sqlite, target, [f"{prefix}run"])
+    t_online = time.perf_counter() - t0
+    _delete_prefix(target, prefix)
+    target.close()
+    launcher = Path(__file__).resolve().parent.parent / "scripts" / "neo4j"
+    bolt = free()
+    env = {**os.environ, "NEO4J_DEV_DATA": str(home / "neo4j"), "NEO4J_BOLT_PORT": str(bolt),
+           "NEO4J_HTTP_PORT": str(free()), "NEO4J_DEV_HEAP": "1g", "NEO4J_DEV_PAGECACHE": "128m",
+           "NEO4J_DEV_PYTHON": sys.executable}
+    subprocess.run([str(launcher), "start"], env=env, check=True, capture_output=True)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the import command inherits the launcher's settings
+    try:
+        empty = Neo4jStore(f"bolt://127.0.0.1:{bolt}")
+        t0 = time.perf_counter()
+        files = bulk_import(sqlite, empty, home / "csv", [f"{prefix}run"], import_with=f"{launcher} import --")[0]
+        t_total = time.perf_counter() - t0
+        m = re.search(r"IMPORT DONE in (?:(\d+)m )?(\d+)s (\d+)ms", files.log)
+        t_import = (int(m[1] or 0) * 60 + int(m[2]) + int(m[3]) / 1000) if m else float("nan")
+        check = Neo4jStore(f"bolt://127.0.0.1:{bolt}")
+        counts = check.counts()
+        check.close()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        subprocess.run([str(launcher), "stop"], env=env, capture_output=True)
+    online, imp, whole = rep.records / t_online, files.records / t_import, files.records / t_total
+    return [
+        ("online push (baseline)", f"{online:,.0f}/s", f"{rep.records:,} records"),
+        ("neo4j-admin import alone", f"{imp:,.0f}/s", f"{imp / online:.1f}x online; {t_import:.1f}s as the importer reports"),
+        ("kg push --bulk, whole", f"{whole:,.0f}/s", f"{whole / online:.2f}x online; {t_total:.1f}s: CSV, stop, import, "
+                                                     f"start; {counts['nodes']:,} nodes {counts['edges']:,} rels"),
+    ]
+
+
 def _delete_prefix(store: Neo4jStore, prefix: str) -> None:
     while True:
         rows = store.cypher("MATCH (n:KG) WHERE n.id STARTS WITH $p WITH n LIMIT 20000 DETACH DELETE n "
@@ -209,9 +408,23 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=10)
     ap.add_argument("--skip-lineage", action="store_true")
     ap.add_argument("--cleanup", action="store_true", help="delete the generated graph afterwards")
+    ap.add_argument("--live-tasks", type=int, default=20_000, help="tasks of the live-capture program")
+    ap.add_argument("--direct-tasks", type=int, default=2_000,
+                    help="tasks of the same program written directly (the former path; 0: skip)")
+    ap.add_argument("--only", choices=("live", "raw", "bulk", "push", "lineage"), action="append",
+                    help="run only these parts (repeatable)")
     args = ap.parse_args()
+    only = set(args.only or ("live", "raw", "bulk", "push", "lineage"))
+    if "live" in only:
+        report(f"live capture into Neo4j at {args.uri}", bench_live(args.uri, args.live_tasks, args.direct_tasks))
+    if "raw" in only:
+        report("kg push beside the raw driver, same rows and statements", bench_raw_driver(args.uri, args.tasks))
+    if "bulk" in only:
+        report("bulk import beside the online push (an empty server of its own)", bench_bulk(args.uri, args.tasks))
+    if "push" not in only:
+        return
     report(f"push into Neo4j at {args.uri}", bench_push(args.uri, args.tasks))
-    if not args.skip_lineage:
+    if not args.skip_lineage and "lineage" in only:
         report(f"upstream lineage, Neo4j beside SQLite ({args.nodes:,} nodes)",
                bench_lineage(args.uri, args.nodes, args.queries, args.depth, args.cleanup))
     os.environ.pop("KG_HOME", None)

@@ -34,6 +34,8 @@ class CopyReport:
     edges: int = 0
     spools: int = 0           # spool files replayed (and deleted)
     spooled_records: int = 0  # records they held
+    outbox_files: int = 0     # write-behind outbox files sent (kg.outbox)
+    outbox_records: int = 0   # records they held
 
     @property
     def records(self) -> int:

@@ -27,7 +27,8 @@ from kg.config import kg_home, settings, store_uri
 from kg.exceptions import CaptureError, KGError, StoreUnavailable
 from kg.ids import after_fork_in_child, process_prefix
 from kg.model.records import Edge, Node
-from kg.stores import Store, open_store
+from kg.outbox import Outbox, write_behind_enabled
+from kg.stores import Store, is_server_uri, open_store
 
 __all__ = ["Sink", "get_sink", "set_sink", "SinkStats", "on_sink_change", "spool_path", "register_expander"]
 
@@ -91,7 +92,13 @@ class Sink:
     def store(self) -> Store:
         if self._store is None or self._pid != os.getpid():
             arg = self._store_arg if not isinstance(self._store_arg, Store) else None
-            self._store = open_store(arg)
+            uri = store_uri(arg)
+            if is_server_uri(uri) and write_behind_enabled():
+                # Write-behind (kg.outbox): the program writes locally, a pusher process sends to the server.
+                opened: Store = Outbox(uri)  # type: ignore[assignment]  # the writing half of a Store
+            else:
+                opened = open_store(arg)
+            self._store = opened
             self._pid = os.getpid()
         return self._store
 
@@ -124,6 +131,7 @@ class Sink:
             self._wake.wait(self.interval)
             self._wake.clear()
             if not self.buf:
+                self._rotate_idle()
                 continue
             self.due = True
             self._taken.wait(self.HANDOVER)
@@ -135,6 +143,21 @@ class Sink:
                 self._error = exc
 
     HANDOVER = 0.05  # seconds the flush thread leaves a due buffer to the producers
+
+    def _rotate_idle(self) -> None:
+        # A write-behind outbox part is handed to the pusher at the next write once old enough;
+        # a program gone quiet would keep its last records from Neo4j, so the idle flush thread
+        # hands it over instead.
+        store = self._store
+        rotate_due = getattr(store, "rotate_due", None)
+        if rotate_due is None or not rotate_due():
+            return
+        with self._flush_lock:
+            try:
+                store.rotate()  # type: ignore[union-attr]
+            except Exception as exc:
+                self._fault(exc)
+            self._ctx = segments.CtxWriter()
 
     def check(self) -> None:
         """Producers call this every thousand records or so: when the buffer is due (see ``_loop``)
@@ -215,6 +238,13 @@ class Sink:
             self._fault(exc)
             self.stats.lost += len(batch)
             return
+        rotate_due = getattr(store, "rotate_due", None)
+        if rotate_due is not None and rotate_due():
+            try:
+                store.rotate()  # type: ignore[union-attr]
+            except Exception as exc:  # the next part is opened anyway; the closed one is sent later
+                self._fault(exc)
+            self._ctx = segments.CtxWriter()  # a new outbox part must decode on its own
         write_sealed = getattr(store, "write_sealed", None)
         if write_sealed is not None:
             try:

@@ -57,7 +57,15 @@ _discover()
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``kg`` console script: KGError -> one line on stderr, exit 1."""
     logging.basicConfig(level=logging.WARNING, format="kg: %(message)s")
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
+    if "push" not in args:
+        try:  # write-behind captures not yet in Neo4j: a pusher sends them (kg push sends them itself)
+            from kg.outbox import resume_pushers
+
+            resume_pushers()
+        except Exception as exc:  # never fail a command for it
+            logging.getLogger("kg").debug("outbox: %s", exc)
     try:
         cli.main(args=argv, prog_name="kg", standalone_mode=False)
     except click.exceptions.Abort:

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 from typing import Any
 
 import click
 
 from kg.cli._options import Ctx, emit_rows, output_option, pass_ctx, progress
-from kg.config import store_uri
+from kg.config import kg_home, store_uri
 from kg.exceptions import ConfigError, InputError
+from kg.outbox import follow as follow_outbox, push_outbox, pusher_lock, release
 from kg.push import CopyReport, copy_runs, default_neo4j_uri, replay_spools, spool_files, total_records
 from kg.stores import Store, is_server_uri, open_store
 
@@ -74,29 +77,88 @@ def _query_store(ctx: Ctx, uri: str | None) -> Store:
     return _neo4j(uri)
 
 
+def _bulk(ctx: Ctx, target: Store, runs: tuple[str, ...], csv_dir: Path | None, import_with: str | None) -> None:
+    from kg.bulk import bulk_import
+
+    source = _local_store(ctx)
+    if source is None or source.uri == target.uri:
+        target.close()
+        raise InputError(f"no embedded store at {store_uri(ctx.store_uri)} to bulk-load from")
+    directory = csv_dir or kg_home() / "bulk" / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        files, seconds = bulk_import(source, target, directory, list(runs) or None, import_with)
+    finally:
+        target.close()
+    click.echo(f"wrote {files.node_count} nodes and {files.edge_count} relationships as CSV in {directory}", err=True)
+    if seconds is None:
+        click.echo("import them into the stopped server's empty database with one of:\n"
+                   f"  {files.command('scripts/neo4j import --')}\n"
+                   f"  docker compose run --rm -v {directory}:/import neo4j "
+                   f"{files.command('neo4j-admin', root='/import')}", err=True)
+        return
+    again = open_store(target.uri)  # the store's constraints and indexes, on the imported data
+    try:
+        again.counts()
+    finally:
+        again.close()
+    click.echo(f"imported {files.records} records in {seconds:.1f}s ({files.records / seconds:,.0f}/s) "
+               f"into {target.uri}", err=True)
+
+
 def register(cli: click.Group) -> None:
     @cli.command("push")
     @click.argument("runs", nargs=-1)
     @click.option("--to", "to", metavar="URI", default=None,
                   help="Neo4j to push to (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687).")
     @click.option("--no-spool", is_flag=True, help="Do not replay capture spools from $KG_HOME/spool.")
+    @click.option("-v", "--verbose", is_flag=True, help="Also report the time taken and transactions retried.")
+    @click.option("--follow", is_flag=True,
+                  help="Keep running: send write-behind captures ($KG_HOME/outbox) as they are written.")
+    @click.option("--until-idle", type=float, metavar="SECONDS", default=None,
+                  help="With --follow: stop after SECONDS with nothing being captured or left to send.")
+    @click.option("--outbox-only", is_flag=True, help="Send only the write-behind outbox (not runs or spools).")
+    @click.option("--bulk", "bulk", is_flag=True,
+                  help="First load of an empty database: write CSV for `neo4j-admin database import full`.")
+    @click.option("--csv-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="With --bulk: where the CSV goes (default $KG_HOME/bulk/<time>).")
+    @click.option("--import-with", metavar="COMMAND", default=lambda: os.environ.get("KG_NEO4J_IMPORT"),
+                  help="With --bulk: run the import with COMMAND + neo4j-admin arguments, e.g. "
+                       "'scripts/neo4j import --' (default $KG_NEO4J_IMPORT; none: print the commands).")
     @pass_ctx
-    def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool) -> None:
+    def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool, verbose: bool,
+                 follow: bool, until_idle: float | None, outbox_only: bool, bulk: bool, csv_dir: Path | None,
+                 import_with: str | None) -> None:
         """Copy runs (all when none named) from the embedded store into Neo4j.
 
         Also delivers records that captures spooled while Neo4j was unreachable
         ($KG_HOME/spool/*.jsonl; each file is deleted once committed). Pushing
         again adds nothing.
 
+        Captures made with a Neo4j store (KG_STORE=bolt://...) are written
+        locally first ($KG_HOME/outbox) and sent by a background pusher; `kg push`
+        sends whatever is left, `kg push --follow` keeps sending as they are written.
+
         \b
         Example:
-          kg push                      # every run, plus pending spools
+          kg push                      # every run, plus pending spools and outbox
           kg push 3 4 --to bolt://kb.example.org:7687
+          kg push --follow -v          # a daemon for write-behind captures
+          kg push --bulk --import-with 'scripts/neo4j import --'   # first load, offline
         """
         target = _neo4j(to)
+        if bulk:
+            _bulk(ctx, target, runs, csv_dir, import_with)
+            return
         report = CopyReport()
+        started = time.perf_counter()
+        lock = None
         try:
-            source = _local_store(ctx)
+            if follow:
+                lock = pusher_lock(target.uri)
+                if lock is None:
+                    click.echo("kg push: another `kg push --follow` is sending this outbox", err=True)
+                    return
+            source = None if outbox_only else _local_store(ctx)
             if source is not None and source.uri != target.uri:
                 bar = _bar(None if runs else total_records(source), "push")
                 report = copy_runs(source, target, list(runs) or None,
@@ -105,17 +167,28 @@ def register(cli: click.Group) -> None:
                     bar.close()
             elif runs:
                 raise InputError(f"no embedded store at {store_uri(ctx.store_uri)} to push runs from")
-            if not no_spool and spool_files():
+            if not no_spool and not outbox_only and spool_files():
                 bar = _bar(None, "spool")
                 replay_spools(target, report=report, on_progress=bar.update if bar is not None else None)
                 if bar is not None:
                     bar.close()
+            if follow:
+                follow_outbox(target, until_idle=until_idle, report=report, on_round=lambda r: click.echo(
+                    f"sent {r.outbox_files} outbox files ({r.outbox_records} records)", err=True) if verbose else None)
+            else:
+                push_outbox(target, report=report)
         finally:
+            release(lock)
             target.close()
         msg = f"pushed {len(report.runs)} runs ({report.nodes} nodes, {report.edges} edges) to {target.uri}"
         if report.spools:
             msg += f"; replayed {report.spools} spool files ({report.spooled_records} records)"
+        if report.outbox_files:
+            msg += f"; sent {report.outbox_files} outbox files ({report.outbox_records} records)"
         click.echo(msg, err=True)
+        if verbose:
+            click.echo(f"push took {time.perf_counter() - started:.2f}s; "
+                       f"{getattr(target, 'retries', 0)} transactions retried after a transient error", err=True)
 
     @cli.command("pull")
     @click.argument("runs", nargs=-1)

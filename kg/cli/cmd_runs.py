@@ -163,9 +163,18 @@ def register(cli: click.Group) -> None:
     def info_cmd(ctx: Ctx, fmt: str) -> None:
         """Show which store is in use and how many nodes and edges it holds.
 
+        With write-behind captures into Neo4j waiting in $KG_HOME/outbox, PENDING
+        is how many records Neo4j does not have yet (LIVE: programs still writing).
+
         \b
         Example:
           kg info
           kg --store bolt://127.0.0.1:7687 info
         """
-        emit_rows([ctx.store.describe()], fmt)
+        from kg.outbox import pending
+
+        row = ctx.store.describe()
+        waiting = pending()
+        if waiting["files"]:
+            row.update(pending=waiting["records"], live=waiting["live"])
+        emit_rows([row], fmt)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+import random
 import re
 import threading
 import time
@@ -138,6 +139,8 @@ class Neo4jStore(Store):
         self._rel_indexed: set[str] = set()
         self._down_until = 0.0
         self._pool: Any = None  # the writers' threads (see _run_all), started on the first large write
+        self._retry_time = retry
+        self.retries = 0  # write transactions retried after a transient error (kg push -v shows them)
 
     # -- plumbing ------------------------------------------------------------------
     def _session(self, read: bool = False) -> Any:
@@ -242,31 +245,28 @@ class Neo4jStore(Store):
             for (cls, kind), rows in node_groups.items():
                 query = _NODE_WRITE.format(labels=f"{cls}:{_q(kind)}" if kind != cls else cls)
                 keep = [_BASE, cls, kind]
-                jobs += [(query, {"rows": rows[i:i + WRITE_BATCH], "kind": kind, "keep": keep})
+                jobs += [[(query, {"rows": rows[i:i + WRITE_BATCH], "kind": kind, "keep": keep})]
                          for i in range(0, len(rows), WRITE_BATCH)]
             stale = self._run_all(jobs)
             # a node re-written with another kind or class: drop the labels of the old one
-            self._run_all([(f"MATCH (n:KG {{id: $id}}) REMOVE n:{':'.join(_q(lab) for lab in r['stale'])}",
-                            {"id": r["id"]}) for r in stale])
-            jobs = []
-            for rel, rows in edge_groups.items():
-                query = _EDGE_WRITE.format(rel=_q(rel))
-                jobs += [(query, {"rows": rows[i:i + WRITE_BATCH]}) for i in range(0, len(rows), WRITE_BATCH)]
-            self._run_all(jobs)
+            self._run_all([[(f"MATCH (n:KG {{id: $id}}) REMOVE n:{':'.join(_q(lab) for lab in r['stale'])}",
+                             {"id": r["id"]})] for r in stale])
+            first, parallel = _plan_edges(edge_groups)  # why: see _plan_edges
+            for job in first:
+                self._run_all([job])
+            self._run_groups(parallel)
             for nid in top:  # in order: runs are numbered as they were written
-                self._run_all([(_ASSIGN_SEQ, {"id": nid})])
+                self._run_all([[(_ASSIGN_SEQ, {"id": nid})]])
         except (self._neo4j.exceptions.DriverError, self._neo4j.exceptions.Neo4jError) as exc:
             raise self._wrap(exc) from None
 
-    def _run_all(self, jobs: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-        """Run each (query, params) in its own write transaction, several sessions at once;
-        the records they return. Transient errors (deadlocks included) are retried by the driver."""
+    def _run_all(self, jobs: list[list[_Stmt]]) -> list[Any]:
+        """Run each job (its statements, (query, params) each) in its own write transaction,
+        several sessions at once; the records they return. Transient errors are retried."""
         if not jobs:
             return []
 
-        def one(job: tuple[str, dict[str, Any]]) -> list[Any]:
-            with self._session() as s:
-                return s.execute_write(lambda tx: list(tx.run(job[0], job[1])))
+        one = self._write_tx
 
         if settings.neo4j_writers > 1 and len(jobs) > 1:
             try:
@@ -279,6 +279,48 @@ class Neo4jStore(Store):
             else:
                 return [r for rows in results for r in rows]
         return [r for job in jobs for r in one(job)]
+
+    def _run_groups(self, groups: list[list[list[_Stmt]]]) -> None:
+        """Run each group's transactions in turn, the groups several sessions at once."""
+        if len(groups) == 1 or settings.neo4j_writers == 1:
+            for txs in groups:
+                self._run_all(txs)
+            return
+
+        def one(txs: list[list[_Stmt]]) -> None:
+            for tx in txs:
+                self._write_tx(tx)
+
+        try:
+            list(self._writers().map(one, groups))
+        except RuntimeError:  # at interpreter exit: on this thread (see _run_all)
+            for txs in groups:
+                for tx in txs:
+                    self._write_tx(tx)
+
+    def _write_tx(self, job: list[_Stmt]) -> list[Any]:
+        """One write transaction, retried on transient errors (the driver's own retry would log a
+        multi-line warning each time); each retry is counted in ``self.retries``."""
+        ex = self._neo4j.exceptions
+        deadline = time.monotonic() + self._retry_time
+        delay = 0.05
+        while True:
+            try:
+                with self._session() as s:
+                    tx = s.begin_transaction()
+                    try:
+                        rows = [r for query, params in job for r in tx.run(query, params)]
+                        tx.commit()
+                    finally:
+                        tx.close()
+                    return rows
+            except (ex.DriverError, ex.Neo4jError) as exc:
+                if not exc.is_retryable() or time.monotonic() > deadline:
+                    raise
+                with self._lock:
+                    self.retries += 1
+                time.sleep(delay * (0.8 + 0.4 * random.random()))
+                delay = min(delay * 2, 2.0)
 
     def _writers(self) -> Any:
         with self._lock:
@@ -517,6 +559,86 @@ class Neo4jStore(Store):
             self._driver.close()
         except Exception:  # closing twice, or a broken connection: nothing left to release
             pass
+
+
+_Stmt = tuple[str, dict[str, Any]]
+_HUB = 32  # a node on this many rows (a run, an agent, a file read by every task) never decides placement
+
+
+def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list[_Stmt]], list[list[list[_Stmt]]]]:
+    """The edge transactions of a write: (first, parallel). ``first`` is a list of transactions
+    (each a list of statements); ``parallel`` a list of *groups*, each a list of transactions of
+    at most ``WRITE_BATCH`` rows that one session runs in turn (a group can grow past that size
+    while it keeps an activity's rows together, and a large transaction slows every MERGE in it).
+
+    A relationship MERGE locks both its endpoints, and two sessions that lock the same agents
+    or files in different orders deadlock. So rows are placed in transactions of about
+    ``WRITE_BATCH`` rows, a row going where one of its (non-hub) endpoints already went, which
+    keeps an activity's rows together; a node touched by more than one transaction is *shared*.
+    Each parallel transaction keeps the rows of at most one shared node (its most frequent one):
+    two transactions then never each hold a lock the other wants. Every other row touching a
+    shared node goes to the *first* transactions, ordered by relation and endpoints, run one at
+    a time before the parallel ones."""
+    degree: dict[str, int] = {}
+    for rows in edge_groups.values():
+        for r in rows:
+            degree[r["s"]] = degree.get(r["s"], 0) + 1
+            degree[r["d"]] = degree.get(r["d"], 0) + 1
+    home: dict[str, int] = {}
+    chunks: list[list[tuple[str, dict[str, Any]]]] = [[]]
+    for rel in sorted(edge_groups):
+        for r in edge_groups[rel]:
+            k = None
+            for end in (r["s"], r["d"]):
+                if degree[end] < _HUB and end in home:
+                    k = home[end]
+                    break
+            if k is None:
+                if len(chunks[-1]) >= WRITE_BATCH:
+                    chunks.append([])
+                k = len(chunks) - 1
+            chunks[k].append((rel, r))
+            for end in (r["s"], r["d"]):
+                if degree[end] < _HUB:
+                    home.setdefault(end, k)
+    touched: dict[str, int] = {}
+    shared_ids: set[str] = set()
+    for k, chunk in enumerate(chunks):
+        for _, r in chunk:
+            for end in (r["s"], r["d"]):
+                if touched.setdefault(end, k) != k:
+                    shared_ids.add(end)
+    first: dict[str, list[dict[str, Any]]] = {}
+    parallel: list[list[list[_Stmt]]] = []
+    for chunk in chunks:
+        freq: dict[str, int] = {}
+        for _, r in chunk:
+            for end in (r["s"], r["d"]):
+                if end in shared_ids:
+                    freq[end] = freq.get(end, 0) + 1
+        keep = max(freq, key=lambda i: (freq[i], i)) if freq else None
+        mine: dict[str, list[dict[str, Any]]] = {}
+        for rel, r in chunk:
+            ends = {e for e in (r["s"], r["d"]) if e in shared_ids}
+            (first if ends and ends != {keep} else mine).setdefault(rel, []).append(r)
+        if mine:
+            txs: list[list[_Stmt]] = [[]]
+            room = WRITE_BATCH
+            for rel, rows in sorted(mine.items()):
+                while rows:
+                    if room == 0:
+                        txs.append([])
+                        room = WRITE_BATCH
+                    piece, rows = rows[:room], rows[room:]
+                    txs[-1].append((_EDGE_WRITE.format(rel=_q(rel)), {"rows": piece}))
+                    room -= len(piece)
+            parallel.append(txs)
+    ordered: list[list[_Stmt]] = []
+    for rel in sorted(first):
+        rows = sorted(first[rel], key=lambda r: (r["s"], r["d"], str(r["role"])))
+        ordered += [[(_EDGE_WRITE.format(rel=_q(rel)), {"rows": rows[i:i + WRITE_BATCH]})]
+                    for i in range(0, len(rows), WRITE_BATCH)]
+    return ordered, parallel
 
 
 def _rel_index_name(rel: str) -> str:

@@ -99,7 +99,10 @@ def test_capture_survives_neo4j_stopping_and_push_delivers_everything(neo4j_uri:
     half, resume = tmp_path / "half", tmp_path / "resume"
     name = f"outage-{os.getpid()}-{time.time_ns()}"
     n = 40
-    env = {**os.environ, "KG_STORE": neo4j_uri, "KG_NEO4J_URI": neo4j_uri, "KG_HOME": str(tmp_path / ".kg")}
+    # KG_WRITE_BEHIND=0: the sink writes to the server itself and spools what it cannot deliver
+    # (write-behind capture, the default, is tested in test_neo4j_write_behind.py)
+    env = {**os.environ, "KG_STORE": neo4j_uri, "KG_NEO4J_URI": neo4j_uri, "KG_HOME": str(tmp_path / ".kg"),
+           "KG_WRITE_BEHIND": "0"}
     proc = subprocess.Popen([sys.executable, str(prog), name, str(n), str(half), str(resume)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

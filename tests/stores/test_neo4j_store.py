@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def neo(neo4j_uri: str) -> Iterator[tuple[Neo4jStore, str]]:
     s.close()
 
 
-def test_unreachable_server_raises_store_unavailable_and_the_sink_spools(tmp_path: Path) -> None:
+def test_unreachable_server_raises_store_unavailable_and_the_sink_spools(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KG_WRITE_BEHIND", "0")  # the sink writing to the server itself
     uri = f"bolt://127.0.0.1:{_free_port()}"
     s = Neo4jStore(uri, retry_time=0.5)
     with pytest.raises(StoreUnavailable, match="unreachable"):
@@ -143,7 +146,8 @@ def test_records_flushed_at_exit_reach_neo4j_whole(neo: tuple[Neo4jStore, str], 
 
     s, ns = neo
     n = 3 * WRITE_BATCH + 1
-    env = {**os.environ, "KG_STORE": neo4j_uri, "KG_HOME": str(tmp_path / ".kg"), "KG_NEO4J_WRITERS": "2"}
+    env = {**os.environ, "KG_STORE": neo4j_uri, "KG_HOME": str(tmp_path / ".kg"), "KG_NEO4J_WRITERS": "2",
+           "KG_WRITE_BEHIND": "0"}  # the sink's own writes to the server (write-behind sends from another process)
     done = subprocess.run([sys.executable, "-c", EXIT_PROGRAM, ns, str(n)], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr
@@ -160,7 +164,13 @@ def test_kg_run_into_neo4j_returns_and_stores_the_trial(neo4j_uri: str, tmp_path
     r = run_kg("run", "hello.py", cwd=tmp_path, env={"KG_STORE": neo4j_uri}, timeout=60)
     assert r.returncode == 0 and r.stdout == "hello you\n", r.stderr
     s = Neo4jStore(neo4j_uri)
-    trials = [t for t in s.runs() if t.kind == "Trial" and t.props.get("cwd") == str(tmp_path)]
+    deadline = time.time() + 60  # write-behind: the pusher the program started sends the trial
+    while True:
+        trials = [t for t in s.runs() if t.kind == "Trial" and t.props.get("cwd") == str(tmp_path)]
+        if (trials and trials[0].props.get("status") == "finished" and not list(tmp_path.glob(".kg/outbox/*/*.db*"))) \
+                or time.time() > deadline:
+            break
+        time.sleep(0.3)
     try:
         assert len(trials) == 1 and trials[0].props["status"] == "finished"
         assert any(a.props.get("name") == "greet" for a in s.find_nodes(kind="Activation", run=trials[0].id))
