@@ -281,6 +281,35 @@ def push_outbox(target: Any, *, home: Path | None = None, on_progress: Callable[
     return report
 
 
+def catch_up(store: Any, *, home: Path | None = None, timeout: float = 60.0) -> None:
+    """Read your own writes: before a ``kg`` command or ``kg.connect()`` reads a Neo4j store, what
+    this machine captured for it and has not sent yet is sent now (waiting for a pusher that is
+    busy with it, at most ``timeout`` seconds). A program still running keeps its parts; its
+    pusher sends them. Never raises: a server that cannot be reached fails the read itself."""
+    dirs = [d for d in _server_dirs(getattr(store, "uri", None) or "", home) if d.is_dir()]
+    if not any(_files(d) for d in dirs):
+        return
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            push_outbox(store, home=home)
+            files = [f for d in dirs for f in _files(d)]
+            live = {f.proc for f in files if f.part and _writing(f)}
+            if not any(f.proc not in live for f in files) or time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+    except Exception as exc:  # the read that follows reports a server that is down
+        import logging
+
+        logging.getLogger("kg.outbox").debug("catch-up: %s", exc)
+
+
+def _writing(f: _File) -> bool:
+    fd = _lock(Path(f"{f.path}.lock"), wait=False)
+    release(fd)
+    return fd is None
+
+
 def _files_again(d: Path, proc: str) -> Iterator[_File]:
     # Listed again under the lock: files another pusher deleted meanwhile are gone.
     return (f for f in _files(d) if f.proc == proc and f.path.exists())

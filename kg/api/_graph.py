@@ -10,7 +10,7 @@ from typing import Any
 from kg.api._records import Lineage, Record, RecordList, Rows, with_depth
 from kg.exceptions import InputError, QueryError
 from kg.model.records import Node
-from kg.stores import Store, open_store
+from kg.stores import Store, is_server_uri, open_store
 
 __all__ = ["KnowledgeGraph", "connect"]
 
@@ -31,7 +31,12 @@ def connect(store: str | Store | None = None) -> KnowledgeGraph:
     A store given as an object is left open on close(); one opened from a URI is closed."""
     if isinstance(store, Store):
         return KnowledgeGraph(store, owned=False)
-    return KnowledgeGraph(open_store(store), owned=True)
+    opened = open_store(store)
+    if is_server_uri(opened.uri):  # what this machine captured for it is read too
+        from kg.outbox import catch_up
+
+        catch_up(opened)
+    return KnowledgeGraph(opened, owned=True)
 
 
 def _timestamp(value: Any, what: str) -> float:

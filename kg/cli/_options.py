@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from kg.humanize import fmt_duration, fmt_time  # noqa: F401  (the commands import them from here)
-from kg.stores import Store, open_store
+from kg.stores import Store, is_server_uri, open_store
 
 __all__ = ["Ctx", "pass_ctx", "output_option", "emit_rows", "fmt_time", "fmt_duration", "progress"]
 
@@ -25,10 +25,24 @@ class Ctx:
         self.store_uri = store_uri
         self.debug = debug
         self._store: Store | None = None
+        self._caught_up = False
 
     @property
     def store(self) -> Store:
-        """The store, for reading: one that does not exist is an error (a typo must not make an empty one)."""
+        """The store, for reading: one that does not exist is an error (a typo must not make an empty one).
+        A Neo4j store first receives what this machine captured for it and has not sent yet, so a
+        command reads its own writes (kg.outbox.catch_up)."""
+        store = self.peek
+        if is_server_uri(store.uri) and not self._caught_up:
+            from kg.outbox import catch_up
+
+            catch_up(store)
+            self._caught_up = True
+        return store
+
+    @property
+    def peek(self) -> Store:
+        """The store as it is now, for reading, without sending pending captures (`kg info` shows them)."""
         if self._store is None:
             self._store = open_store(self.store_uri, create=False)
         return self._store

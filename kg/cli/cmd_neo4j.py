@@ -34,7 +34,7 @@ def _local_store(ctx: Ctx) -> Store | None:
     """The embedded store to copy from/to; None when it does not exist (push then only replays spools)."""
     uri = store_uri(ctx.store_uri)
     if is_server_uri(uri):
-        return ctx.store
+        return ctx.peek  # push sends the outbox itself (and says so); ctx.store would first
     path = uri.removeprefix("sqlite:///")
     if "://" not in path and not path.endswith(".jsonl") and not os.path.exists(path):
         return None

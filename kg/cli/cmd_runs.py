@@ -173,7 +173,7 @@ def register(cli: click.Group) -> None:
         """
         from kg.outbox import pending
 
-        row = ctx.store.describe()
+        row = ctx.peek.describe()  # not ctx.store: that would send the pending records first
         waiting = pending()
         if waiting["files"]:
             row.update(pending=waiting["records"], live=waiting["live"])

@@ -113,6 +113,10 @@ def data(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     _python("pipeline.py", where, env, token)
     r = run_kg("run", "job.py", cwd=where, env=env)
     assert r.returncode == 0, r.stderr
+    # Into Neo4j the captures write behind (kg.outbox): a kg command of the capturing home reads
+    # its own writes (it sends what is pending first); this process has another KG_HOME.
+    r = run_kg("list", cwd=where, env=env)
+    assert r.returncode == 0 and "job.py" in r.stdout, r.stdout + r.stderr
     with kg.connect(uri) as g:
         run_id = g.runs(tags=token).ids()
         trial_id = g.runs(kind="Trial", cwd=str(where)).ids()
