@@ -98,6 +98,12 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
     tracing = Tracing(trial_id, script_path, roots, options, sink, tracer=tname)
     before = env_mod.module_snapshot()
     files_handle: list[Any] = []
+    dataflow = None
+    if options.dataflow and target.kind == "script":
+        from capture import finegrained
+
+        dataflow = finegrained.Recorder()
+        target.compiler = finegrained.compile_with_dataflow
 
     def on_start() -> None:
         try:
@@ -110,11 +116,15 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
         # the collector's sight: otherwise every full collection of the program walks them too
         # (+15 % on an allocation-heavy script). The program's own objects are collected as before.
         gc.freeze()
+        if dataflow is not None:
+            finegrained.install(dataflow)
         tracing.start()
 
     def on_end() -> None:
         tracing.stop()
         gc.unfreeze()
+        if dataflow is not None:
+            finegrained.uninstall()
         for h in files_handle:
             try:
                 h.uninstall()
@@ -134,6 +144,9 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
             f"-d/--calls user/--values type record less)")
 
     tail: list[Any] = []
+    if dataflow is not None:
+        tail += dataflow.records(trial_id)
+        say(f"dataflow: {len(dataflow.events)} variable versions")
     imported = defs_mod.imported_names(main_defs)
     user = tracing.classifier.user
     for path in tracing.user_files():

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 from kg._trialdata import accesses
 from kg.model.records import Edge, Node
-from kg.model.terms import Relation
+from kg.model.terms import Kind, Relation
 from kg.stores.base import Store
 
-__all__ = ["dataflow_dot"]
+__all__ = ["dataflow_dot", "variables_dot"]
 
 
 def _q(text: str) -> str:
@@ -120,5 +120,48 @@ def dataflow_dot(store: Store, trial: Node, *, calls: bool = False, rankdir: str
     for caller, callee in call_edges:
         if caller in names and callee in names:
             lines.append(f"  {names[caller]} -> {names[callee]} [color=grey70, style=dotted, arrowhead=open];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def variables_dot(store: Store, trial: Node, *, variable: str | None = None, depth: int | None = None,
+                  rankdir: str = "LR") -> str | None:
+    """The dot text of a trial's fine-grained dataflow (``kg run --dataflow``): one ellipse per
+    variable version (``name@line``, its value, ``[iteration]`` in loops), clustered by function,
+    an arrow from each version to the versions it was computed from. ``variable``: only the
+    versions of that name and their ancestry (``depth`` steps up). None: the trial has none."""
+    nodes = {n.id: n for n in store.find_nodes(kind=Kind.VARIABLE.value, run=trial.id)}
+    if not nodes:
+        return None
+    derived = [(e.src, e.dst) for e in store.find_edges(rel=Relation.WAS_DERIVED_FROM.value, run=trial.id)
+               if e.src in nodes and e.dst in nodes]
+    keep = set(nodes)
+    if variable is not None:
+        ups: dict[str, list[str]] = {}
+        for src, dst in derived:
+            ups.setdefault(src, []).append(dst)
+        keep = frontier = {i for i, n in nodes.items() if n.props.get("name") == variable}
+        for _ in range(depth if depth is not None else len(nodes)):
+            frontier = {d for f in frontier for d in ups.get(f, ())} - keep
+            if not frontier:
+                break
+            keep = keep | frontier
+    lines = [f"digraph {_q('dataflow of trial ' + str(trial.props.get('seq', trial.id)))} {{",
+             f"  rankdir={rankdir};", '  node [shape=ellipse, fontsize=10];']
+    scopes: dict[str, list[Node]] = {}
+    for i in sorted(keep, key=lambda k: int(k.rsplit("/", 1)[1])):
+        scopes.setdefault(str(nodes[i].props.get("scope") or "<module>"), []).append(nodes[i])
+    for k, (scope, members) in enumerate(scopes.items()):
+        lines.append(f"  subgraph {_q('cluster_' + str(k))} {{ label={_q(scope)};")
+        for n in members:
+            p = n.props
+            value = p.get("value")
+            shown = value.get("repr", value.get("type")) if isinstance(value, dict) else repr(value)
+            label = f"{p.get('name')}@{p.get('line')}" + (f" [{p['iteration']}]" if p.get("iteration") else "")
+            lines.append(f"    {_q(n.id)} [label={_q(label + chr(10) + str(shown)[:40])}];")
+        lines.append("  }")
+    for src, dst in derived:
+        if src in keep and dst in keep:
+            lines.append(f"  {_q(dst)} -> {_q(src)};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -48,6 +48,7 @@ class TraceOptions:
     depth: int = 0
     calls: str = "library"
     values: str = "full"
+    dataflow: bool = False  # variable-level dataflow of the main script (capture.finegrained)
 
     def __post_init__(self) -> None:
         if self.calls not in CALL_MODES:

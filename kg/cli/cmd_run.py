@@ -39,11 +39,14 @@ def register(cli: click.Group) -> None:
                   help="Argument and return value summaries: repr, type and size only, or none.")
     @click.option("--tracer", type=click.Choice(["sysmon", "setprofile"]), default=None,
                   help="Force a tracer (default: sys.monitoring on Python >= 3.12, else setprofile).")
+    @click.option("--dataflow", is_flag=True,
+                  help="Also record variable-level dataflow of the script: each assignment's value and what it "
+                       "was computed from (see `kg dataflow`).")
     @click.option("-m", "module", metavar="MODULE", help="Run a library module as a script (like python -m).")
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     @pass_ctx
     def run_cmd(ctx: Ctx, verbose: bool, bypass_modules: bool, name: str | None, depth: int, calls: str,
-                values: str, tracer: str | None, module: str | None, args: tuple[str, ...]) -> None:
+                values: str, tracer: str | None, dataflow: bool, module: str | None, args: tuple[str, ...]) -> None:
         """Run a Python script (or -m module) exactly as python would, and capture it as a trial.
 
         Records the trial (command, code hash, times, status, parent trial), the
@@ -56,6 +59,7 @@ def register(cli: click.Group) -> None:
           kg run simulation.py data1.dat data2.dat
           kg run -v --name baseline -d 3 simulation.py
           kg run -m json.tool input.json
+          kg run --dataflow simulation.py    # then: kg dataflow 1 | dot -Tsvg -o df.svg
         """
         from capture.runner import TargetError, exit_like_python, resolve
         from capture.script import run_trial
@@ -71,7 +75,7 @@ def register(cli: click.Group) -> None:
         from kg.redact import redactor
 
         redactor()  # a bad redact_patterns entry is a one-line error before anything is written
-        options = TraceOptions(depth=depth, calls=calls, values=values)
+        options = TraceOptions(depth=depth, calls=calls, values=values, dataflow=dataflow)
         if ctx.store_uri:  # `kg --store X run`: the records go where the trial is read from
             from kg.sink import Sink, set_sink
 

@@ -291,19 +291,34 @@ def register(cli: click.Group) -> None:
     @click.option("--calls", is_flag=True, help="Also draw the callers of the activations that touched files.")
     @click.option("--rankdir", type=click.Choice(["LR", "TB", "RL", "BT"]), default="LR", show_default=True,
                   help="Graph direction.")
+    @click.option("-m", "--mode", type=click.Choice(["auto", "variables", "files"]), default="auto", show_default=True,
+                  help="variables: the variable-level dataflow of `kg run --dataflow`; files: files and the "
+                       "activations that read and wrote them; auto: variables when the trial has them.")
+    @click.option("--variable", metavar="NAME", help="Variables: only this variable's versions and their ancestry.")
+    @click.option("--depth", type=click.IntRange(1), help="Variables: steps of ancestry kept with --variable.")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
     @pass_ctx
-    def dataflow_cmd(ctx: Ctx, trial: str, calls: bool, rankdir: str, output: str | None) -> None:
-        """Print the dataflow of a trial (files and the activations that read and wrote them) as dot.
+    def dataflow_cmd(ctx: Ctx, trial: str, calls: bool, rankdir: str, mode: str, variable: str | None,
+                     depth: int | None, output: str | None) -> None:
+        """Print the dataflow of a trial as dot: its variables (a trial run with `kg run --dataflow`:
+        each value a variable took and the values it was computed from, clustered by function), or
+        its files and the activations that read and wrote them.
 
         \b
         Example:
           kg dataflow 1 | dot -Tpng -o dataflow.png
-          kg dataflow 1 --calls -o trial1.dot
+          kg dataflow 2 --variable total --depth 3 | dot -Tsvg -o total.svg
+          kg dataflow 1 -m files --calls -o trial1.dot
         """
-        from kg.dataflow import dataflow_dot
+        from kg.dataflow import dataflow_dot, variables_dot
 
-        text = dataflow_dot(ctx.store, ctx.store.resolve_run(trial), calls=calls, rankdir=rankdir)
+        t = ctx.store.resolve_run(trial)
+        text = variables_dot(ctx.store, t, variable=variable, depth=depth, rankdir=rankdir) \
+            if mode != "files" else None
+        if text is None and mode == "variables":
+            raise InputError(f"trial {t.props.get('seq', t.id)} has no variable dataflow (run it with kg run --dataflow)")
+        if text is None:
+            text = dataflow_dot(ctx.store, t, calls=calls, rankdir=rankdir)
         if output:
             Path(output).write_text(text)
         else:

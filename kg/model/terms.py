@@ -45,6 +45,7 @@ class Kind(str, Enum):
     FILE_ACCESS = "FileAccess"   # one open/write/rename/delete of a file inside a trial
     # entities
     VALUE = "Value"              # an argument or return value (summarised)
+    VARIABLE = "Variable"        # one version of a script variable (`kg run --dataflow`)
     FILE = "File"                # a path, whose versions specialise it
     FILE_VERSION = "FileVersion"  # a file's content at one moment (content hash)
     MODULE = "Module"            # an imported module with version and hash

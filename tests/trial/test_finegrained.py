@@ -1,0 +1,125 @@
+"""`kg run --dataflow`: variable-level provenance of the script, as PROV in the graph, drawn by
+`kg dataflow`, followed by `kg lineage`; the program itself unchanged."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kg.stores.sqlite import SqliteStore
+
+PROG = textwrap.dedent('''
+    import sys
+
+    def double(v):
+        """Twice v."""
+        return v * 2
+
+    def add_one(w):
+        return w + 1
+
+    a = 3
+    b = double(a)
+    c = add_one(b)
+    with open("out.txt", "w") as f:
+        f.write(str(c))
+    total = 0
+    for i in range(3):
+        total += i * c
+    x, (y, z) = total, (a, b)
+    print(c, total, x, y, z)
+    if len(sys.argv) > 1:
+        raise ValueError(f"bad {c}")
+''')
+
+
+def _kg(d: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KG_HOME": str(d / ".kg")}
+    return subprocess.run([sys.executable, "-m", "kg", *args], cwd=d, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture()
+def trial(tmp_path: Path) -> Path:
+    (tmp_path / "prog.py").write_text(PROG)
+    r = _kg(tmp_path, "run", "--dataflow", "prog.py")
+    assert r.returncode == 0, r.stderr
+    return tmp_path
+
+
+def _graph(d: Path) -> tuple[dict[str, dict], set[tuple[str, str]]]:
+    store = SqliteStore(d / ".kg" / "kg.db", create=False)
+    try:
+        nodes = {n.id: n.props for n in store.find_nodes(kind="Variable")}
+        derived = {(e.src, e.dst) for e in store.find_edges(rel="WAS_DERIVED_FROM") if e.src in nodes}
+    finally:
+        store.close()
+    return nodes, derived
+
+
+def _named(nodes: dict[str, dict], scope: str, name: str) -> list[str]:
+    return [i for i, p in nodes.items() if p["scope"] == scope and p["name"] == name]
+
+
+def test_the_derivation_chain_is_in_the_graph(trial: Path) -> None:
+    nodes, derived = _graph(trial)
+    [a], [b], [c] = (_named(nodes, "<module>", n) for n in "abc")
+    [v], [w] = _named(nodes, "double", "v"), _named(nodes, "add_one", "w")
+    [r1], [r2] = _named(nodes, "double", "return"), _named(nodes, "add_one", "return")
+    # a -> v (argument) -> return of double -> b -> w -> return of add_one -> c
+    for later, earlier in [(v, a), (r1, v), (b, r1), (b, a), (w, b), (r2, w), (c, r2), (c, b)]:
+        assert (later, earlier) in derived, (nodes[later], nodes[earlier])
+    assert (nodes[a]["value"], nodes[b]["value"], nodes[c]["value"]) == (3, 6, 7)
+    assert (nodes[a]["line"], nodes[b]["line"], nodes[c]["line"]) == (11, 12, 13)
+    totals = sorted((p for p in nodes.values() if p["name"] == "total"), key=lambda p: p.get("iteration") or 0)
+    assert [p["value"] for p in totals] == [0, 0, 7, 21]  # the first assignment, then one per iteration
+    assert {p["name"] for p in nodes.values()} >= {"i", "f", "x", "y", "z"}  # loop, with, unpacking
+
+
+def test_kg_dataflow_draws_it(trial: Path) -> None:
+    if shutil.which("dot") is None:
+        pytest.fail("graphviz dot is not installed (scripts/setup installs it)")
+    r = _kg(trial, "dataflow", "1", "--variable", "c")
+    assert r.returncode == 0, r.stderr
+    svg = subprocess.run(["dot", "-Tsvg"], input=r.stdout, capture_output=True, text=True, check=True).stdout
+    for label in ("c@13", "b@12", "a@11", "v@4", "w@8"):
+        assert label in svg, label
+    assert "total@" not in svg  # --variable keeps c's ancestry only
+    files = _kg(trial, "dataflow", "1", "-m", "files")
+    assert files.returncode == 0 and "out.txt" in files.stdout and "@13" not in files.stdout
+
+
+def test_kg_lineage_goes_up_from_c_to_a(trial: Path) -> None:
+    nodes, _ = _graph(trial)
+    [a], [c] = _named(nodes, "<module>", "a"), _named(nodes, "<module>", "c")
+    r = _kg(trial, "lineage", c, "--up", "--depth", "6")
+    assert r.returncode == 0, r.stderr
+    assert a in r.stdout
+
+
+def test_the_program_is_unchanged_and_it_is_off_by_default(tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(PROG)
+    plain = subprocess.run([sys.executable, "prog.py", "boom"], cwd=tmp_path, capture_output=True, text=True)
+    flow = _kg(tmp_path, "run", "--dataflow", "prog.py", "boom")
+    assert (flow.returncode, flow.stdout) == (plain.returncode, plain.stdout) == (1, "7 21 21 3 6\n")
+    # the traceback points at the user's line, as under python
+    assert 'prog.py", line 22' in plain.stderr and 'prog.py", line 22' in flow.stderr
+    assert "ValueError: bad 7" in flow.stderr
+    off = _kg(tmp_path, "run", "prog.py")
+    assert off.returncode == 0, off.stderr
+    store = SqliteStore(tmp_path / ".kg" / "kg.db", create=False)
+    try:
+        by_trial = {}
+        for n in store.find_nodes(kind="Variable"):
+            by_trial[n.props["run"]] = by_trial.get(n.props["run"], 0) + 1
+        trials = {n.props.get("seq"): n.id for n in store.find_nodes(kind="Trial")}
+    finally:
+        store.close()
+    assert by_trial.get(trials[1], 0) > 10 and trials[2] not in by_trial
+    missing = _kg(tmp_path, "dataflow", "2", "-m", "variables")
+    assert missing.returncode == 1 and "kg run --dataflow" in missing.stderr
