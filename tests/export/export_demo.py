@@ -86,7 +86,7 @@ def _every_kind() -> tuple[list[Node], list[Edge]]:
     spec = [
         (r, A, k.RUN), ("task:1", A, k.TASK), ("loop:1", A, k.LOOP), ("wfrun:1", A, k.WORKFLOW_RUN),
         ("cb:1", A, k.CALLBACK), ("restore:1", A, k.RESTORE), ("access:1", A, k.FILE_ACCESS), ("part:1", A, k.RUN_PART),
-        ("value:1", E, k.VALUE), ("module:numpy", E, k.MODULE), ("def:f", E, k.DEFINITION),
+        ("value:1", E, k.VALUE), ("var:x", E, k.VARIABLE), ("module:numpy", E, k.MODULE), ("def:f", E, k.DEFINITION),
         ("env:PATH", E, k.ENVIRONMENT), ("campaign:c", E, k.CAMPAIGN), ("wf:1", E, k.WORKFLOW),
         ("token:1@1", E, k.TOKEN), ("token:1@2", E, k.TOKEN), ("plan:p", E, k.PLAN),
         ("host:h", G, k.HOST), ("worker:w", G, k.WORKER), ("agent:bob", G, k.PERSON),

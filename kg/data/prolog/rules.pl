@@ -38,6 +38,7 @@ is_callback(X) :- node(X, activity, 'Callback').
 is_restore(X) :- node(X, activity, 'Restore').
 is_file_access(X) :- node(X, activity, 'FileAccess').
 is_value(X) :- node(X, entity, 'Value').
+is_variable(X) :- node(X, entity, 'Variable').
 is_file(X) :- node(X, entity, 'File').
 is_file_version(X) :- node(X, entity, 'FileVersion').
 is_module(X) :- node(X, entity, 'Module').

@@ -207,6 +207,9 @@ node('value:it\'s "q" \\ back\nslash\t ü 𝄞 \'), halt. \x1\ %', entity, 'Valu
 prop('value:it\'s "q" \\ back\nslash\t ü 𝄞 \'), halt. \x1\ %', 'value', json("{\"repr\":\"it's \\\"q\\\" \\\\ back\\nslash\\t ü 𝄞 '), halt. \\u0001 %\"}")).
 prop('value:it\'s "q" \\ back\nslash\t ü 𝄞 \'), halt. \x1\ %', 'run', 'run-2').
 prop('value:it\'s "q" \\ back\nslash\t ü 𝄞 \'), halt. \x1\ %', 'name', "it's \"q\" \\ back\nslash\t ü 𝄞 '), halt. \x1\ %").
+node('var:x', entity, 'Variable').
+prop('var:x', 'run', 'run-2').
+prop('var:x', 'name', "var").
 node('wf:1', entity, 'Workflow').
 prop('wf:1', 'run', 'run-2').
 prop('wf:1', 'name', "wf").
