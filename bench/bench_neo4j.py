@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import report, scratch  # noqa: E402
 from kg.model import Edge, Node  # noqa: E402
-from kg.push import copy_runs, default_neo4j_uri  # noqa: E402
+from kg.push import CopyReport, copy_runs, default_neo4j_uri  # noqa: E402
 from kg.stores.neo4j import Neo4jStore  # noqa: E402
 from kg.stores.sqlite import SqliteStore  # noqa: E402
 
@@ -98,16 +98,7 @@ def bench_raw_driver(uri: str, tasks: int) -> list[tuple[str, str, str]]:
 
     home = scratch("neo4j-raw")
     ours, raw = f"bq-{secrets.token_hex(4)}-", f"br-{secrets.token_hex(4)}-"
-    sqlite = SqliteStore(home / "src.db")
-    n1, e1 = captured_run(ours, tasks)
-    for i in range(0, len(n1), 10_000):
-        sqlite.write(n1[i:i + 10_000])
-    sqlite.write([], e1)
-    target = Neo4jStore(uri)
-    target.counts()
-    t0 = time.perf_counter()
-    rep = copy_runs(sqlite, target, [f"{ours}run"])
-    t_push = time.perf_counter() - t0
+    sqlite, target, rep, t_push = _online_push(home, uri, ours, tasks)
     retries = getattr(target, "retries", 0)
     # the same rows, other ids, prepared outside the timing: only the server's work is timed
     src = SqliteStore(home / "src.db")
@@ -239,16 +230,7 @@ def bench_bulk(uri: str, tasks: int) -> list[tuple[str, str, str]]:
 
     home = scratch("neo4j-bulk")
     prefix = f"bb-{secrets.token_hex(4)}-"
-    nodes, edges = captured_run(prefix, tasks)
-    sqlite = SqliteStore(home / "src.db")
-    for i in range(0, len(nodes), 10_000):
-        sqlite.write(nodes[i:i + 10_000])
-    sqlite.write([], edges)
-    target = Neo4jStore(uri)
-    target.counts()
-    t0 = time.perf_counter()
-    rep = copy_runs(sqlite, target, [f"{prefix}run"])
-    t_online = time.perf_counter() - t0
+    sqlite, target, rep, t_online = _online_push(home, uri, prefix, tasks)
     _delete_prefix(target, prefix)
     target.close()
     launcher = Path(__file__).resolve().parent.parent / "scripts" / "neo4j"
@@ -283,6 +265,21 @@ def bench_bulk(uri: str, tasks: int) -> list[tuple[str, str, str]]:
         ("kg push --bulk, whole", f"{whole:,.0f}/s", f"{whole / online:.2f}x online; {t_total:.1f}s: CSV, stop, import, "
                                                      f"start; {counts['nodes']:,} nodes {counts['edges']:,} rels"),
     ]
+
+
+def _online_push(home: Path, uri: str, prefix: str, tasks: int) -> tuple[SqliteStore, Neo4jStore, CopyReport, float]:
+    """A captured run of ``tasks`` tasks stored in ``home``/src.db, then pushed to ``uri`` online:
+    (the SQLite store, the Neo4j store, the copy report, seconds the push took)."""
+    nodes, edges = captured_run(prefix, tasks)
+    sqlite = SqliteStore(home / "src.db")
+    for i in range(0, len(nodes), 10_000):
+        sqlite.write(nodes[i:i + 10_000])
+    sqlite.write([], edges)
+    target = Neo4jStore(uri)
+    target.counts()  # connected before the clock starts
+    t0 = time.perf_counter()
+    rep = copy_runs(sqlite, target, [f"{prefix}run"])
+    return sqlite, target, rep, time.perf_counter() - t0
 
 
 def _delete_prefix(store: Neo4jStore, prefix: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT, port_open, run_kg
+from tests.conftest import ROOT, port_open, run_kg
 
 pytestmark = pytest.mark.neo4j
 
@@ -82,18 +82,10 @@ def test_push_is_idempotent_and_pull_brings_runs_back(neo4j_uri: str, tmp_path: 
     assert "f" in listing.stdout
 
 
-def test_capture_survives_neo4j_stopping_and_push_delivers_everything(neo4j_uri: str, tmp_path: Path) -> None:
+def test_capture_survives_neo4j_stopping_and_push_delivers_everything(neo4j_uri: str, tmp_path: Path,
+                                                                       launcher_env: dict[str, str]) -> None:
     """Must show: Neo4j stopped during a capture; the program finishes normally; `kg push` later
     leaves every record in Neo4j."""
-    port = neo4j_uri.rsplit(":", 1)[1]
-    launcher_env = {**os.environ, "NEO4J_BOLT_PORT": port}
-    status = subprocess.run([str(ROOT / "scripts" / "neo4j"), "status"], env=launcher_env,
-                            capture_output=True, text=True)
-    if status.returncode != 0:
-        msg = f"the Neo4j at {neo4j_uri} is not one scripts/neo4j controls (set NEO4J_DEV_DATA/NEO4J_HTTP_PORT)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
     prog = tmp_path / "prog.py"
     prog.write_text(PROGRAM)
     half, resume = tmp_path / "half", tmp_path / "resume"
@@ -113,7 +105,7 @@ def test_capture_survives_neo4j_stopping_and_push_delivers_everything(neo4j_uri:
             time.sleep(0.05)
         subprocess.run([str(ROOT / "scripts" / "neo4j"), "stop"], env=launcher_env, check=True,
                        capture_output=True, timeout=200)
-        assert not port_open("127.0.0.1", int(port))
+        assert not port_open("127.0.0.1", int(launcher_env["NEO4J_BOLT_PORT"]))
         resume.touch()
         out, err = proc.communicate(timeout=300)
     finally:
