@@ -180,9 +180,9 @@ _getrefcount = sys.getrefcount
 SWEEP_MIN = 256  # generator entries swept when there are this many (then twice as many as remain)
 
 
-def sweep_closed(gens: dict[Any, list[Any]], held: int, done: Any) -> None:
+def sweep_closed(gens: dict[Any, list[Any]], held: int, done: Any) -> int:
     """Pass ``done(entry)`` the entries of ``gens`` (running generators: frame -> activation) whose
-    generator is gone, and drop them.
+    generator is gone, and drop them; returns the size at which to sweep next (twice what remains).
 
     A generator closed before its end (``any()`` stopping early, a ``return`` out of a ``for``)
     is not seen ending by setprofile (it looks suspended at its last yield), nor on 3.13 by
@@ -194,6 +194,9 @@ def sweep_closed(gens: dict[Any, list[Any]], held: int, done: Any) -> None:
     100,000 such generators, walked by every full collection), or their ids were reused."""
     for frame in [f for f in gens if _getrefcount(f) <= 3 + held]:
         done(gens.pop(frame))
+    return max(SWEEP_MIN, 2 * len(gens))
+
+
 _SETS = (set, frozenset)
 
 

@@ -159,24 +159,7 @@ static int own_attr(PyObject *v, PyObject *name) {
     return rc;
 }
 
-/* A summary dict whose values are all strings or numbers cannot be part of a cycle: keep the
-   collector off it. Records wait in the sink's buffer by the hundred thousand, and the collections
-   that walked their tracked summaries were a fifth of `kg run --values full` on a program passing
-   lists of dataclasses. Returns d. */
-static PyObject *flat(PyObject *d) {
-    if (d == NULL || !PyDict_CheckExact(d) || !PyObject_GC_IsTracked(d)) return d;
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    while (PyDict_Next(d, &pos, &k, &v)) {
-        PyTypeObject *t = Py_TYPE(v);
-        if (!(t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type || t == &PyBool_Type || v == Py_None))
-            return d;
-    }
-    PyObject_GC_UnTrack(d);
-    return d;
-}
-
-/* capture.values._REPR_COST and _timed (set by configure()): classes whose own __repr__ is being
+/* capture.values._REPR_COST and _timed (load_values()): classes whose own __repr__ is being
    timed (a list), or over budget (a float: recorded by object.__repr__). */
 static PyObject *g_repr_cost, *g_timed;
 
@@ -188,7 +171,7 @@ static double mono(void) {
 
 /* repr(v) within the budget (capture.values._user_repr). New reference, NULL on error. */
 static PyObject *user_repr(PyObject *v) {
-    PyObject *cost = g_repr_cost ? PyDict_GetItemWithError(g_repr_cost, (PyObject *)Py_TYPE(v)) : NULL;
+    PyObject *cost = PyDict_GetItemWithError(g_repr_cost, (PyObject *)Py_TYPE(v));
     if (cost == NULL) {
         if (PyErr_Occurred()) return NULL;
         return PyObject_Repr(v);
@@ -235,7 +218,6 @@ static PyObject *cut(PyObject *r, Py_ssize_t limit) {
 static PyObject *g_handlers, *g_instance, *g_instance_kind;
 
 static PyObject *cr_instance(PyObject *x, Py_ssize_t limit) {
-    if (g_instance == NULL) return NULL;
     PyObject *tp = (PyObject *)Py_TYPE(x);
     PyObject *kind = PyDict_GetItemWithError(g_instance, tp);  /* borrowed */
     if (kind == NULL) {
@@ -253,17 +235,24 @@ static PyObject *cr_instance(PyObject *x, Py_ssize_t limit) {
     return cut(r, limit);
 }
 
-static PyObject *configure(PyObject *mod, PyObject *args) {
-    PyObject *cost, *timed, *handlers, *instance, *instance_kind;
-    if (!PyArg_ParseTuple(args, "O!OO!O!O", &PyDict_Type, &cost, &timed, &PyDict_Type, &handlers,
-                          &PyDict_Type, &instance, &instance_kind))
-        return NULL;
-    Py_INCREF(cost); Py_XSETREF(g_repr_cost, cost);
-    Py_INCREF(timed); Py_XSETREF(g_timed, timed);
-    Py_INCREF(handlers); Py_XSETREF(g_handlers, handlers);
-    Py_INCREF(instance); Py_XSETREF(g_instance, instance);
-    Py_INCREF(instance_kind); Py_XSETREF(g_instance_kind, instance_kind);
-    Py_RETURN_NONE;
+/* capture.values' tables, shared with the Python summaries (taken once, at import: they are
+   mutated in place, never replaced). */
+static int load_values(void) {
+    PyObject *values = PyImport_ImportModule("capture.values");
+    if (values == NULL) return -1;
+    g_repr_cost = PyObject_GetAttrString(values, "_REPR_COST");
+    g_timed = PyObject_GetAttrString(values, "_timed");
+    g_handlers = PyObject_GetAttrString(values, "_handlers");
+    g_instance = PyObject_GetAttrString(values, "_INSTANCE");
+    g_instance_kind = PyObject_GetAttrString(values, "_instance_kind");
+    Py_DECREF(values);
+    if (g_repr_cost == NULL || g_timed == NULL || g_handlers == NULL || g_instance == NULL || g_instance_kind == NULL)
+        return -1;
+    if (!PyDict_Check(g_repr_cost) || !PyDict_Check(g_handlers) || !PyDict_Check(g_instance)) {
+        PyErr_SetString(PyExc_TypeError, "capture.values: _REPR_COST, _handlers and _INSTANCE must be dicts");
+        return -1;
+    }
+    return 0;
 }
 
 /* summarize() of a builtin container (list, tuple, dict, set, frozenset) of builtin values, in C:
@@ -271,16 +260,18 @@ static PyObject *configure(PyObject *mod, PyObject *args) {
 static PyObject *container_summary(PyObject *v, Py_ssize_t limit) {
     PyTypeObject *t = Py_TYPE(v);
     if (!(t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
-          t == &PyFrozenSet_Type) || g_handlers == NULL)
+          t == &PyFrozenSet_Type))
         return NULL;
-    int has = PyDict_Contains(g_handlers, (PyObject *)t);
-    if (has != 0) return NULL;
+    if (PyDict_Contains(g_handlers, (PyObject *)t) != 0) {  /* a handler of its own (or an error): Python */
+        PyErr_Clear();
+        return NULL;
+    }
     PyObject *r = cr_repr1(v, 3, limit);
     if (r == NULL) {
         PyErr_Clear();
         return NULL;
     }
-    PyObject *d = flat(Py_BuildValue("{sssnsN}", "type", t->tp_name, "size", PyObject_Length(v), "repr", r));
+    PyObject *d = Py_BuildValue("{sssnsN}", "type", t->tp_name, "size", PyObject_Length(v), "repr", r);
     return d;
 }
 
@@ -295,7 +286,7 @@ static PyObject *plain_summary(const ValueRules *self, PyObject *v) {
         return NULL;
     }
     if (!self->full_values)  /* values "type": a plain object has no size or shape to add */
-        return flat(Py_BuildValue("{OO}", s_type, name));
+        return Py_BuildValue("{OO}", s_type, name);
     int a = own_attr(v, s_to_dict), b = a == 0 ? own_attr(v, s_shape) : a;
     if (a != 0 || b != 0) {
         PyErr_Clear();
@@ -345,7 +336,7 @@ static PyObject *summ_one(const ValueRules *self, PyObject *v) {
             if (d != NULL) return d;
         }
     }
-    return flat(PyObject_CallFunctionObjArgs(self->summ_value, v, self->vmode, NULL));
+    return PyObject_CallFunctionObjArgs(self->summ_value, v, self->vmode, NULL);
 }
 
 #ifdef HAVE_LOCALSPLUS
@@ -1035,7 +1026,6 @@ static PyObject *py_container_summary(PyObject *mod, PyObject *args) {
 
 static PyMethodDef module_methods[] = {
     {"container_summary", py_container_summary, METH_VARARGS, "The C summary of a builtin container (tests)."},
-    {"configure", configure, METH_VARARGS, "configure(repr_cost, timed): capture.values' repr budget."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1056,7 +1046,7 @@ PyMODINIT_FUNC PyInit__cprofile(void) {
     s_error = PyUnicode_InternFromString("ERROR");
     s_kind = PyUnicode_InternFromString("kind");
     s_library = PyUnicode_InternFromString("library");
-    if (cr_init() < 0) return NULL;
+    if (cr_init() < 0 || load_values() < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
 #if PY_VERSION_HEX >= 0x030C0000

@@ -20,15 +20,12 @@ from capture.tracer._classify import Classifier
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, SWEEP_MIN, Site, TraceOptions, TracerBase, next_number, summ_args, summ_value,
     sweep_closed)
-from capture.values import _INSTANCE, _REPR_COST, _handlers, _instance_kind, _timed
 from kg.config import settings
 
 __all__ = ["ProfileTracer", "HAVE_C"]
 
 try:
-    from capture.tracer._cprofile import CProfiler, configure as _configure
-    # capture.values' tables (repr budget, handlers, reprlib's cases) shared with the C hot path
-    _configure(_REPR_COST, _timed, _handlers, _INSTANCE, _instance_kind)
+    from capture.tracer._cprofile import CProfiler
 except ImportError:  # no compiler at install time: the Python profile function does everything
     CProfiler = None
 HAVE_C = CProfiler is not None
@@ -152,8 +149,7 @@ class ProfileTracer(TracerBase):
                 tracer._own += 1
 
         def sweep() -> None:
-            sweep_closed(gens, 1, closed)  # held: the entry's KEY
-            sweep_at[0] = max(SWEEP_MIN, 2 * len(gens))
+            sweep_at[0] = sweep_closed(gens, 1, closed)  # held: the entry's KEY
 
         self._sweeps.append(sweep)
 

@@ -23,16 +23,14 @@ from capture.tracer._classify import Classifier
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, SWEEP_MIN, Site, TraceOptions, TracerBase, _list_copy, next_number, summ_args, summ_value,
     sweep_closed)
-from capture.values import _INSTANCE, _PLAIN, _REPR_COST, ATOMIC, _handlers, _instance_kind, _timed
+from capture.values import _PLAIN, ATOMIC
 from kg.config import settings
 from kg.exceptions import CaptureError
 
 __all__ = ["MonitoringTracer", "HAVE_C"]
 
 try:
-    from capture.tracer._cprofile import CMonitor, configure as _configure
-    # capture.values' tables (repr budget, handlers, reprlib's cases) shared with the C hot path
-    _configure(_REPR_COST, _timed, _handlers, _INSTANCE, _instance_kind)
+    from capture.tracer._cprofile import CMonitor
 except ImportError:  # no compiler at install time (or an older extension): Python callbacks only
     CMonitor = None
 HAVE_C = CMonitor is not None
@@ -180,8 +178,7 @@ class MonitoringTracer(TracerBase):
                 record(e, NO_RESULT, "FINISHED", None)
 
         def sweep() -> None:
-            sweep_closed(gens, 0, closed)
-            sweep_at[0] = max(SWEEP_MIN, 2 * len(gens))
+            sweep_at[0] = sweep_closed(gens, 0, closed)
 
         self._sweep = sweep
 

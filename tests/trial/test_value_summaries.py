@@ -19,8 +19,6 @@ from kg.stores.sqlite import SqliteStore
 
 
 def _cprofile() -> Any:
-    import capture.tracer._profile  # noqa: F401  (configures the extension with capture.values' tables)
-
     try:
         from capture.tracer import _cprofile
     except ImportError:
