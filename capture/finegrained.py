@@ -61,6 +61,10 @@ class Recorder:
         returns: dict[str, str] = {}
         iteration: dict[tuple[str, str, int], int] = {}
         calls: dict[str, tuple[str, tuple[str, ...]]] = {}  # function -> (caller scope, argument names)
+
+        def version(scope: str, name: str) -> str | None:  # a name's current version, else the module's
+            return current.get((scope, name)) or current.get(("<module>", name))
+
         for i, (scope, name, line, col, reads, value) in enumerate(self.events):
             if name.startswith("()"):
                 calls[name[2:]] = (scope, reads)
@@ -68,14 +72,14 @@ class Recorder:
             vid = f"{trial_id}/df/{i}"
             sources = []
             for r in reads:
-                src = current.get((scope, r)) or current.get(("<module>", r))
                 if r.startswith("()"):  # a call of a script function: its last return flowed in
                     src = returns.get(r[2:])
                 elif r.startswith("@"):  # a parameter: the caller's argument in that position
                     caller, args = calls.get(scope.rpartition(".")[2], ("", ()))
                     j = int(r[1:])
-                    arg = args[j] if j < len(args) else ""
-                    src = (current.get((caller, arg)) or current.get(("<module>", arg))) if arg else None
+                    src = version(caller, args[j]) if j < len(args) and args[j] else None
+                else:
+                    src = version(scope, r)
                 if src is not None and src not in sources:
                     sources.append(src)
             k = (scope, name, line)
@@ -109,6 +113,10 @@ def _reads(expr: ast.AST | None, functions: set[str]) -> list[str]:
     return out
 
 
+def _strings(items: list[str]) -> ast.Tuple:
+    return ast.Tuple(elts=[ast.Constant(x) for x in items], ctx=ast.Load())
+
+
 def _targets(t: ast.AST) -> list[ast.Name]:
     if isinstance(t, ast.Name):
         return [t]
@@ -124,35 +132,34 @@ class _Rewrite(ast.NodeTransformer):
         self.functions = functions
         self.scope = ["<module>"]
 
+    def _hook(self, method: str, *args: ast.expr) -> ast.Call:
+        """``__kg_dataflow__.method(<this scope>, *args)``"""
+        return ast.Call(func=ast.Attribute(value=ast.Name(id=_NAME, ctx=ast.Load()), attr=method, ctx=ast.Load()),
+                        args=[ast.Constant(".".join(self.scope[1:]) or "<module>"), *args], keywords=[])
+
     def _rec(self, name: str, at: ast.AST, reads: list[str], value: ast.expr) -> ast.stmt:
-        call = ast.Call(
-            func=ast.Attribute(value=ast.Name(id=_NAME, ctx=ast.Load()), attr="a", ctx=ast.Load()),
-            args=[ast.Constant(".".join(self.scope[1:]) or "<module>"), ast.Constant(name),
-                  ast.Constant(getattr(at, "lineno", 0)), ast.Constant(getattr(at, "col_offset", 0)),
-                  ast.Tuple(elts=[ast.Constant(r) for r in reads], ctx=ast.Load()), value],
-            keywords=[])
+        call = self._hook("a", ast.Constant(name), ast.Constant(getattr(at, "lineno", 0)),
+                          ast.Constant(getattr(at, "col_offset", 0)), _strings(reads), value)
         return ast.copy_location(ast.Expr(call), at)
 
     def _after(self, stmt: ast.stmt, targets: list[ast.Name], reads: list[str]) -> list[ast.stmt]:
         return [stmt] + [self._rec(t.id, t, reads, ast.Name(id=t.id, ctx=ast.Load())) for t in targets]
 
-    def _function(self, fn: Any) -> Any:
-        self.scope.append(fn.name)
-        self.generic_visit(fn)
-        self.scope.pop()
-        self.scope.append(fn.name)
-        a = fn.args
+    def _function(self, node: Any) -> Any:
+        self.scope.append(node.name)
+        self.generic_visit(node)
+        a = node.args
         positional = [p.arg for p in (*a.posonlyargs, *a.args)]
         params = positional + [p.arg for p in a.kwonlyargs] + [p.arg for p in (a.vararg, a.kwarg) if p is not None]
-        head = [self._rec(p, fn, [f"@{j}"] if j < len(positional) else [], ast.Name(id=p, ctx=ast.Load()))
+        head = [self._rec(p, node, [f"@{j}"] if j < len(positional) else [], ast.Name(id=p, ctx=ast.Load()))
                 for j, p in enumerate(params)]
         self.scope.pop()
-        body = fn.body
+        body = node.body
         # a docstring stays the first statement
         doc = body[:1] if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str) else []
-        fn.body = doc + head + body[len(doc):]
-        return fn
+        node.body = doc + head + body[len(doc):]
+        return node
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
@@ -168,11 +175,8 @@ class _Rewrite(ast.NodeTransformer):
         if isinstance(node.func, ast.Name) and node.func.id in self.functions:
             # f(x, y) -> __kg_dataflow__.c(scope, "f", ("x", "y"), f)(x, y)
             names = [a.id if isinstance(a, ast.Name) else "" for a in node.args]
-            node.func = ast.copy_location(ast.Call(
-                func=ast.Attribute(value=ast.Name(id=_NAME, ctx=ast.Load()), attr="c", ctx=ast.Load()),
-                args=[ast.Constant(".".join(self.scope[1:]) or "<module>"), ast.Constant(node.func.id),
-                      ast.Tuple(elts=[ast.Constant(n) for n in names], ctx=ast.Load()), node.func],
-                keywords=[]), node.func)
+            node.func = ast.copy_location(self._hook("c", ast.Constant(node.func.id), _strings(names), node.func),
+                                          node.func)
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> Any:
