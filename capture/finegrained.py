@@ -89,8 +89,8 @@ class Recorder:
             out.append(edge(Relation.WAS_GENERATED_BY, vid, trial_id, role="dataflow", run=trial_id))
             for src in sources:
                 out.append(edge(Relation.WAS_DERIVED_FROM, vid, src, run=trial_id))
-            if name == "return":
-                returns[scope] = vid
+            if name == "return":  # keyed like calls, by the function's own name (a call names no outer scope)
+                returns[scope.rpartition(".")[2]] = vid
             else:
                 current[(scope, name)] = vid
         return out

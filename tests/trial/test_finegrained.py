@@ -35,6 +35,14 @@ PROG = textwrap.dedent('''
     print(c, total, x, y, z)
     if len(sys.argv) > 1:
         raise ValueError(f"bad {c}")
+
+    def outer(p):
+        def inner(q):
+            return q + 1
+        r = inner(p)
+        return r
+
+    o = outer(c)
 ''')
 
 
@@ -79,6 +87,9 @@ def test_the_derivation_chain_is_in_the_graph(trial: Path) -> None:
     totals = sorted((p for p in nodes.values() if p["name"] == "total"), key=lambda p: p.get("iteration") or 0)
     assert [p["value"] for p in totals] == [0, 0, 7, 21]  # the first assignment, then one per iteration
     assert {p["name"] for p in nodes.values()} >= {"i", "f", "x", "y", "z"}  # loop, with, unpacking
+    # a nested function's return flows back into its caller's variable
+    [r], [inner_return] = _named(nodes, "outer", "r"), _named(nodes, "outer.inner", "return")
+    assert (r, inner_return) in derived
 
 
 def test_kg_dataflow_draws_it(trial: Path) -> None:
