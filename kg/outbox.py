@@ -207,9 +207,7 @@ def pending(home: Path | None = None) -> dict[str, Any]:
         for f in _files(d):
             files += 1
             if f.part:
-                fd = _lock(Path(f"{f.path}.lock"), wait=False)
-                live += fd is None
-                release(fd)
+                live += _writing(f)
             try:
                 s = SqliteStore(f.path, create=False)
                 try:
@@ -285,8 +283,13 @@ def catch_up(store: Any, *, home: Path | None = None, timeout: float = 60.0) -> 
     """Read your own writes: before a ``kg`` command or ``kg.connect()`` reads a Neo4j store, what
     this machine captured for it and has not sent yet is sent now (waiting for a pusher that is
     busy with it, at most ``timeout`` seconds). A program still running keeps its parts; its
-    pusher sends them. Never raises: a server that cannot be reached fails the read itself."""
-    dirs = [d for d in _server_dirs(getattr(store, "uri", None) or "", home) if d.is_dir()]
+    pusher sends them. Nothing to do for an embedded store. Never raises: a server that cannot be
+    reached fails the read itself."""
+    from kg.stores import is_server_uri
+
+    if not is_server_uri(store.uri):
+        return
+    dirs = [d for d in _server_dirs(store.uri, home) if d.is_dir()]
     if not any(_files(d) for d in dirs):
         return
     deadline = time.monotonic() + timeout
@@ -305,6 +308,7 @@ def catch_up(store: Any, *, home: Path | None = None, timeout: float = 60.0) -> 
 
 
 def _writing(f: _File) -> bool:
+    """True while a program still writes this outbox part (it holds the part's lock)."""
     fd = _lock(Path(f"{f.path}.lock"), wait=False)
     release(fd)
     return fd is None

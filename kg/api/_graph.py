@@ -10,7 +10,7 @@ from typing import Any
 from kg.api._records import Lineage, Record, RecordList, Rows, with_depth
 from kg.exceptions import InputError, QueryError
 from kg.model.records import Node
-from kg.stores import Store, is_server_uri, open_store
+from kg.stores import Store, open_store
 
 __all__ = ["KnowledgeGraph", "connect"]
 
@@ -31,11 +31,10 @@ def connect(store: str | Store | None = None) -> KnowledgeGraph:
     A store given as an object is left open on close(); one opened from a URI is closed."""
     if isinstance(store, Store):
         return KnowledgeGraph(store, owned=False)
-    opened = open_store(store)
-    if is_server_uri(opened.uri):  # what this machine captured for it is read too
-        from kg.outbox import catch_up
+    from kg.outbox import catch_up
 
-        catch_up(opened)
+    opened = open_store(store)
+    catch_up(opened)  # a Neo4j store: what this machine captured for it is read too
     return KnowledgeGraph(opened, owned=True)
 
 

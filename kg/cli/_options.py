@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from kg.humanize import fmt_duration, fmt_time  # noqa: F401  (the commands import them from here)
-from kg.stores import Store, is_server_uri, open_store
+from kg.stores import Store, open_store
 
 __all__ = ["Ctx", "pass_ctx", "output_option", "emit_rows", "fmt_time", "fmt_duration", "progress"]
 
@@ -33,7 +33,7 @@ class Ctx:
         A Neo4j store first receives what this machine captured for it and has not sent yet, so a
         command reads its own writes (kg.outbox.catch_up)."""
         store = self.peek
-        if is_server_uri(store.uri) and not self._caught_up:
+        if not self._caught_up:
             from kg.outbox import catch_up
 
             catch_up(store)
