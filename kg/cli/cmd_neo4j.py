@@ -9,6 +9,7 @@ import click
 from kg.cli._options import Ctx, emit_rows, output_option, pass_ctx, progress
 from kg.config import store_uri
 from kg.exceptions import ConfigError, InputError
+from kg.hub_client import hub_cli, is_hub_url
 from kg.push import CopyReport, copy_runs, default_neo4j_uri, replay_spools, spool_files, total_records
 from kg.stores import Store, is_server_uri, open_store
 
@@ -78,10 +79,12 @@ def register(cli: click.Group) -> None:
     @cli.command("push")
     @click.argument("runs", nargs=-1)
     @click.option("--to", "to", metavar="URI", default=None,
-                  help="Neo4j to push to (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687).")
+                  help="Neo4j to push to (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687), "
+                       "or a hub experiment http://HOST:PORT/experiments/NAME (kg serve).")
     @click.option("--no-spool", is_flag=True, help="Do not replay capture spools from $KG_HOME/spool.")
+    @click.option("--token", default=None, help="Hub token (default: $KG_TOKEN).")
     @pass_ctx
-    def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool) -> None:
+    def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool, token: str | None) -> None:
         """Copy runs (all when none named) from the embedded store into Neo4j.
 
         Also delivers records that captures spooled while Neo4j was unreachable
@@ -92,7 +95,10 @@ def register(cli: click.Group) -> None:
         Example:
           kg push                      # every run, plus pending spools
           kg push 3 4 --to bolt://kb.example.org:7687
+          kg push 3 --to http://hub.example.org:5000/experiments/paper   (runs + contents)
         """
+        if is_hub_url(to):
+            return hub_cli(ctx, "push", str(to), runs, token)
         target = _neo4j(to)
         report = CopyReport()
         try:
@@ -120,9 +126,11 @@ def register(cli: click.Group) -> None:
     @cli.command("pull")
     @click.argument("runs", nargs=-1)
     @click.option("--from", "from_", metavar="URI", default=None,
-                  help="Neo4j to pull from (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687).")
+                  help="Neo4j to pull from (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687), "
+                       "or a hub experiment http://HOST:PORT/experiments/NAME (kg serve).")
+    @click.option("--token", default=None, help="Hub token (default: $KG_TOKEN).")
     @pass_ctx
-    def pull_cmd(ctx: Ctx, runs: tuple[str, ...], from_: str | None) -> None:
+    def pull_cmd(ctx: Ctx, runs: tuple[str, ...], from_: str | None, token: str | None) -> None:
         """Copy runs (all when none named) from Neo4j into the embedded store.
 
         RUNS are ids, unique prefixes or numbers as Neo4j knows them. Pulling again
@@ -132,7 +140,10 @@ def register(cli: click.Group) -> None:
         Example:
           kg pull 0192f1c3 --from bolt://kb.example.org:7687
           kg pull                      # everything
+          kg pull --from http://hub.example.org:5000/experiments/paper   (runs + contents)
         """
+        if is_hub_url(from_):
+            return hub_cli(ctx, "pull", str(from_), runs, token)
         source = _neo4j(from_)
         try:
             if source.uri == ctx.writable.uri:
