@@ -121,7 +121,8 @@ def push_runs(store: Store, url: str, runs: list[str], token: str | None = None)
         if run.id in there:
             report.skipped += 1
             continue
-        nodes, edges = (list(x) for x in store.run_records([run.id]))
+        it_nodes, it_edges = store.run_records([run.id])
+        nodes, edges = list(it_nodes), list(it_edges)
         shas = [s for s in content_hashes(nodes) if content.has(s)]  # above the size limit: never kept
         for sha in hub.missing(shas):
             data = content.get(sha)
