@@ -114,11 +114,13 @@ def push_runs(store: Store, url: str, runs: list[str], token: str | None = None)
 
     hub = _Hub(url, token)
     exp = hub.experiment()
-    there = {r["id"] for r in exp["runs"]} if exp else set()
+    # A run the hub has with the same status is skipped; one pushed while it was still
+    # running is pushed again once finished (records are upserts: nothing is doubled).
+    there = {r["id"]: r.get("status") for r in exp["runs"]} if exp else {}
     chosen = [store.resolve_run(r) for r in runs] if runs else store.runs()
     report = HubReport()
     for run in chosen:
-        if run.id in there:
+        if run.id in there and there[run.id] == run.props.get("status"):
             report.skipped += 1
             continue
         it_nodes, it_edges = store.run_records([run.id])
@@ -145,12 +147,13 @@ def pull_runs(store: Store, url: str, runs: list[str], token: str | None = None)
     exp = hub.experiment()
     if exp is None:
         raise NotFound(f"hub {hub.base} has no experiment {hub.name!r}")
-    listed = [r["id"] for r in exp["runs"]]
+    listed = {r["id"]: r.get("status") for r in exp["runs"]}
     wanted = [r for r in listed if not runs or r in runs or any(r.startswith(p) for p in runs)]
     if runs and not wanted:
         raise NotFound(f"experiment {hub.name!r} has none of the runs {', '.join(runs)}")
     report = HubReport()
-    fresh = [r for r in wanted if store.get_node(r) is None]
+    here = store.get_nodes(wanted)
+    fresh = [r for r in wanted if r not in here or here[r].props.get("status") != listed[r]]
     report.skipped = len(wanted) - len(fresh)
     if not fresh:
         return report

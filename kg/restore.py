@@ -227,7 +227,9 @@ def restore_root(trial: Node, into: str | None) -> str | None:
     (kg.hub_client marks those), else None (the trial's own paths)."""
     if into is not None:
         return into
-    return os.getcwd() if trial.props.get("pulled_from") else None
+    from kg.hub_client import PULLED_FROM
+
+    return os.getcwd() if trial.props.get(PULLED_FROM) else None
 
 
 def restore_trial(store: Store, trial: Node, *, script: bool = True, modules: bool = True, files: bool = True,

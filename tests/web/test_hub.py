@@ -73,10 +73,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     store = base / "hub.db"
     tokens = {u: kg(env, base, "serve", "--store", str(store), "--add-user", u).stdout.strip()
               for u in ("alice", "bob")}
+    admin = base / "admin.token"
+    admin.write_text("the-team-token-from-a-file\n")
     log = base / "serve.log"
     with open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--store", str(store), "--port", "0",
-                                 "--max-body", str(4 * 1024 * 1024)], cwd=base, env=env, stderr=err)
+                                 "--max-body", str(4 * 1024 * 1024),
+                                 "--token-file", str(admin)], cwd=base, env=env, stderr=err)
     try:
         deadline = time.monotonic() + 60
         found = None
@@ -84,7 +87,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             time.sleep(0.05)
             found = re.search(r"(http://127\.0\.0\.1:\d+/)", log.read_text())
         assert found, f"kg serve did not start: {log.read_text()}"
-        yield Hub(found.group(1), store, env, tokens)
+        yield Hub(found.group(1), store, env, {**tokens, "admin": "the-team-token-from-a-file"})
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -166,6 +169,10 @@ def test_a_user_reads_and_writes_only_experiments_they_own_or_were_granted(hub: 
     listed = requests.get(f"{hub.url}experiments", headers={"Authorization": f"Bearer {hub.tokens['bob']}"},
                           timeout=30).json()
     assert "alice-private" not in {e["name"] for e in listed}
+
+    # The --token-file token reads every experiment.
+    admin_env, admin_work = _collaborator(tmp_path, "admin", hub.tokens["admin"])
+    assert _counts(kg(admin_env, admin_work, "pull", "--from", url).stderr) == (1, 4)
 
     kg(hub.env, hub.store.parent, "serve", "--store", str(hub.store), "--grant", "bob", "alice-private")
     assert _counts(kg(bob_env, bob_work, "pull", "--from", url).stderr) == (1, 4)
