@@ -128,6 +128,8 @@ def test_pull_then_restore_brings_every_file_back_byte_identical(hub: Hub, tmp_p
     b_env, b_work = _collaborator(tmp_path, "bob-as-alice", hub.tokens["alice"])
     pulled = kg(b_env, b_work, "pull", "--from", url).stderr
     assert _counts(pulled) == (1, 4), pulled
+    # The same graph on both sides: a compact activity's PROV is not stored a second time, exploded.
+    assert kg(b_env, b_work, "info").stdout.split()[-2:] == kg(a_env, a_work, "info").stdout.split()[-2:]
     kg(b_env, b_work, "restore", "1")
     for rel in FILES:
         assert (b_work / rel).read_bytes() == (a_work / rel).read_bytes(), rel
