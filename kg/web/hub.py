@@ -168,7 +168,9 @@ def _check_records(s: Store, u: User, nodes: list[Node], edges: list[Edge], runs
     for e in edges:
         if e.src.startswith(EXPERIMENT_PREFIX) or e.rel == Relation.HAD_MEMBER.value and e.dst in runs:
             raise InputError(f"a push may not hold the hub's own record {e.src!r} {e.rel} {e.dst!r}")
-    touched = runs | {str(n.props["run"]) for n in nodes if n.props.get("run")}
+    # Activities belong to one run; entities (files, versions, modules) are shared by the runs
+    # that saw them and ride along with each: only an activity says whose run is changed.
+    touched = runs | {str(n.props["run"]) for n in nodes if n.cls == ProvClass.ACTIVITY.value and n.props.get("run")}
     for rid in touched:
         for m in s.find_edges(dst=rid, rel=Relation.HAD_MEMBER.value):
             exp = s.get_node(m.src)

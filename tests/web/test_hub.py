@@ -180,6 +180,9 @@ def test_a_user_reads_and_writes_only_experiments_they_own_or_were_granted(hub: 
     assert _counts(kg(bob_env, bob_work, "pull", "--from", url).stderr) == (1, 4)
     kg(bob_env, bob_work, "restore", "1")
     assert (bob_work / "out.bin").read_bytes() == (a_work / "out.bin").read_bytes()
+    # Bob's own trial on alice's files shares their versions; it goes into his own experiment.
+    kg(bob_env, bob_work, "run", "s.py")
+    assert _counts(kg(bob_env, bob_work, "push", "2", "--to", hub.exp("bobs-own")).stderr)[0] == 1
 
 
 def _crafted(hub: Hub, tmp_path: Path, name: str, replace: str) -> tuple[dict[str, str], Path]:
