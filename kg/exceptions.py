@@ -13,6 +13,7 @@ __all__ = [
     "QueryError",
     "CaptureError",
     "ExportError",
+    "AccessDenied",
 ]
 
 
@@ -58,3 +59,7 @@ class CaptureError(KGError):
 
 class ExportError(KGError):
     """An export format that cannot be produced (missing optional dependency, bad option)."""
+
+
+class AccessDenied(KGError):
+    """A hub refused the request: no valid token, or no permission on the experiment."""

@@ -24,7 +24,8 @@ from kg.model.records import Edge, Node, edge, node
 from kg.model.terms import Kind, ProvClass, Relation
 from kg.stores.base import Store
 
-__all__ = ["RestoreItem", "RestoreResult", "plan_restore", "restore_trial", "restore_file", "find_content"]
+__all__ = ["RestoreItem", "RestoreResult", "plan_restore", "restore_trial", "restore_file", "find_content",
+           "rebase", "restore_root"]
 
 
 @dataclass
@@ -186,12 +187,61 @@ def _record(store: Store, trial: Node, done: list[tuple[RestoreItem, str | None]
     return rid
 
 
+def rebase(trial: Node, items: list[RestoreItem], root: str) -> None:
+    """Point every item below ``root``, at its path relative to the trial's working directory.
+
+    Paths that would land outside ``root`` are refused, all before anything is written: a
+    ``..`` component, an absolute path outside the trial's directory, and a symbolic link
+    on the way (a pulled trial is someone else's data: it must not choose where we write)."""
+    cwd = str(trial.props.get("cwd") or "")
+    root = os.path.realpath(root)
+    bad: list[str] = []
+    for it in items:
+        raw = it.path
+        if ".." in Path(raw).parts:
+            bad.append(f"{raw} (a '..' component)")
+            continue
+        if os.path.isabs(raw):
+            if not cwd or not os.path.isabs(cwd) or os.path.commonpath([raw, cwd]) != os.path.normpath(cwd):
+                bad.append(f"{raw} (an absolute path outside the trial's directory {cwd or '?'})")
+                continue
+            rel = os.path.relpath(raw, cwd)
+        else:
+            rel = os.path.normpath(raw)
+        dest = os.path.join(root, rel)
+        step = root
+        for part in Path(rel).parts:
+            step = os.path.join(step, part)
+            if os.path.islink(step):
+                bad.append(f"{raw} (the symbolic link {step} is on its way)")
+                break
+        else:
+            it.target = dest
+    if bad:
+        raise InputError(f"refusing to restore {len(bad)} paths of trial {trial.props.get('seq', trial.id)} "
+                         f"that would escape {root}: " + "; ".join(bad[:3]))
+
+
+def restore_root(trial: Node, into: str | None) -> str | None:
+    """Where paths are re-rooted: ``into``, else the current directory for a pulled trial
+    (kg.hub_client marks those), else None (the trial's own paths)."""
+    if into is not None:
+        return into
+    from kg.hub_client import PULLED_FROM
+
+    return os.getcwd() if trial.props.get(PULLED_FROM) else None
+
+
 def restore_trial(store: Store, trial: Node, *, script: bool = True, modules: bool = True, files: bool = True,
-                  dry_run: bool = False) -> RestoreResult:
+                  dry_run: bool = False, into: str | None = None) -> RestoreResult:
     """Bring back the trial's script, local modules and files (see ``plan_restore``), record the
-    restore and make the trial the base of the next one."""
+    restore and make the trial the base of the next one. With ``into`` (and always for a
+    pulled trial), files go below that directory (see ``rebase``)."""
     t0 = time.time()
     items = plan_restore(store, trial, script=script, modules=modules, files=files)
+    root = restore_root(trial, into)
+    if root is not None:
+        rebase(trial, items, root)
     done = _apply(store, trial, items, dry_run)
     rid = None
     if not dry_run:
@@ -281,12 +331,16 @@ def find_content(store: Store, trial: Node, path: str | None, ident: str | None)
 
 
 def restore_file(store: Store, trial: Node, path: str | None, *, target: str | None = None,
-                 ident: str | None = None, dry_run: bool = False) -> RestoreResult:
-    """Restore one file of a trial (to ``target`` if given). Recorded, but not a base for the next trial."""
+                 ident: str | None = None, dry_run: bool = False, into: str | None = None) -> RestoreResult:
+    """Restore one file of a trial (to ``target`` if given; else below ``into``, or the current
+    directory for a pulled trial). Recorded, but not a base for the next trial."""
     t0 = time.time()
     item = find_content(store, trial, path, ident)
+    root = restore_root(trial, into)
     if target:
         item.target = str(Path(target).absolute())
+    elif root is not None:
+        rebase(trial, [item], root)
     done = _apply(store, trial, [item], dry_run)
     rid = None
     if not dry_run:

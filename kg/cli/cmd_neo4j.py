@@ -11,6 +11,7 @@ import click
 from kg.cli._options import Ctx, emit_rows, output_option, pass_ctx, progress
 from kg.config import kg_home, store_uri
 from kg.exceptions import ConfigError, InputError
+from kg.hub_client import hub_cli, is_hub_url
 from kg.outbox import follow as follow_outbox, push_outbox, pusher_lock, release
 from kg.push import CopyReport, copy_runs, default_neo4j_uri, replay_spools, spool_files, total_records
 from kg.stores import Store, is_server_uri, open_store
@@ -109,7 +110,8 @@ def register(cli: click.Group) -> None:
     @cli.command("push")
     @click.argument("runs", nargs=-1)
     @click.option("--to", "to", metavar="URI", default=None,
-                  help="Neo4j to push to (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687).")
+                  help="Neo4j to push to (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687), "
+                       "or a hub experiment http://HOST:PORT/experiments/NAME (kg serve).")
     @click.option("--no-spool", is_flag=True, help="Do not replay capture spools from $KG_HOME/spool.")
     @click.option("-v", "--verbose", is_flag=True, help="Also report the time taken and transactions retried.")
     @click.option("--follow", is_flag=True,
@@ -124,10 +126,11 @@ def register(cli: click.Group) -> None:
     @click.option("--import-with", metavar="COMMAND", default=lambda: os.environ.get("KG_NEO4J_IMPORT"),
                   help="With --bulk: run the import with COMMAND + neo4j-admin arguments, e.g. "
                        "'scripts/neo4j import --' (default $KG_NEO4J_IMPORT; none: print the commands).")
+    @click.option("--token", default=None, help="Hub token (default: $KG_TOKEN).")
     @pass_ctx
     def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool, verbose: bool,
                  follow: bool, until_idle: float | None, outbox_only: bool, bulk: bool, csv_dir: Path | None,
-                 import_with: str | None) -> None:
+                 import_with: str | None, token: str | None) -> None:
         """Copy runs (all when none named) from the embedded store into Neo4j.
 
         Also delivers records that captures spooled while Neo4j was unreachable
@@ -144,7 +147,10 @@ def register(cli: click.Group) -> None:
           kg push 3 4 --to bolt://kb.example.org:7687
           kg push --follow -v          # a daemon for write-behind captures
           kg push --bulk --import-with 'scripts/neo4j import --'   # first load, offline
+          kg push 3 --to http://hub.example.org:5000/experiments/paper   (runs + contents)
         """
+        if is_hub_url(to):
+            return hub_cli(ctx, "push", str(to), runs, token)
         target = _neo4j(to)
         if bulk:
             _bulk(ctx, target, runs, csv_dir, import_with)
@@ -193,9 +199,11 @@ def register(cli: click.Group) -> None:
     @cli.command("pull")
     @click.argument("runs", nargs=-1)
     @click.option("--from", "from_", metavar="URI", default=None,
-                  help="Neo4j to pull from (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687).")
+                  help="Neo4j to pull from (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687), "
+                       "or a hub experiment http://HOST:PORT/experiments/NAME (kg serve).")
+    @click.option("--token", default=None, help="Hub token (default: $KG_TOKEN).")
     @pass_ctx
-    def pull_cmd(ctx: Ctx, runs: tuple[str, ...], from_: str | None) -> None:
+    def pull_cmd(ctx: Ctx, runs: tuple[str, ...], from_: str | None, token: str | None) -> None:
         """Copy runs (all when none named) from Neo4j into the embedded store.
 
         RUNS are ids, unique prefixes or numbers as Neo4j knows them. Pulling again
@@ -205,7 +213,10 @@ def register(cli: click.Group) -> None:
         Example:
           kg pull 0192f1c3 --from bolt://kb.example.org:7687
           kg pull                      # everything
+          kg pull --from http://hub.example.org:5000/experiments/paper   (runs + contents)
         """
+        if is_hub_url(from_):
+            return hub_cli(ctx, "pull", str(from_), runs, token)
         source = _neo4j(from_)
         try:
             if source.uri == ctx.writable.uri:

@@ -22,27 +22,69 @@ def register(cli: click.Group) -> None:
     @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
                   help="Port to listen on (0: any free port).")
     @click.option("-b", "--browser", is_flag=True, help="Open the runs page in a web browser.")
+    @click.option("--add-user", metavar="NAME", default=None,
+                  help="Create hub user NAME (or renew their token), print the token, and exit.")
+    @click.option("--grant", nargs=2, metavar="USER EXPERIMENT", default=None,
+                  help="Let USER read and write EXPERIMENT on the hub, and exit.")
+    @click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None,
+                  help="A file holding one token that may read and write every experiment.")
+    @click.option("--open", "open_", is_flag=True,
+                  help="Hub without tokens: anyone who reaches the server may read and write (trusted networks only).")
+    @click.option("--max-body", type=click.IntRange(1), default=None, metavar="BYTES",
+                  help="Largest request body the hub accepts (default: 256 MiB).")
     @pass_ctx
-    def serve_cmd(ctx: Ctx, store: str | None, host: str, port: int, browser: bool) -> None:
+    def serve_cmd(ctx: Ctx, store: str | None, host: str, port: int, browser: bool, add_user: str | None,
+                  grant: tuple[str, str] | None, token_file: str | None, open_: bool, max_body: int | None) -> None:
         """Serve a web view of the store: runs and trials, their task trees, files,
         history, diffs, lineage graphs and engine workflows.
 
         Every page has its own URL; all are read-only (GET). Stop with Ctrl+C.
         Needs Flask: pip install 'provkg[web]'.
 
+        The server is also a collaboration hub: `kg push --to URL/experiments/NAME`
+        and `kg pull --from ...` move runs with their file contents. Hub requests need
+        a user's token (--add-user) or the --token-file token, unless --open.
+
         \b
         Example:
           kg serve -b
           kg serve --store other.db --port 8080
           kg serve --port 0        (any free port; the URL is printed)
+          kg serve --add-user alice          (prints alice's token)
+          kg serve --grant bob paper-2026    (bob may read and write alice's experiment)
+          kg serve --host 0.0.0.0 --port 8080
         """
+        from kg.config import store_uri
+
+        if add_user or grant:
+            from kg.stores import open_store
+            from kg.web._users import add_user as add, grant as allow, users_file
+
+            uri = store_uri(store or ctx.store_uri)
+            open_store(uri).close()  # the hub's store exists from its first user on
+            path = users_file(uri)
+            if add_user:
+                click.echo(add(path, add_user))
+                click.echo(f"kg serve: user {add_user} added to {path}; give them the token above "
+                           f"(they set KG_TOKEN to it)", err=True)
+            if grant:
+                allow(path, *grant)
+                click.echo(f"kg serve: {grant[0]} may read and write experiment {grant[1]}", err=True)
+            return
+        admin_token = None
+        if token_file:
+            with open(token_file, encoding="utf-8") as fh:
+                admin_token = fh.read().strip()
+            if len(admin_token) < 16:
+                raise ConfigError(f"{token_file}: a token needs at least 16 characters")
         try:
             from werkzeug.serving import make_server
 
             from kg.web import create_app
         except ImportError as exc:
             raise ConfigError(f"kg serve needs Flask: pip install 'provkg[web]' ({exc})") from None
-        app = create_app(store or ctx.store_uri)
+        app = create_app(store or ctx.store_uri, admin_token=admin_token, open_=open_,
+                         **({"max_body": max_body} if max_body else {}))
         try:
             server = make_server(host, port, app, threaded=True)
         except OSError as exc:

@@ -258,9 +258,13 @@ def register(cli: click.Group) -> None:
                   help="Which access: its number (kg show -f), a content-hash prefix, or a time "
                        "'YYYY-MM-DD HH:MM:SS' ('B|time': content before it).")
     @click.option("-n", "--dry-run", is_flag=True, help="Say what would be restored; change nothing.")
+    @click.option("--into", metavar="DIR", default=None,
+                  help="Write below DIR, at the paths relative to the trial's directory (a pulled "
+                       "trial: always, below the current directory by default).")
     @pass_ctx
     def restore_cmd(ctx: Ctx, trial: str, skip_script: bool, skip_local: bool, skip_access: bool,
-                    file_path: str | None, target: str | None, ident: str | None, dry_run: bool) -> None:
+                    file_path: str | None, target: str | None, ident: str | None, dry_run: bool,
+                    into: str | None) -> None:
         """Restore a trial's script, local modules and files as the trial left them.
 
         The restore is recorded, and the next `kg run` is based on this trial. With -f (or
@@ -273,6 +277,7 @@ def register(cli: click.Group) -> None:
           kg restore 1 -s -l            # only the files
           kg restore 3 -f output.dat -t output_trial3.dat
           kg restore 3 -f data1.dat -i 2
+          kg restore 5 --into ./from-alice   (a pulled trial, below ./from-alice)
         """
         from kg.restore import restore_file, restore_trial
 
@@ -280,10 +285,10 @@ def register(cli: click.Group) -> None:
         if target and not (file_path or ident):
             raise InputError("-t TARGET needs -f PATH (or -i ID)")
         if file_path or ident:
-            res = restore_file(ctx.store, t, file_path, target=target, ident=ident, dry_run=dry_run)
+            res = restore_file(ctx.store, t, file_path, target=target, ident=ident, dry_run=dry_run, into=into)
         else:
             res = restore_trial(ctx.store, t, script=not skip_script, modules=not skip_local,
-                                files=not skip_access, dry_run=dry_run)
+                                files=not skip_access, dry_run=dry_run, into=into)
         _print_restore(res, dry_run)
 
     @cli.command("dataflow")

@@ -13,7 +13,7 @@ from kg.exceptions import InputError, StoreError
 from kg.model.records import Edge, Node, check_edge, check_node
 from kg.stores.base import Store
 
-__all__ = ["JsonlStore", "read_records", "encode_records"]
+__all__ = ["JsonlStore", "read_records", "parse_records", "encode_records"]
 
 
 def encode_records(nodes: Iterable[Node], edges: Iterable[Edge]) -> bytes:
@@ -60,24 +60,31 @@ def read_records(path: str | os.PathLike[str], *,
                  bad: list[str] | None = None) -> tuple[list[Node], list[Edge]]:
     """Parse a JSONL file completely; raises InputError naming the first bad line. With ``bad``
     (a list), a bad line is appended to it (its one-line reason) and skipped instead."""
-    nodes: list[Node] = []
-    edges: list[Edge] = []
     try:
         fh = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = _parse(line, lineno, str(path))
-            except InputError as exc:
-                if bad is None:
-                    raise
-                bad.append(str(exc))
-                continue
-            (nodes if isinstance(rec, Node) else edges).append(rec)  # type: ignore[arg-type]
+        return parse_records(fh, str(path), bad=bad)
+
+
+def parse_records(lines: Iterable[bytes], source: str, *,
+                  bad: list[str] | None = None) -> tuple[list[Node], list[Edge]]:
+    """The records of JSONL ``lines`` (a file, or ``data.splitlines()``), checked as `kg load`
+    checks them; errors name ``source`` and the line."""
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = _parse(line, lineno, source)
+        except InputError as exc:
+            if bad is None:
+                raise
+            bad.append(str(exc))
+            continue
+        (nodes if isinstance(rec, Node) else edges).append(rec)  # type: ignore[arg-type]
     return nodes, edges
 
 

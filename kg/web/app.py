@@ -20,7 +20,9 @@ from kg.stores import Store, is_server_uri, open_store
 from kg.web._compare import diff_page, history_page
 from kg.web._lineage import lineage_page
 from kg.web._runs import CHILD_PAGE, RunFilter, children_page, list_runs, run_page, text_of
+from kg.web._users import users_file
 from kg.web._workflows import workflow_page, workflows_page
+from kg.web.hub import WRITE_PATHS, hub_blueprint
 
 __all__ = ["create_app"]
 
@@ -47,12 +49,21 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, value))
 
 
-def create_app(store_uri: str | None = None) -> Flask:
-    """The web application over the store ``store_uri`` (None: the configured default)."""
+# Largest request body (a pushed run's records, or one content object): kg's own content limit.
+DEFAULT_MAX_BODY = content.DEFAULT_LIMIT
+
+
+def create_app(store_uri: str | None = None, *, admin_token: str | None = None, open_: bool = False,
+               max_body: int = DEFAULT_MAX_BODY) -> Flask:
+    """The web application over the store ``store_uri`` (None: the configured default).
+
+    The pages are read-only; the collaboration hub (kg.web.hub) takes pushes from users
+    with a token (``admin_token``: one token allowed everything; ``open_``: no token needed)."""
     uri = resolve_uri(store_uri)
     if uri.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"{uri}: a Redis stream is write-only; store it with `kg consume` and serve that store")
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = max_body
     # Fail now, with the CLI's one-line error, rather than on the first request.
     first = open_store(uri, create=False)
     shared: Store | None = first if is_server_uri(uri) else None
@@ -61,7 +72,7 @@ def create_app(store_uri: str | None = None) -> Flask:
 
     @app.before_request
     def _bind() -> None:
-        if request.method not in ("GET", "HEAD"):
+        if request.method not in ("GET", "HEAD") and not request.path.startswith(WRITE_PATHS):
             abort(405)
         g.kg_uri = uri
         g.kg_shared = shared
@@ -84,6 +95,7 @@ def create_app(store_uri: str | None = None) -> Flask:
         return {"version": __version__, "store_uri": _store().uri if "kg_store" in g else ""}
 
     _routes(app)
+    app.register_blueprint(hub_blueprint(_store, users_file(uri), admin_token, open_))
     _errors(app)
     return app
 
@@ -182,7 +194,7 @@ def _routes(app: Flask) -> None:
 
 def _errors(app: Flask) -> None:
     def page(code: int, title: str, message: str) -> tuple[Any, int]:
-        if request.path.endswith(".json") or request.path.startswith("/api/"):
+        if request.path.endswith(".json") or request.path.startswith(("/api/", *WRITE_PATHS)):
             return jsonify({"error": message, "status": code}), code
         return render_template("error.html", code=code, title=title, message=message), code
 

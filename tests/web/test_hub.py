@@ -1,0 +1,237 @@
+"""The collaboration hub, end to end with real processes: a `kg serve` hub, and collaborators
+with their own KG_HOME pushing and pulling through it with `kg push` / `kg pull`."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytest.importorskip("flask")
+requests = pytest.importorskip("requests")
+
+# Reads a file, writes text and binary files, one in a subdirectory.
+SCRIPT = """
+import os
+data = open("in.txt").read()
+os.makedirs("sub", exist_ok=True)
+with open("sub/upper.txt", "w") as f:
+    f.write(data.upper())
+with open("out.bin", "wb") as f:
+    f.write(bytes(range(256)) * 40 + os.environ.get("SALT", "").encode())
+"""
+
+
+@dataclass
+class Hub:
+    url: str
+    store: Path
+    env: dict[str, str]
+    tokens: dict[str, str]
+
+    def exp(self, name: str) -> str:
+        return f"{self.url}experiments/{name}"
+
+
+def _env(home: Path, token: str | None = None) -> dict[str, str]:
+    env = {**os.environ, "KG_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env.pop("KG_STORE", None)
+    env.pop("KG_TOKEN", None)
+    if token:
+        env["KG_TOKEN"] = token
+    return env
+
+
+def kg(env: dict[str, str], cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "kg", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                         timeout=300)
+    if ok:
+        assert out.returncode == 0, f"kg {' '.join(args)} failed:\n{out.stderr}"
+    return out
+
+
+def _error_line(out: subprocess.CompletedProcess[str]) -> str:
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kg: error: "), out.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    base = tmp_path_factory.mktemp("hub")
+    env = _env(base / ".kg")
+    store = base / "hub.db"
+    tokens = {u: kg(env, base, "serve", "--store", str(store), "--add-user", u).stdout.strip()
+              for u in ("alice", "bob")}
+    admin = base / "admin.token"
+    admin.write_text("the-team-token-from-a-file\n")
+    log = base / "serve.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--store", str(store), "--port", "0",
+                                 "--max-body", str(4 * 1024 * 1024),
+                                 "--token-file", str(admin)], cwd=base, env=env, stderr=err)
+    try:
+        deadline = time.monotonic() + 60
+        found = None
+        while found is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", log.read_text())
+        assert found, f"kg serve did not start: {log.read_text()}"
+        yield Hub(found.group(1), store, env, {**tokens, "admin": "the-team-token-from-a-file"})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _collaborator(root: Path, name: str, token: str | None) -> tuple[dict[str, str], Path]:
+    work = root / name
+    work.mkdir()
+    return _env(root / f"{name}-home", token), work
+
+
+def _captured(tmp_path: Path, token: str, salt: str = "") -> tuple[dict[str, str], Path]:
+    env, work = _collaborator(tmp_path, "alice", token)
+    (work / "in.txt").write_text("hello hub\n")
+    (work / "s.py").write_text(SCRIPT)
+    kg({**env, "SALT": salt}, work, "run", "s.py")
+    return env, work
+
+
+def _counts(line: str) -> tuple[int, int]:
+    m = re.search(r"(\d+) runs \(\d+ records\) and (\d+) contents", line)
+    assert m, line
+    return int(m.group(1)), int(m.group(2))
+
+
+FILES = ("in.txt", "s.py", "sub/upper.txt", "out.bin")
+
+
+def test_pull_then_restore_brings_every_file_back_byte_identical(hub: Hub, tmp_path: Path) -> None:
+    a_env, a_work = _captured(tmp_path, hub.tokens["alice"])
+    url = hub.exp("paper")
+    first = kg(a_env, a_work, "push", "--to", url).stderr
+    assert _counts(first) == (1, 4), first  # the script, its input and its two outputs
+    # The hub keeps the experiment as PROV: a collection that had the run as member, owned by alice.
+    info = requests.get(url, headers={"Authorization": f"Bearer {hub.tokens['alice']}"}, timeout=30).json()
+    assert info["owner"] == "alice" and len(info["runs"]) == 1
+
+    b_env, b_work = _collaborator(tmp_path, "bob-as-alice", hub.tokens["alice"])
+    pulled = kg(b_env, b_work, "pull", "--from", url).stderr
+    assert _counts(pulled) == (1, 4), pulled
+    # The same graph on both sides: a compact activity's PROV is not stored a second time, exploded.
+    assert kg(b_env, b_work, "info").stdout.split()[-2:] == kg(a_env, a_work, "info").stdout.split()[-2:]
+    kg(b_env, b_work, "restore", "1")
+    for rel in FILES:
+        assert (b_work / rel).read_bytes() == (a_work / rel).read_bytes(), rel
+
+    # Again: nothing travels either way.
+    assert _counts(kg(a_env, a_work, "push", "--to", url).stderr) == (0, 0)
+    assert _counts(kg(b_env, b_work, "pull", "--from", url).stderr) == (0, 0)
+
+    # A second trial: only its new content (out.bin changed; the rest is on the hub) travels.
+    kg({**a_env, "SALT": "2"}, a_work, "run", "s.py")
+    assert _counts(kg(a_env, a_work, "push", "--to", url).stderr) == (1, 1)
+    assert _counts(kg(b_env, b_work, "pull", "--from", url).stderr) == (1, 1)
+
+
+def test_without_a_valid_token_nothing_is_written_or_read(hub: Hub, tmp_path: Path) -> None:
+    a_env, a_work = _captured(tmp_path, "")
+    for env in (a_env, {**a_env, "KG_TOKEN": "not-a-token"}):
+        line = _error_line(kg(env, a_work, "push", "--to", hub.exp("anon"), ok=False))
+        assert "valid token" in line
+        line = _error_line(kg(env, a_work, "pull", "--from", hub.exp("anon"), ok=False))
+        assert "valid token" in line
+    resp = requests.get(hub.exp("anon"), headers={"Authorization": f"Bearer {hub.tokens['alice']}"}, timeout=30)
+    assert resp.status_code == 404  # the refused push created nothing
+    resp = requests.put(f"{hub.url}hub/content/{'0' * 64}", data=b"x", timeout=30)
+    assert resp.status_code == 401
+
+
+def test_a_user_reads_and_writes_only_experiments_they_own_or_were_granted(hub: Hub, tmp_path: Path) -> None:
+    a_env, a_work = _captured(tmp_path, hub.tokens["alice"], salt="private")
+    url = hub.exp("alice-private")
+    kg(a_env, a_work, "push", "--to", url)
+    bob_env, bob_work = _collaborator(tmp_path, "bob", hub.tokens["bob"])
+    assert "may not read" in _error_line(kg(bob_env, bob_work, "pull", "--from", url, ok=False))
+    # Bob pushing alice's run (here from alice's store, with his token): to her experiment, or
+    # into one of his own that would overwrite it, is refused.
+    as_bob = {**a_env, "KG_TOKEN": hub.tokens["bob"]}
+    assert "may not" in _error_line(kg(as_bob, a_work, "push", "--to", url, ok=False))
+    assert "may not write" in _error_line(kg(as_bob, a_work, "push", "--to", hub.exp("bobs"), ok=False))
+    listed = requests.get(f"{hub.url}experiments", headers={"Authorization": f"Bearer {hub.tokens['bob']}"},
+                          timeout=30).json()
+    assert "alice-private" not in {e["name"] for e in listed}
+
+    # The --token-file token reads every experiment.
+    admin_env, admin_work = _collaborator(tmp_path, "admin", hub.tokens["admin"])
+    assert _counts(kg(admin_env, admin_work, "pull", "--from", url).stderr) == (1, 4)
+
+    kg(hub.env, hub.store.parent, "serve", "--store", str(hub.store), "--grant", "bob", "alice-private")
+    assert _counts(kg(bob_env, bob_work, "pull", "--from", url).stderr) == (1, 4)
+    kg(bob_env, bob_work, "restore", "1")
+    assert (bob_work / "out.bin").read_bytes() == (a_work / "out.bin").read_bytes()
+    # Bob's own trial on alice's files shares their versions; it goes into his own experiment.
+    kg(bob_env, bob_work, "run", "s.py")
+    assert _counts(kg(bob_env, bob_work, "push", "2", "--to", hub.exp("bobs-own")).stderr)[0] == 1
+
+
+def _crafted(hub: Hub, tmp_path: Path, name: str, replace: str) -> tuple[dict[str, str], Path]:
+    """A trial whose out.bin access claims the path ``replace``, pushed by alice to ``name`` and
+    pulled by a fresh collaborator (its own run id, so the genuine trial is left alone)."""
+    a_env, a_work = _captured(tmp_path, hub.tokens["alice"], salt=name)
+    kg(a_env, a_work, "push", "--to", hub.exp(name + "-src"))
+    auth = {"Authorization": f"Bearer {hub.tokens['alice']}"}
+    body = requests.get(hub.exp(name + "-src") + "/runs.jsonl", headers=auth, timeout=30).text
+    run_id = json.loads(kg(a_env, a_work, "list", "--format", "json").stdout)[0]["id"]
+    body = body.replace(run_id, run_id[:-6] + "ffffff").replace(json.dumps(str(a_work / "out.bin")),
+                                                                json.dumps(replace))
+    resp = requests.post(hub.exp(name) + "/runs", data=body.encode(), headers=auth, timeout=30)
+    assert resp.status_code == 201, resp.text
+    c_env, c_work = _collaborator(tmp_path, "carol", hub.tokens["alice"])
+    kg(c_env, c_work, "pull", "--from", hub.exp(name))
+    return c_env, c_work
+
+
+@pytest.mark.parametrize("path", ["../x", "/tmp/kg-hub-escape-x"])
+def test_restore_refuses_a_pulled_path_outside_the_restore_directory(hub: Hub, tmp_path: Path, path: str) -> None:
+    name = "escape-rel" if path.startswith("..") else "escape-abs"
+    c_env, c_work = _crafted(hub, tmp_path, name, path)
+    line = _error_line(kg(c_env, c_work, "restore", "1", ok=False))
+    assert "refusing to restore" in line and path in line
+    assert not (tmp_path / "x").exists() and not os.path.exists("/tmp/kg-hub-escape-x")
+    assert list(c_work.iterdir()) == []  # refused before anything was written
+
+
+def test_restore_refuses_a_symlink_on_the_way(hub: Hub, tmp_path: Path) -> None:
+    a_env, a_work = _captured(tmp_path, hub.tokens["alice"], salt="link")
+    kg(a_env, a_work, "push", "--to", hub.exp("links"))
+    c_env, c_work = _collaborator(tmp_path, "carol", hub.tokens["alice"])
+    kg(c_env, c_work, "pull", "--from", hub.exp("links"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (c_work / "sub").symlink_to(elsewhere)
+    line = _error_line(kg(c_env, c_work, "restore", "1", ok=False))
+    assert "symbolic link" in line
+    assert list(elsewhere.iterdir()) == []
+    # --into names another directory: there it is restored whole.
+    kg(c_env, c_work, "restore", "1", "--into", str(tmp_path / "copy"))
+    assert (tmp_path / "copy" / "sub" / "upper.txt").read_text() == "HELLO HUB\n"
+
+
+def test_the_body_limit_refuses_a_larger_content(hub: Hub) -> None:
+    data = b"x" * (4 * 1024 * 1024 + 1)
+    import hashlib
+
+    resp = requests.put(f"{hub.url}hub/content/{hashlib.sha256(data).hexdigest()}", data=data,
+                        headers={"Authorization": f"Bearer {hub.tokens['alice']}"}, timeout=60)
+    assert resp.status_code == 413
