@@ -20,7 +20,8 @@ from kg.model.records import Edge, Node
 from kg.model.terms import TOP_LEVEL_KINDS
 from kg.stores import Store
 
-__all__ = ["HubReport", "is_hub_url", "push_runs", "pull_runs", "hub_cli", "content_hashes", "compact", "PULLED_FROM"]
+__all__ = ["HubReport", "is_hub_url", "push_runs", "pull_runs", "hub_cli", "content_hashes", "compact", "PULLED_FROM",
+           "annotate_experiment", "experiment_annotations"]
 
 # Set on a pulled run: `kg restore` then writes its files below the current directory only.
 PULLED_FROM = "pulled_from"
@@ -132,6 +133,33 @@ def _key(e: Edge) -> tuple[str, str, str, str]:
     return e.src, e.rel, e.dst, str(e.props.get("role") or "")
 
 
+def _state(listed: dict[str, Any]) -> tuple[Any, int]:
+    """What says a run changed since it last travelled: its status (pushed while running, then
+    finished) and its annotations (a collaborator's note is added to a finished run)."""
+    return listed.get("status"), int(listed.get("annotations") or 0)
+
+
+def _local_state(store: Store, run: Node) -> tuple[Any, int]:
+    from kg.annotations import run_annotations
+
+    return run.props.get("status"), len(run_annotations(store, run.id))
+
+
+def annotate_experiment(url: str, text: str, token: str | None = None) -> dict[str, Any]:
+    """Write a note on the hub experiment ``url`` as the token's user; the note's props."""
+    hub = _Hub(url, token)
+    return hub.call("POST", f"/experiments/{hub.name}/annotations", json={"text": text}).json()  # type: ignore[no-any-return]
+
+
+def experiment_annotations(url: str, token: str | None = None) -> list[dict[str, Any]]:
+    """The notes on the hub experiment ``url`` itself (those on its runs travel with them)."""
+    hub = _Hub(url, token)
+    exp = hub.experiment()
+    if exp is None:
+        raise NotFound(f"hub {hub.base} has no experiment {hub.name!r}")
+    return list(exp.get("annotations") or [])
+
+
 def push_runs(store: Store, url: str, runs: list[str], token: str | None = None) -> HubReport:
     """Push the named runs (all when empty) and the contents they reference into the experiment."""
     from kg.stores.jsonl import encode_records
@@ -140,11 +168,11 @@ def push_runs(store: Store, url: str, runs: list[str], token: str | None = None)
     exp = hub.experiment()
     # A run the hub has with the same status is skipped; one pushed while it was still
     # running is pushed again once finished (records are upserts: nothing is doubled).
-    there = {r["id"]: r.get("status") for r in exp["runs"]} if exp else {}
+    there = {r["id"]: _state(r) for r in exp["runs"]} if exp else {}
     chosen = [store.resolve_run(r) for r in runs] if runs else store.runs()
     report = HubReport()
     for run in chosen:
-        if run.id in there and there[run.id] == run.props.get("status"):
+        if there.get(run.id) == _local_state(store, run):
             report.skipped += 1
             continue
         it_nodes, it_edges = store.run_records([run.id])
@@ -171,13 +199,13 @@ def pull_runs(store: Store, url: str, runs: list[str], token: str | None = None)
     exp = hub.experiment()
     if exp is None:
         raise NotFound(f"hub {hub.base} has no experiment {hub.name!r}")
-    listed = {r["id"]: r.get("status") for r in exp["runs"]}
+    listed = {r["id"]: _state(r) for r in exp["runs"]}
     wanted = [r for r in listed if not runs or r in runs or any(r.startswith(p) for p in runs)]
     if runs and not wanted:
         raise NotFound(f"experiment {hub.name!r} has none of the runs {', '.join(runs)}")
     report = HubReport()
     here = store.get_nodes(wanted)
-    fresh = [r for r in wanted if r not in here or here[r].props.get("status") != listed[r]]
+    fresh = [r for r in wanted if r not in here or _local_state(store, here[r]) != listed[r]]
     report.skipped = len(wanted) - len(fresh)
     if not fresh:
         return report
@@ -186,7 +214,7 @@ def pull_runs(store: Store, url: str, runs: list[str], token: str | None = None)
     lacking = [s for s in content_hashes(nodes) if not content.has(s)]
     there = set(lacking) - set(hub.missing(lacking))
     for sha in sorted(there):
-        data = hub.call("GET", f"/hub/content/{sha}").content
+        data = hub.call("GET", f"/hub/content/{sha}", params={"experiment": hub.name}).content
         if content.hash_bytes(data) != sha:
             raise StoreError(f"hub {hub.base} sent corrupt content for {sha[:12]} (hash mismatch)")
         content.put_bytes(data)

@@ -60,6 +60,19 @@ def _brief(values: Any, limit: int = 60) -> str:
     return out if len(out) <= limit else out[:limit - 1] + "…"
 
 
+def _show_notes(store: Store, run: Node) -> None:
+    """The annotations on the run and on anything in it (`kg annotate`), oldest first."""
+    from kg.annotations import run_annotations
+
+    notes = run_annotations(store, run.id)
+    if notes:
+        click.echo(f"  notes    {len(notes)}")
+    for n in notes:
+        p = n.props
+        about = "" if p.get("target") == run.id else f" (on {p.get('target')})"
+        click.echo(f"    {fmt_time(p.get('created'))}  {p.get('author')}{about}: {p.get('text')}")
+
+
 def render_run(ctx: Ctx, run: Node, flags: dict[str, Any]) -> None:
     """The default `kg show`: header, then the task tree with inputs, outputs, status, duration."""
     p = run.props
@@ -125,6 +138,7 @@ def register(cli: click.Group) -> None:
         """
         node = ctx.store.resolve_run(run)
         SHOW_RENDERERS.get(node.kind, render_run)(ctx, node, flags)
+        _show_notes(ctx.store, node)
 
     @cli.command("lineage")
     @click.argument("node_id")

@@ -24,8 +24,11 @@ def register(cli: click.Group) -> None:
     @click.option("-b", "--browser", is_flag=True, help="Open the runs page in a web browser.")
     @click.option("--add-user", metavar="NAME", default=None,
                   help="Create hub user NAME (or renew their token), print the token, and exit.")
-    @click.option("--grant", nargs=2, metavar="USER EXPERIMENT", default=None,
-                  help="Let USER read and write EXPERIMENT on the hub, and exit.")
+    @click.option("--grant", nargs=2, metavar="USER|@GROUP EXPERIMENT", default=None,
+                  help="Let USER (or every member of GROUP) read and write EXPERIMENT on the hub, and exit.")
+    @click.option("--read-only", is_flag=True, help="With --grant: read (pull, view) but not write.")
+    @click.option("--group", nargs=2, metavar="GROUP USER", default=None,
+                  help="Put USER in GROUP (created on first use), and exit.")
     @click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None,
                   help="A file holding one token that may read and write every experiment.")
     @click.option("--open", "open_", is_flag=True,
@@ -34,7 +37,8 @@ def register(cli: click.Group) -> None:
                   help="Largest request body the hub accepts (default: 256 MiB).")
     @pass_ctx
     def serve_cmd(ctx: Ctx, store: str | None, host: str, port: int, browser: bool, add_user: str | None,
-                  grant: tuple[str, str] | None, token_file: str | None, open_: bool, max_body: int | None) -> None:
+                  grant: tuple[str, str] | None, read_only: bool, group: tuple[str, str] | None,
+                  token_file: str | None, open_: bool, max_body: int | None) -> None:
         """Serve a web view of the store: runs and trials, their task trees, files,
         history, diffs, lineage graphs and engine workflows.
 
@@ -52,13 +56,14 @@ def register(cli: click.Group) -> None:
           kg serve --port 0        (any free port; the URL is printed)
           kg serve --add-user alice          (prints alice's token)
           kg serve --grant bob paper-2026    (bob may read and write alice's experiment)
+          kg serve --group lab carol && kg serve --grant @lab paper-2026 --read-only
           kg serve --host 0.0.0.0 --port 8080
         """
         from kg.config import store_uri
 
-        if add_user or grant:
+        if add_user or grant or group:
             from kg.stores import open_store
-            from kg.web._users import add_user as add, grant as allow, users_file
+            from kg.web._users import add_to_group, add_user as add, grant as allow, users_file
 
             uri = store_uri(store or ctx.store_uri)
             open_store(uri).close()  # the hub's store exists from its first user on
@@ -67,9 +72,14 @@ def register(cli: click.Group) -> None:
                 click.echo(add(path, add_user))
                 click.echo(f"kg serve: user {add_user} added to {path}; give them the token above "
                            f"(they set KG_TOKEN to it)", err=True)
+            if group:
+                add_to_group(path, *group)
+                click.echo(f"kg serve: {group[1]} is in group {group[0]}", err=True)
             if grant:
-                allow(path, *grant)
-                click.echo(f"kg serve: {grant[0]} may read and write experiment {grant[1]}", err=True)
+                mode = "read" if read_only else "write"
+                allow(path, grant[0], grant[1], mode)
+                what = "read" if read_only else "read and write"
+                click.echo(f"kg serve: {grant[0]} may {what} experiment {grant[1]}", err=True)
             return
         admin_token = None
         if token_file:

@@ -53,6 +53,7 @@ class Kind(str, Enum):
     DEFINITION = "Definition"    # a function/class/global defined in a script
     ENVIRONMENT = "Environment"  # an environment attribute
     CAMPAIGN = "Campaign"        # a collection of runs
+    ANNOTATION = "Annotation"    # a person's note on a run, trial or any node (kg annotate)
     WORKFLOW = "Workflow"        # a persistent engine workflow (state)
     TOKEN = "Token"              # an object moving through a workflow (one version)
     PLAN = "Plan"

@@ -17,8 +17,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request, send_file
 
 from kg import content
+from kg.annotations import annotation_records, annotations_of, run_annotations
 from kg.exceptions import InputError
-from kg.hub_client import compact
+from kg.hub_client import compact, content_hashes
 from kg.model.records import Edge, Node, edge, node
 from kg.model.terms import TOP_LEVEL_KINDS, Kind, ProvClass, Relation
 from kg.stores import Store
@@ -59,9 +60,8 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
         check_name(name, "experiment name")
         return store().get_node(experiment_id(name))
 
-    def may(u: User, exp: Node) -> bool:
-        # Owners and grantees read and write; there is no read-only grant yet.
-        return u.admin or exp.props.get("owner") == u.name or exp.props.get("name") in u.grants
+    def may(u: User, exp: Node, write: bool = False) -> bool:
+        return u.may(str(exp.props.get("name")), exp.props.get("owner"), write)
 
     def readable(name: str) -> Node:
         u = user()
@@ -79,10 +79,27 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
         return sorted((found[i] for i in ids if i in found), key=lambda n: (n.props.get("seq") or 0, n.id))
 
     def summary(exp: Node) -> dict[str, Any]:
+        # ``annotations`` per run: a push or pull compares it with its own count (and the status)
+        # to know whether a run changed since it last travelled.
+        s = store()
         return {"name": exp.props.get("name"), "owner": exp.props.get("owner"),
                 "runs": [{"id": r.id, "kind": r.kind, "name": r.props.get("name"),
-                          "status": r.props.get("status"), "seq": r.props.get("seq")}
-                         for r in members(exp.id)]}
+                          "status": r.props.get("status"), "seq": r.props.get("seq"),
+                          "annotations": len(run_annotations(s, r.id))}
+                         for r in members(exp.id)],
+                "annotations": [{"id": n.id, **n.props} for n in annotations_of(s, [exp.id])]}
+
+    hashes_seen: dict[tuple[str, ...], frozenset[str]] = {}
+
+    def experiment_hashes(exp: Node) -> frozenset[str]:
+        """The content hashes the experiment's runs name, kept while its runs stay as they are."""
+        runs = members(exp.id)
+        key = (exp.id, *(f"{r.id}:{r.props.get('status')}" for r in runs))
+        if key not in hashes_seen:
+            if len(hashes_seen) > 64:
+                hashes_seen.clear()
+            hashes_seen[key] = frozenset(content_hashes(store().run_records([r.id for r in runs])[0]))
+        return hashes_seen[key]
 
     @bp.get("/experiments")
     def list_experiments() -> Response:
@@ -109,13 +126,14 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
     def push_runs(name: str) -> tuple[Response, int]:
         u = user()
         exp = experiment(name)
-        if exp is not None and not may(u, exp):
+        if exp is not None and not may(u, exp, write=True):
             abort(403, f"user {u.name!r} may not write experiment {name!r}")
         nodes, edges = parse_records(request.get_data().splitlines(), f"experiment {name} push")
         runs = [n for n in nodes if n.kind in TOP_LEVEL_KINDS]
         if not runs:
             raise InputError("the pushed records hold no run (a Trial or Run node)")
         _check_records(store(), u, nodes, edges, {r.id for r in runs}, may)
+        nodes = _stamp_annotations(store(), nodes, u.name)
         now = time.time()
         eid = experiment_id(name)
         if exp is None:
@@ -126,6 +144,24 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
         store().write(nodes, edges)  # one transaction: the runs and their membership, or nothing
         return jsonify({"experiment": name, "runs": [r.id for r in runs], "nodes": len(nodes),
                         "edges": len(edges), "created": exp is None}), 201
+
+    @bp.post("/experiments/<name>/annotations")
+    def annotate_experiment(name: str) -> tuple[Response, int]:
+        u = user()
+        exp = experiment(name)
+        if exp is None:
+            abort(404, f"no experiment {name!r}")
+        if not may(u, exp, write=True):
+            abort(403, f"user {u.name!r} may not write experiment {name!r}")
+        body = request.get_json(silent=True)
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            abort(400, 'send {"text": "..."}')
+        # The hub's user is the author: a note on the hub cannot be made in another's name.
+        note, nodes, edges = annotation_records(exp, text, u.name)
+        note.props["pushed_by"] = u.name
+        store().write(nodes, edges)
+        return jsonify({"id": note.id, **note.props}), 201
 
     @bp.post("/hub/content/missing")
     def missing() -> Response:
@@ -138,8 +174,16 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
 
     @bp.route("/hub/content/<sha>", methods=["GET", "HEAD"])
     def get_content(sha: str) -> Response:
-        user()
+        # A content is read through an experiment the user may read, and only if one of its
+        # runs names it: a hash alone (seen in a log, guessed from a known file) opens nothing.
+        u = user()
         path = content.object_path(sha)
+        name = request.args.get("experiment", "")
+        if not u.admin:
+            if not name:
+                abort(403, "name the experiment the content belongs to (?experiment=NAME)")
+            if sha not in experiment_hashes(readable(name)):
+                abort(404, f"experiment {name!r} has no content {sha[:12]}")
         if not path.exists():
             abort(404, f"content {sha[:12]} is not on this hub")
         return send_file(path, mimetype="application/octet-stream", conditional=False, etag=False)
@@ -158,8 +202,23 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
     return bp
 
 
+def _stamp_annotations(s: Store, nodes: list[Node], user: str) -> list[Node]:
+    """New annotations get ``pushed_by`` (the hub's user: who vouches for them, whatever
+    ``author`` says); one the hub has already is kept as the hub has it (notes are not edited)."""
+    notes = [n.id for n in nodes if n.kind == Kind.ANNOTATION.value]
+    if not notes:
+        return nodes
+    there = s.get_nodes(notes)
+    out = []
+    for n in nodes:
+        if n.kind == Kind.ANNOTATION.value:
+            n = there.get(n.id) or Node(n.id, n.cls, n.kind, {**n.props, "pushed_by": user})
+        out.append(n)
+    return out
+
+
 def _check_records(s: Store, u: User, nodes: list[Node], edges: list[Edge], runs: set[str],
-                   may: Callable[[User, Node], bool]) -> None:
+                   may: Callable[[User, Node, bool], bool]) -> None:
     """Refuse a push that would forge an experiment or its owner, or change a run of an
     experiment the user may not write (records carry their run in ``run``)."""
     for n in nodes:
@@ -174,6 +233,6 @@ def _check_records(s: Store, u: User, nodes: list[Node], edges: list[Edge], runs
     for rid in touched:
         for m in s.find_edges(dst=rid, rel=Relation.HAD_MEMBER.value):
             exp = s.get_node(m.src)
-            if exp is not None and m.src.startswith(EXPERIMENT_PREFIX) and not may(u, exp):
+            if exp is not None and m.src.startswith(EXPERIMENT_PREFIX) and not may(u, exp, True):
                 abort(403, f"run {rid} belongs to experiment {exp.props.get('name')!r}, "
                            f"which user {u.name!r} may not write")

@@ -90,7 +90,7 @@ def _every_kind() -> tuple[list[Node], list[Edge]]:
         ("env:PATH", E, k.ENVIRONMENT), ("campaign:c", E, k.CAMPAIGN), ("wf:1", E, k.WORKFLOW),
         ("token:1@1", E, k.TOKEN), ("token:1@2", E, k.TOKEN), ("plan:p", E, k.PLAN),
         ("host:h", G, k.HOST), ("worker:w", G, k.WORKER), ("agent:bob", G, k.PERSON),
-        ("agent:sw", G, k.SOFTWARE_AGENT), ("value:alt", E, k.VALUE),
+        ("agent:sw", G, k.SOFTWARE_AGENT), ("value:alt", E, k.VALUE), ("annotation:1", E, k.ANNOTATION),
     ]
     nodes = [node(i, c, kd, run=r, name=i.split(":")[0]) for i, c, kd in spec]
     nodes[0] = node(r, A, k.RUN, run=r, name="every kind", started=T0 + 100, ended=T0 + 101, seq=2,
@@ -116,6 +116,8 @@ def _every_kind() -> tuple[list[Node], list[Edge]]:
         edge(R.USED, "restore:1", f"value:{HOSTILE}", role=HOSTILE, run=r),
         edge(R.WAS_ASSOCIATED_WITH, "cb:1", "host:h", run=r),
         edge(R.USED, "wfrun:1", "def:f", run=r),
+        edge(R.WAS_INFLUENCED_BY, "annotation:1", "task:1", role="annotates", run=r),
+        edge(R.WAS_ATTRIBUTED_TO, "annotation:1", "agent:bob", role="author", run=r),
     ]
     return nodes, edges
 

@@ -235,3 +235,79 @@ def test_the_body_limit_refuses_a_larger_content(hub: Hub) -> None:
     resp = requests.put(f"{hub.url}hub/content/{hashlib.sha256(data).hexdigest()}", data=data,
                         headers={"Authorization": f"Bearer {hub.tokens['alice']}"}, timeout=60)
     assert resp.status_code == 413
+
+
+def _auth(hub: Hub, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {hub.tokens[user]}"}
+
+
+def test_a_collaborators_annotation_travels_back_and_is_prov(hub: Hub, tmp_path: Path) -> None:
+    a_env, a_work = _captured(tmp_path, hub.tokens["alice"], salt="notes")
+    url = hub.exp("notes")
+    kg(a_env, a_work, "push", "--to", url)
+    kg(hub.env, hub.store.parent, "serve", "--store", str(hub.store), "--grant", "bob", "notes")
+    b_env, b_work = _collaborator(tmp_path, "bob", hub.tokens["bob"])
+    kg(b_env, b_work, "pull", "--from", url)
+    note_id = kg({**b_env, "KG_USER": "bob@laptop"}, b_work, "annotate", "1", "out.bin looks <b>wrong</b>").stdout.strip()
+    assert note_id.startswith("annotation:")
+    # Only the annotated run travels again, and no content.
+    assert _counts(kg(b_env, b_work, "push", "--to", url).stderr) == (1, 0)
+    assert _counts(kg(a_env, a_work, "pull", "--from", url).stderr) == (1, 0)
+    notes = json.loads(kg(a_env, a_work, "annotations", "1", "-F", "json").stdout)
+    assert [(n["id"], n["author"], n["pushed_by"], n["text"]) for n in notes] == \
+        [(note_id, "bob@laptop", "bob", "out.bin looks <b>wrong</b>")]
+    assert "bob@laptop: out.bin looks <b>wrong</b>" in kg(a_env, a_work, "show", "1").stdout
+    # PROV in the graph: an entity attributed to its author, influenced by the trial.
+    doc = json.loads(kg(a_env, a_work, "export", "1", "-F", "provjson").stdout)
+    run_id = json.loads(kg(a_env, a_work, "list", "-F", "json").stdout)[0]["id"]
+    assert any(r["prov:influencee"] == f"id:{note_id}" and r["prov:influencer"] == f"id:{run_id}"
+               for r in doc["wasInfluencedBy"].values())
+    assert any(r["prov:entity"] == f"id:{note_id}" and r["prov:agent"] == "id:agent:person:bob@laptop"
+               for r in doc["wasAttributedTo"].values())
+    # Nothing changed since: nothing travels either way.
+    assert _counts(kg(a_env, a_work, "push", "--to", url).stderr) == (0, 0)
+    assert _counts(kg(b_env, b_work, "pull", "--from", url).stderr) == (0, 0)
+
+    # A note on the experiment itself is written by the hub, in the token's user's name.
+    kg(b_env, b_work, "annotate", url, "rerun with seed 2")
+    listed = json.loads(kg(a_env, a_work, "annotations", url, "-F", "json").stdout)
+    assert [(n["author"], n["text"]) for n in listed] == [("bob", "rerun with seed 2")]
+
+
+def test_read_only_grants_and_groups(hub: Hub, tmp_path: Path) -> None:
+    a_env, a_work = _captured(tmp_path, hub.tokens["alice"], salt="groups")
+    url = hub.exp("lab-results")
+    kg(a_env, a_work, "push", "--to", url)
+    serve = ("serve", "--store", str(hub.store))
+    token = kg(hub.env, hub.store.parent, *serve, "--add-user", "carol").stdout.strip()
+    kg(hub.env, hub.store.parent, *serve, "--group", "lab", "carol")
+    kg(hub.env, hub.store.parent, *serve, "--grant", "@lab", "lab-results", "--read-only")
+    c_env, c_work = _collaborator(tmp_path, "carol", token)
+    assert _counts(kg(c_env, c_work, "pull", "--from", url).stderr) == (1, 4)
+    kg(c_env, c_work, "annotate", "1", "read-only readers keep their notes at home")
+    assert "may not write" in _error_line(kg(c_env, c_work, "push", "--to", url, ok=False))
+    assert "may not write" in _error_line(kg(c_env, c_work, "annotate", url, "no", ok=False))
+    # A write grant to the user adds to the group's read grant.
+    kg(hub.env, hub.store.parent, *serve, "--grant", "carol", "lab-results")
+    assert _counts(kg(c_env, c_work, "push", "--to", url).stderr) == (1, 0)
+
+
+def test_content_is_read_only_through_a_readable_experiment_that_names_it(hub: Hub, tmp_path: Path) -> None:
+    a_env, a_work = _captured(tmp_path, hub.tokens["alice"], salt="secret content")
+    kg(a_env, a_work, "push", "--to", hub.exp("sealed"))
+    import hashlib
+
+    sha = hashlib.sha256((a_work / "out.bin").read_bytes()).hexdigest()
+    get = f"{hub.url}hub/content/{sha}"
+    assert requests.get(get, headers=_auth(hub, "alice"), params={"experiment": "sealed"}, timeout=30).content == \
+        (a_work / "out.bin").read_bytes()
+    assert requests.get(get, headers=_auth(hub, "bob"), timeout=30).status_code == 403
+    assert requests.get(get, headers=_auth(hub, "bob"), params={"experiment": "sealed"}, timeout=30).status_code == 403
+    # Bob's own experiment does not name it: a hash alone opens nothing.
+    b_env, b_work = _collaborator(tmp_path, "bob", hub.tokens["bob"])
+    (b_work / "in.txt").write_text("bob's\n")
+    (b_work / "s.py").write_text(SCRIPT)
+    kg(b_env, b_work, "run", "s.py")
+    kg(b_env, b_work, "push", "--to", hub.exp("bobs-sealed"))
+    assert requests.get(get, headers=_auth(hub, "bob"), params={"experiment": "bobs-sealed"},
+                        timeout=30).status_code == 404

@@ -46,6 +46,7 @@ is_script(X) :- node(X, entity, 'Script').
 is_definition(X) :- node(X, entity, 'Definition').
 is_environment(X) :- node(X, entity, 'Environment').
 is_campaign(X) :- node(X, entity, 'Campaign').
+is_annotation(X) :- node(X, entity, 'Annotation').
 is_workflow(X) :- node(X, entity, 'Workflow').
 is_token(X) :- node(X, entity, 'Token').
 is_plan(X) :- node(X, entity, 'Plan').
@@ -102,6 +103,12 @@ activation_ancestor(A, G) :- activation_ancestor(A, P), activation_parent(P, G).
 
 activation_depth(A, 0) :- \+ activation_parent(A, _).
 activation_depth(A, D) :- activation_parent(A, P), activation_depth(P, D0), D is D0 + 1.
+
+% -- annotations (kg annotate) ---------------------------------------------------
+% annotation(A, Target, Author, Text): A is a note by Author on Target.
+annotation(A, Target, Author, Text) :-
+    is_annotation(A), was_influenced_by(A, Target, _, "annotates"),
+    prop(A, author, Author), prop(A, text, Text).
 
 % -- files -----------------------------------------------------------------------
 % file_of(Version, File): a FileVersion specialises its File.

@@ -84,6 +84,9 @@ prop('agent:provkg', 'name', "provkg").
 node('agent:sw', agent, 'SoftwareAgent').
 prop('agent:sw', 'run', 'run-2').
 prop('agent:sw', 'name', "agent").
+node('annotation:1', entity, 'Annotation').
+prop('annotation:1', 'run', 'run-2').
+prop('annotation:1', 'name', "annotation").
 node('campaign:c', entity, 'Campaign').
 prop('campaign:c', 'run', 'run-2').
 prop('campaign:c', 'name', "campaign").
@@ -233,6 +236,10 @@ acted_on_behalf_of('agent:provkg', 'agent:person:alice', null, null).
 edge_prop(acted_on_behalf_of, 'agent:provkg', 'agent:person:alice', null, 'run', 'trial-1').
 acted_on_behalf_of('agent:sw', 'agent:bob', null, null).
 edge_prop(acted_on_behalf_of, 'agent:sw', 'agent:bob', null, 'run', 'run-2').
+was_attributed_to('annotation:1', 'agent:bob', null, "author").
+edge_prop(was_attributed_to, 'annotation:1', 'agent:bob', "author", 'run', 'run-2').
+was_influenced_by('annotation:1', 'task:1', null, "annotates").
+edge_prop(was_influenced_by, 'annotation:1', 'task:1', "annotates", 'run', 'run-2').
 had_member('campaign:c', 'wf:1', null, null).
 edge_prop(had_member, 'campaign:c', 'wf:1', null, 'run', 'run-2').
 was_associated_with('cb:1', 'host:h', null, null).
