@@ -23,10 +23,11 @@ def _label(n: Node | None, nid: str) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def lineage_page(store: Store, start: Node, depth: int) -> dict[str, Any]:
+def lineage_page(store: Store, start: Node, depth: int, visible: set[str] | None = None) -> dict[str, Any]:
     """Both directions from ``start`` up to ``depth`` hops: rows (nearest first) and graph elements.
 
-    Nodes beyond ``MAX_NODES`` are left out of both (the page says how many)."""
+    Nodes beyond ``MAX_NODES`` are left out of both (the page says how many), and so are nodes
+    of runs outside ``visible`` (a hub user's readable runs; None: all)."""
     up = store.lineage(start.id, direction="up", depth=depth)
     down = store.lineage(start.id, direction="down", depth=depth)
     nodes = {n.id: n for n in up.nodes} | {n.id: n for n in down.nodes}
@@ -35,6 +36,9 @@ def lineage_page(store: Store, start: Node, depth: int) -> dict[str, Any]:
     hops.sort()
     kept: dict[str, tuple[int, str]] = {start.id: (0, "start")}
     for d, way, nid in hops:
+        run = nodes[nid].props.get("run") if nid in nodes else None
+        if visible is not None and run and run not in visible:
+            continue
         if nid not in kept and len(kept) < MAX_NODES:
             kept[nid] = (d, way)
     rows, elements = [], []

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kg import content
+from kg.annotations import run_annotations
 from kg._trialdata import accesses, code_sha, related
 from kg.exceptions import KGError
 from kg.model.records import Node
 from kg.stores.base import Store
 from kg.web._format import brief, day_of, duration_of, fmt_duration, fmt_time, value_text
 
-__all__ = ["RunFilter", "list_runs", "run_page", "children_page", "text_of", "CHILD_PAGE"]
+__all__ = ["RunFilter", "list_runs", "run_page", "note_row", "children_page", "text_of", "CHILD_PAGE"]
 
 CHILD_PAGE = 200  # children sent per request: a node with 100k children is paged, never sent whole
 # Shown in their own section of a trial page, not in its activation tree.
@@ -152,6 +153,13 @@ def _file_rows(store: Store, trial: Node) -> list[dict[str, Any]]:
     return rows
 
 
+def note_row(n: Node) -> dict[str, Any]:
+    """An annotation as the pages show it."""
+    p = n.props
+    return {"when": fmt_time(p.get("created")), "author": p.get("author"), "pushed_by": p.get("pushed_by"),
+            "target": p.get("target"), "text": p.get("text")}
+
+
 def run_page(store: Store, run: Node) -> dict[str, Any]:
     """Everything a run/trial page shows except its tree, which the browser fetches level by level."""
     p = run.props
@@ -161,7 +169,8 @@ def run_page(store: Store, run: Node) -> dict[str, Any]:
                             "attributes": shown, "more_attributes": more,
                             "arguments": args if isinstance(args, list) else [],
                             "arguments_text": "" if isinstance(args, list) or args is None else _shown(args),
-                            "traceback": p.get("traceback"), "is_trial": run.kind == "Trial"}
+                            "traceback": p.get("traceback"), "is_trial": run.kind == "Trial",
+                            "notes": [note_row(n) for n in run_annotations(store, run.id)]}
     if run.kind != "Trial":
         return page
     scripts = related(store, run, "Script")

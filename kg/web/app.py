@@ -5,10 +5,11 @@ lineage graphs get their data as JSON (an endpoint, or a ``<script type="applica
 block) and draw it with small scripts that never build HTML from strings."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from flask import Flask, Response, abort, g, jsonify, render_template, request
+from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from kg import content
@@ -20,9 +21,10 @@ from kg.stores import Store, is_server_uri, open_store
 from kg.web._compare import diff_page, history_page
 from kg.web._lineage import lineage_page
 from kg.web._runs import CHILD_PAGE, RunFilter, children_page, list_runs, run_page, text_of
-from kg.web._users import users_file
+from kg.web._access import Access
+from kg.web._users import authenticate, users_file
 from kg.web._workflows import workflow_page, workflows_page
-from kg.web.hub import WRITE_PATHS, hub_blueprint
+from kg.web.hub import WRITE_PATHS, experiment_hashes, hub_blueprint, wants_html
 
 __all__ = ["create_app"]
 
@@ -49,6 +51,26 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, value))
 
 
+# Paths a guarded server serves without a signed-in user.
+_PUBLIC = ("/login", "/logout", "/static/", "/favicon.ico")
+
+
+def _access() -> Access:
+    return g.kg_access  # type: ignore[no-any-return]
+
+
+def _visible(run_id: str) -> None:
+    """403 unless the signed-in user may see the run."""
+    visible = _access().visible_runs(_store())
+    if visible is not None and run_id not in visible:
+        abort(403, f"user {_access().user().name!r} may not read run {run_id} (no experiment of theirs holds it)")
+
+
+def _admin_only(what: str) -> None:
+    if not _access().user().admin:
+        abort(403, f"{what} are shown to the hub's admin only (they belong to no experiment)")
+
+
 # Largest request body (a pushed run's records, or one content object): kg's own content limit.
 DEFAULT_MAX_BODY = content.DEFAULT_LIMIT
 
@@ -70,12 +92,25 @@ def create_app(store_uri: str | None = None, *, admin_token: str | None = None, 
     if shared is None:
         first.close()
 
+    access = Access(users_file(uri), admin_token, open_)
+    # Sessions only carry a signed-in token; a new secret per start signs everyone out, which
+    # is what a restarted server with changed users should do anyway.
+    app.secret_key = secrets.token_bytes(32)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+
     @app.before_request
-    def _bind() -> None:
-        if request.method not in ("GET", "HEAD") and not request.path.startswith(WRITE_PATHS):
+    def _bind() -> Any:
+        if request.method not in ("GET", "HEAD") and not request.path.startswith((*WRITE_PATHS, "/login")):
             abort(405)
         g.kg_uri = uri
         g.kg_shared = shared
+        g.kg_access = access
+        # The pages of a guarded server are for signed-in users; the hub's API answers 401 itself.
+        api = request.path.startswith(WRITE_PATHS) and not wants_html()
+        if access.guarded() and not api and not request.path.startswith(_PUBLIC):
+            if not access.token() or authenticate(access.users, access.token(), admin_token) is None:
+                return redirect(url_for("login", next=request.full_path.rstrip("?")))
+        return None
 
     @app.teardown_appcontext
     def _close(_exc: BaseException | None) -> None:
@@ -95,7 +130,7 @@ def create_app(store_uri: str | None = None, *, admin_token: str | None = None, 
         return {"version": __version__, "store_uri": _store().uri if "kg_store" in g else ""}
 
     _routes(app)
-    app.register_blueprint(hub_blueprint(_store, users_file(uri), admin_token, open_))
+    app.register_blueprint(hub_blueprint(_store, access))
     _errors(app)
     return app
 
@@ -127,11 +162,16 @@ def _routes(app: Flask) -> None:
         flt = RunFilter(q=a.get("q", ""), kind=a.get("kind", ""), status=a.get("status", ""),
                         since=a.get("since", ""), until=a.get("until", ""))
         rows = list_runs(_store(), flt)
-        return _page("runs.html", rows=rows, flt=flt, total=len(_store().runs()))
+        visible = _access().visible_runs(_store())
+        if visible is not None:
+            rows = [r for r in rows if r["id"] in visible]
+        total = len(_store().runs()) if visible is None else len(visible)
+        return _page("runs.html", rows=rows, flt=flt, total=total)
 
     @app.get("/run/<ref>")
     def run(ref: str) -> Any:
         node = _store().resolve_run(ref)
+        _visible(node.id)
         return _page("run.html", page=run_page(_store(), node), child_page=CHILD_PAGE)
 
     @app.get("/api/children")
@@ -139,12 +179,22 @@ def _routes(app: Flask) -> None:
         node_id = request.args.get("id", "")
         if not node_id:
             abort(400, "give the node: ?id=NODE_ID")
+        found = _store().get_node(node_id)
+        _access().check_nodes(_store(), [found] if found else [])
         return jsonify(children_page(_store(), node_id, _int_arg("offset", 0, 0, 10**9),
                                      _int_arg("limit", CHILD_PAGE, 1, 1000)))
 
     @app.get("/history")
     def history() -> Any:
-        return _page("history.html", page=history_page(_store()))
+        page = history_page(_store())
+        visible = _access().visible_runs(_store())
+        if visible is not None:  # only the user's trials, and no text graph that would name others
+            page["rows"] = [r for r in page["rows"] if r["id"] in visible]
+            page["elements"] = [e for e in page["elements"]
+                                if all(e["data"].get(k) in visible for k in ("source", "target"))
+                                or "source" not in e["data"] and e["data"]["id"] in visible]
+            page["lines"] = []
+        return _page("history.html", page=page)
 
     @app.get("/diff")
     def diff() -> Any:
@@ -152,6 +202,8 @@ def _routes(app: Flask) -> None:
         if not a or not b:
             abort(400, "give two trials: /diff?a=1&b=2")
         ta, tb = _store().resolve_run(a), _store().resolve_run(b)
+        _visible(ta.id)
+        _visible(tb.id)
         return _page("diff.html", page=diff_page(_store(), ta, tb))
 
     @app.get("/lineage")
@@ -160,10 +212,16 @@ def _routes(app: Flask) -> None:
         if not ref:
             abort(400, "give the node: /lineage?id=NODE_ID")
         start = _store().resolve_node(ref)
-        return _page("lineage.html", page=lineage_page(_store(), start, _int_arg("depth", 3, 1, 20)))
+        _access().check_nodes(_store(), [start])
+        visible = _access().visible_runs(_store())
+        return _page("lineage.html", page=lineage_page(_store(), start, _int_arg("depth", 3, 1, 20), visible))
 
     @app.get("/content/<sha>")
     def stored_content(sha: str) -> Any:
+        u = _access().user()
+        if not u.admin and not any(sha in experiment_hashes(_store(), e)
+                                   for e in _access().readable_experiments(_store(), u)):
+            abort(403, f"no experiment user {u.name!r} may read names content {sha[:12]}")
         data = content.get(sha)
         name = request.args.get("name", "") or sha[:12]
         text = None if request.args.get("download") else text_of(sha)
@@ -175,11 +233,29 @@ def _routes(app: Flask) -> None:
 
     @app.get("/workflows")
     def workflows() -> Any:
+        _admin_only("engine workflows")
         return _page("workflows.html", rows=workflows_page(_store()))
 
     @app.get("/workflow/<ref>")
     def workflow(ref: str) -> Any:
+        _admin_only("engine workflows")
         return _page("workflow.html", page=workflow_page(_store(), ref))
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        target = request.values.get("next", "")
+        target = target if target.startswith("/") and not target.startswith("//") else url_for("runs")
+        error = ""
+        if request.method == "POST":
+            if _access().login(request.form.get("token", "")) is not None:
+                return redirect(target)
+            error = "That token is not valid here."
+        return render_template("login.html", next=target, error=error), 401 if error else 200
+
+    @app.get("/logout")
+    def logout() -> Any:
+        session.clear()
+        return redirect(url_for("login"))
 
     @app.get("/favicon.ico")
     def favicon() -> Response:

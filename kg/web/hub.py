@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, request, send_file
+from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file
 
 from kg import content
 from kg.annotations import annotation_records, annotations_of, run_annotations
@@ -24,11 +24,12 @@ from kg.model.records import Edge, Node, edge, node
 from kg.model.terms import TOP_LEVEL_KINDS, Kind, ProvClass, Relation
 from kg.stores import Store
 from kg.stores.jsonl import encode_records, parse_records
-from kg.web._users import ANONYMOUS, User, authenticate, check_name
+from kg.web._access import EXPERIMENT_PREFIX, Access
+from kg.web._runs import note_row
+from kg.web._users import User, check_name
 
-__all__ = ["hub_blueprint", "experiment_id", "WRITE_PATHS"]
+__all__ = ["hub_blueprint", "experiment_id", "experiment_hashes", "wants_html", "WRITE_PATHS"]
 
-EXPERIMENT_PREFIX = "experiment:"
 USER_PREFIX = "hub-user:"
 # Paths where the otherwise read-only app accepts POST and PUT.
 WRITE_PATHS = ("/experiments", "/hub/")
@@ -39,29 +40,14 @@ def experiment_id(name: str) -> str:
     return EXPERIMENT_PREFIX + name
 
 
-def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | None, open_: bool) -> Blueprint:
+def hub_blueprint(store: Callable[[], Store], access: Access) -> Blueprint:
     """The hub's endpoints over the store that ``store()`` returns for the current request."""
     bp = Blueprint("hub", __name__)
-
-    def user() -> User:
-        """The request's user; 401 without a valid token (unless the server is --open)."""
-        if "hub_user" not in g:
-            auth = request.headers.get("Authorization", "")
-            token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-            found = authenticate(users, token, admin_token)
-            if found is None:
-                if token or not open_:
-                    abort(401, "a valid token is needed (send KG_TOKEN as 'Authorization: Bearer TOKEN')")
-                found = User(ANONYMOUS, admin=True)  # --open: a trusted network
-            g.hub_user = found
-        return g.hub_user  # type: ignore[no-any-return]
+    user, may = access.user, access.may
 
     def experiment(name: str) -> Node | None:
         check_name(name, "experiment name")
         return store().get_node(experiment_id(name))
-
-    def may(u: User, exp: Node, write: bool = False) -> bool:
-        return u.may(str(exp.props.get("name")), exp.props.get("owner"), write)
 
     def readable(name: str) -> Node:
         u = user()
@@ -89,27 +75,21 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
                          for r in members(exp.id)],
                 "annotations": [{"id": n.id, **n.props} for n in annotations_of(s, [exp.id])]}
 
-    hashes_seen: dict[tuple[str, ...], frozenset[str]] = {}
-
-    def experiment_hashes(exp: Node) -> frozenset[str]:
-        """The content hashes the experiment's runs name, kept while its runs stay as they are."""
-        runs = members(exp.id)
-        key = (exp.id, *(f"{r.id}:{r.props.get('status')}" for r in runs))
-        if key not in hashes_seen:
-            if len(hashes_seen) > 64:
-                hashes_seen.clear()
-            hashes_seen[key] = frozenset(content_hashes(store().run_records([r.id for r in runs])[0]))
-        return hashes_seen[key]
-
     @bp.get("/experiments")
-    def list_experiments() -> Response:
+    def list_experiments() -> Any:
         u = user()
-        exps = [n for n in store().find_nodes(kind=Kind.CAMPAIGN.value, id_prefix=EXPERIMENT_PREFIX) if may(u, n)]
-        return jsonify([summary(e) for e in exps])
+        rows = [summary(e) for e in access.readable_experiments(store(), u)]
+        if wants_html():
+            return render_template("experiments.html", rows=rows, user=u.name)
+        return jsonify(rows)
 
     @bp.get("/experiments/<name>")
-    def show_experiment(name: str) -> Response:
-        return jsonify(summary(readable(name)))
+    def show_experiment(name: str) -> Any:
+        exp = readable(name)
+        if wants_html():
+            return render_template("experiment.html", exp=summary(exp), page={
+                "target": exp.id, "notes": [note_row(n) for n in annotations_of(store(), [exp.id])]})
+        return jsonify(summary(exp))
 
     @bp.get("/experiments/<name>/runs.jsonl")
     def pull_runs(name: str) -> Response:
@@ -124,7 +104,7 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
 
     @bp.post("/experiments/<name>/runs")
     def push_runs(name: str) -> tuple[Response, int]:
-        u = user()
+        u = user(write=True)
         exp = experiment(name)
         if exp is not None and not may(u, exp, write=True):
             abort(403, f"user {u.name!r} may not write experiment {name!r}")
@@ -147,7 +127,7 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
 
     @bp.post("/experiments/<name>/annotations")
     def annotate_experiment(name: str) -> tuple[Response, int]:
-        u = user()
+        u = user(write=True)
         exp = experiment(name)
         if exp is None:
             abort(404, f"no experiment {name!r}")
@@ -165,7 +145,7 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
 
     @bp.post("/hub/content/missing")
     def missing() -> Response:
-        user()
+        user(write=True)
         body = request.get_json(silent=True)
         hashes = body.get("hashes") if isinstance(body, dict) else None
         if not isinstance(hashes, list) or len(hashes) > _MAX_HASHES:
@@ -182,7 +162,7 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
         if not u.admin:
             if not name:
                 abort(403, "name the experiment the content belongs to (?experiment=NAME)")
-            if sha not in experiment_hashes(readable(name)):
+            if sha not in experiment_hashes(store(), readable(name)):
                 abort(404, f"experiment {name!r} has no content {sha[:12]}")
         if not path.exists():
             abort(404, f"content {sha[:12]} is not on this hub")
@@ -190,7 +170,7 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
 
     @bp.put("/hub/content/<sha>")
     def put_content(sha: str) -> tuple[Response, int]:
-        user()
+        user(write=True)
         content.object_path(sha)  # a malformed name is refused before the body is read
         data = request.get_data()
         if hashlib.sha256(data).hexdigest() != sha:
@@ -200,6 +180,26 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
         return jsonify({"sha256": sha, "size": len(data)}), 200 if existed else 201
 
     return bp
+
+
+_hashes_seen: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def experiment_hashes(s: Store, exp: Node) -> frozenset[str]:
+    """The content hashes the experiment's runs name, kept while its runs stay as they are."""
+    runs = [e.dst for e in s.find_edges(src=exp.id, rel=Relation.HAD_MEMBER.value)]
+    status = s.get_nodes(runs)
+    key = (s.uri, exp.id, *sorted(f"{r}:{status[r].props.get('status') if r in status else ''}" for r in runs))
+    if key not in _hashes_seen:
+        if len(_hashes_seen) > 64:
+            _hashes_seen.clear()
+        _hashes_seen[key] = frozenset(content_hashes(s.run_records(runs)[0]))
+    return _hashes_seen[key]
+
+
+def wants_html() -> bool:
+    # A browser asks for text/html first; `kg pull` and scripts (Accept: */*) get JSON.
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 def _stamp_annotations(s: Store, nodes: list[Node], user: str) -> list[Node]:

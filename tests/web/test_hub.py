@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.web.test_serve import Browser, b, chrome  # noqa: F401 (fixtures: one chromium for the hub pages)
 
 pytest.importorskip("flask")
 requests = pytest.importorskip("requests")
@@ -311,3 +312,50 @@ def test_content_is_read_only_through_a_readable_experiment_that_names_it(hub: H
     kg(b_env, b_work, "push", "--to", hub.exp("bobs-sealed"))
     assert requests.get(get, headers=_auth(hub, "bob"), params={"experiment": "bobs-sealed"},
                         timeout=30).status_code == 404
+
+
+def test_hub_pages_sign_in_and_show_each_user_only_what_they_may_read(hub: Hub, tmp_path: Path, b: Browser) -> None:
+    a_env, a_work = _captured(tmp_path, hub.tokens["alice"], salt="pages")
+    url = hub.exp("shown")
+    kg(a_env, a_work, "push", "--to", url)
+    run_id = json.loads(kg(a_env, a_work, "list", "-F", "json").stdout)[0]["id"]
+    kg(a_env, a_work, "annotate", "1", "<script>alert(1)</script> is text")
+    kg(a_env, a_work, "push", "--to", url)
+    kg(a_env, a_work, "annotate", url, "ready for review")
+    dave = kg(hub.env, hub.store.parent, "serve", "--store", str(hub.store), "--add-user", "dave").stdout.strip()
+
+    page = b.page()
+    page.goto(f"{hub.url}run/{run_id}")
+    assert "/login" in page.url and page.locator("h1").inner_text() == "Sign in"
+    page.fill("input[name=token]", "not-a-token")
+    page.click("button[type=submit]")
+    assert page.locator("#login-error").inner_text() == "That token is not valid here."
+    b.errors.clear()  # the browser logs the 401 of the refused sign-in: expected
+    page.fill("input[name=token]", hub.tokens["alice"])
+    page.click("button[type=submit]")
+    page.wait_for_selector("#notes")  # back on the run page asked for first
+    notes = page.locator("#notes").inner_text()
+    assert "<script>alert(1)</script> is text" in notes and "alice" in notes
+    assert page.locator("main script").count() == 0
+    page.goto(f"{hub.url}experiments")
+    assert "shown" in page.locator("#experiments").inner_text()
+    page.click("#experiments >> text=shown")
+    assert page.locator("#exp-name").inner_text() == "shown"
+    assert run_id in page.locator("#exp-runs").inner_text()
+    assert "ready for review" in page.locator("#notes").inner_text()
+    b.shot(page, "hub-experiment")
+    page.close()
+
+    other = b.browser.new_context()
+    page = other.new_page()
+    page.goto(f"{hub.url}login")
+    page.fill("input[name=token]", dave)
+    page.click("button[type=submit]")
+    assert page.locator("#run-count").inner_text() == "0 of 0 runs"
+    page.goto(f"{hub.url}experiments")
+    assert "No experiment you may read." in page.locator("#experiments").inner_text()
+    resp = page.goto(f"{hub.url}run/{run_id}")
+    assert resp is not None and resp.status == 403 and "may not read" in page.locator("main").inner_text()
+    resp = page.goto(f"{hub.url}workflows")
+    assert resp is not None and resp.status == 403
+    other.close()
