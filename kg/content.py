@@ -26,7 +26,7 @@ from kg.exceptions import ConfigError, InputError, NotFound, StoreError
 
 __all__ = [
     "Stored", "content_root", "object_path", "size_limit", "hash_file", "hash_bytes",
-    "put_bytes", "put_file", "store_file", "get", "has", "copy_out", "DEFAULT_LIMIT",
+    "put_bytes", "put_file", "store_file", "get", "has", "copy_out", "copy_between", "shared_root", "DEFAULT_LIMIT",
 ]
 
 DEFAULT_LIMIT = 256 * 1024 * 1024
@@ -254,3 +254,31 @@ def _discard(path: str | Path) -> None:
         _unlink(path)
     except OSError:
         pass
+
+
+def shared_root(given: str | os.PathLike[str] | None = None) -> Path | None:
+    """A content store shared by a team (a directory on a shared disk) that `kg push`/`kg pull`
+    to Neo4j copy contents through: ``given``, else $KG_SHARED_CONTENT, else ``shared_content``
+    in config.toml; None when none is set."""
+    raw = given or os.environ.get("KG_SHARED_CONTENT") or load_config().get("shared_content")
+    return Path(raw).expanduser() if raw else None
+
+
+def copy_between(shas: list[str], src: Path | None, dst: Path | None) -> tuple[int, int, list[str]]:
+    """Copy the named contents from one content store to another (None: this KG_HOME's), each
+    only where ``dst`` lacks it and verified by its hash: (copied, bytes, the ones ``src`` lacks)."""
+    copied = size = 0
+    lacking = []
+    for sha in shas:
+        if has(sha, root=dst):
+            continue
+        if not has(sha, root=src):
+            lacking.append(sha)
+            continue
+        data = get(sha, root=src)
+        if hash_bytes(data) != sha:
+            raise StoreError(f"content {sha[:12]} in {src or content_root()} is corrupt (its sha256 differs)")
+        put_bytes(data, root=dst)
+        copied += 1
+        size += len(data)
+    return copied, size, lacking

@@ -21,7 +21,7 @@ from kg.model.terms import TOP_LEVEL_KINDS
 from kg.stores import Store
 
 __all__ = ["HubReport", "is_hub_url", "push_runs", "pull_runs", "hub_cli", "content_hashes", "compact", "PULLED_FROM",
-           "annotate_experiment", "experiment_annotations"]
+           "annotate_experiment", "experiment_annotations", "mark_pulled", "pulled_mark"]
 
 # Set on a pulled run: `kg restore` then writes its files below the current directory only.
 PULLED_FROM = "pulled_from"
@@ -220,17 +220,24 @@ def pull_runs(store: Store, url: str, runs: list[str], token: str | None = None)
         content.put_bytes(data)
         report.contents += 1
         report.content_bytes += len(data)
-    nodes = [_mark(n, url) for n in nodes]
+    nodes = [pulled_mark(n, url) for n in nodes]
     store.write(nodes, edges)
     report.runs = len(fresh)
     report.records = len(nodes) + len(edges)
     return report
 
 
-def _mark(n: Node, url: str) -> Node:
+def pulled_mark(n: Node, url: str) -> Node:
     if n.kind in TOP_LEVEL_KINDS and not n.props.get("parent"):
         return Node(n.id, n.cls, n.kind, {**n.props, PULLED_FROM: url})
     return n
+
+
+def mark_pulled(store: Store, runs: list[str], source: str) -> None:
+    """Say on each run that it came from ``source`` (a Neo4j pull): `kg restore` then writes its
+    files below the current directory only, and says where its missing contents were."""
+    found = store.get_nodes(runs)
+    store.write([pulled_mark(found[r], source) for r in runs if r in found], [])
 
 
 

@@ -133,6 +133,14 @@ def why_not_kept(store: Store, trial: Node, it: RestoreItem) -> str:
             return (f"never kept: {size:,} bytes, above the content size limit when it was captured "
                     "(raise KG_CONTENT_LIMIT to keep such files)" if isinstance(size, int)
                     else "never kept: above the content size limit when it was captured")
+    origin = str(trial.props.get("pulled_from") or "")
+    if origin.startswith(("bolt://", "bolt+s://", "neo4j://", "neo4j+s://")):
+        return (f"pulled from {origin} without it: Neo4j keeps records, not file contents (the pusher shares "
+                "them with `kg push --contents DIR`; pull again with --contents DIR, or use a hub)")
+    if origin.startswith("bundle:"):
+        return f"not in the bundle it was loaded from ({origin[7:]}): it was never kept where it was exported"
+    if origin:
+        return f"pulled from {origin}, which did not have it: it was never kept where it was captured"
     host_node = store.get_node(f"{trial.id}/env/NODE")
     host = host_node.props.get("value") if host_node is not None else None
     root = content.content_root()

@@ -13,7 +13,7 @@ from kg.exceptions import InputError
 
 # Listed here, not read from kg.export's registry, so that every `kg` command does not import
 # the exporters at start-up; tests/core/test_cli.py checks this list against the registry.
-FORMATS = ("dot", "nt", "prolog", "provjson", "provn", "provxml", "rdf")
+FORMATS = ("bundle", "dot", "nt", "prolog", "provjson", "provn", "provxml", "rdf")
 
 __all__ = ["register", "LOADERS"]
 
@@ -52,12 +52,20 @@ def _load_provn(path: str) -> tuple[list[Any], list[Any]]:
     return read_with_prov(_read(path), "provn", path)
 
 
+def _load_bundle(path: str) -> tuple[list[Any], list[Any]]:
+    from kg.export.bundle import read_bundle
+
+    return read_bundle(path)
+
+
 # format -> loader(path) -> (nodes, edges); parsing completes before anything is written.
 LOADERS: dict[str, Callable[..., tuple[list[Any], list[Any]]]] = {
-    "jsonl": _load_jsonl, "provjson": _load_provjson, "provxml": _load_provxml, "provn": _load_provn}
+    "jsonl": _load_jsonl, "provjson": _load_provjson, "provxml": _load_provxml, "provn": _load_provn,
+    "bundle": _load_bundle}
 # File name ending -> format, when --format is not given (anything else is read as JSONL).
-_SUFFIXES = {".json": "provjson", ".xml": "provxml", ".provx": "provxml", ".provn": "provn", ".jsonl": "jsonl"}
-_LOADABLE = "jsonl (.jsonl), provjson (.json), provxml (.xml), provn (.provn)"
+_SUFFIXES = {".json": "provjson", ".xml": "provxml", ".provx": "provxml", ".provn": "provn", ".jsonl": "jsonl",
+             ".kgb": "bundle", ".zip": "bundle"}
+_LOADABLE = "jsonl (.jsonl), provjson (.json), provxml (.xml), provn (.provn), bundle (.kgb)"
 # What `kg export` writes but `kg load` cannot read back: refused by name, not misread as JSONL.
 _EXPORT_ONLY = {".ttl": "RDF", ".nt": "RDF", ".rdf": "RDF", ".jsonld": "RDF", ".nq": "RDF", ".trig": "RDF",
                 ".pl": "Prolog", ".dot": "dot", ".gv": "dot"}
@@ -90,7 +98,9 @@ def register(cli: click.Group) -> None:
 
         RUNS are ids, unique prefixes or sequence numbers. The file is written
         completely or not at all. provjson, provxml and provn write PROV bundles as
-        bundles; `kg load` reads provjson, provxml and provn back.
+        bundles; `kg load` reads provjson, provxml and provn back. bundle writes one
+        archive with the runs and the file contents they need: `kg load` on another
+        machine, then `kg restore`, brings the files back.
 
         \b
         Example:
@@ -98,6 +108,7 @@ def register(cli: click.Group) -> None:
           kg export --all -F provjson > everything.json
           kg export --all -F provxml -o everything.xml
           kg export 1 -F rdf --rdf-format nt -o run1.nt
+          kg export 3 -F bundle -o trial3.kgb     (runs + contents; kg load trial3.kgb)
         """
         from kg.export import EXPORTERS, export
         from kg.export._common import select_records
@@ -138,13 +149,14 @@ def register(cli: click.Group) -> None:
     @click.argument("file", type=click.Path(dir_okay=False))
     @click.option("--format", "-F", "fmt", type=click.Choice(sorted(LOADERS)), default=None,
                   help="Input format (default: from the file name: .json PROV-JSON, .xml PROV-XML, "
-                       ".provn PROV-N, otherwise JSONL).")
+                       ".provn PROV-N, .kgb bundle, otherwise JSONL).")
     @click.option("--skip-bad", is_flag=True,
                   help="JSONL: load the good records and report each bad line, instead of loading nothing.")
     @pass_ctx
     def load_cmd(ctx: Ctx, file: str, fmt: str | None, skip_bad: bool) -> None:
-        """Import an offline JSONL capture or a PROV document (PROV-JSON, PROV-XML,
-        PROV-N) into the store.
+        """Import an offline JSONL capture, a PROV document (PROV-JSON, PROV-XML,
+        PROV-N) or a bundle (`kg export -F bundle`: runs with their file contents) into
+        the store.
 
         PROV documents load whole: bundles, relations with absent ends, mentionOf (see
         docs/exports.md); PROV-XML and PROV-N are parsed by the prov library. The whole
@@ -158,6 +170,7 @@ def register(cli: click.Group) -> None:
           kg load --skip-bad damaged.jsonl
           kg load --format provjson other-tool.json
           kg load paper.provn
+          kg load trial3.kgb      (then: kg restore N --into DIR)
         """
         fmt = fmt or _format_of(file)
         if skip_bad and fmt != "jsonl":

@@ -11,7 +11,8 @@ import click
 from kg.cli._options import Ctx, emit_rows, output_option, pass_ctx, progress
 from kg.config import kg_home, store_uri
 from kg.exceptions import ConfigError, InputError
-from kg.hub_client import hub_cli, is_hub_url
+from kg import content
+from kg.hub_client import hub_cli, is_hub_url, mark_pulled
 from kg.outbox import follow as follow_outbox, push_outbox, pusher_lock, release
 from kg.push import CopyReport, copy_runs, default_neo4j_uri, replay_spools, spool_files, total_records
 from kg.stores import Store, is_server_uri, open_store
@@ -106,6 +107,17 @@ def _bulk(ctx: Ctx, target: Store, runs: tuple[str, ...], csv_dir: Path | None, 
                f"into {target.uri}", err=True)
 
 
+def _contents_option(text: str) -> Any:
+    return click.option("--contents", metavar="DIR", default=None, help=text)
+
+
+def _hashes(store: Store, runs: list[str]) -> list[str]:
+    """The contents the runs' records name (file versions, scripts, modules)."""
+    from kg.hub_client import content_hashes
+
+    return content_hashes(store.run_records(runs)[0]) if runs else []
+
+
 def register(cli: click.Group) -> None:
     @cli.command("push")
     @click.argument("runs", nargs=-1)
@@ -127,10 +139,12 @@ def register(cli: click.Group) -> None:
                   help="With --bulk: run the import with COMMAND + neo4j-admin arguments, e.g. "
                        "'scripts/neo4j import --' (default $KG_NEO4J_IMPORT; none: print the commands).")
     @click.option("--token", default=None, help="Hub token (default: $KG_TOKEN).")
+    @_contents_option("Also copy the file contents the pushed runs need into DIR, a content store on a "
+                      "shared disk (default: $KG_SHARED_CONTENT, config 'shared_content').")
     @pass_ctx
     def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool, verbose: bool,
                  follow: bool, until_idle: float | None, outbox_only: bool, bulk: bool, csv_dir: Path | None,
-                 import_with: str | None, token: str | None) -> None:
+                 import_with: str | None, token: str | None, contents: str | None) -> None:
         """Copy runs (all when none named) from the embedded store into Neo4j.
 
         Also delivers records that captures spooled while Neo4j was unreachable
@@ -191,6 +205,10 @@ def register(cli: click.Group) -> None:
             msg += f"; replayed {report.spools} spool files ({report.spooled_records} records)"
         if report.outbox_files:
             msg += f"; sent {report.outbox_files} outbox files ({report.outbox_records} records)"
+        shared = content.shared_root(contents)
+        if shared is not None and source is not None and report.runs:
+            copied, size, _ = content.copy_between(_hashes(source, report.runs), None, shared)
+            msg += f"; {copied} contents ({size:,} bytes) copied to {shared}"
         click.echo(msg, err=True)
         if verbose:
             click.echo(f"push took {time.perf_counter() - started:.2f}s; "
@@ -202,8 +220,10 @@ def register(cli: click.Group) -> None:
                   help="Neo4j to pull from (default: $KG_NEO4J_URI, config 'neo4j', bolt://127.0.0.1:7687), "
                        "or a hub experiment http://HOST:PORT/experiments/NAME (kg serve).")
     @click.option("--token", default=None, help="Hub token (default: $KG_TOKEN).")
+    @_contents_option("Also copy the file contents the pulled runs need from DIR, the shared content store "
+                      "`kg push --contents DIR` filled (default: $KG_SHARED_CONTENT, config 'shared_content').")
     @pass_ctx
-    def pull_cmd(ctx: Ctx, runs: tuple[str, ...], from_: str | None, token: str | None) -> None:
+    def pull_cmd(ctx: Ctx, runs: tuple[str, ...], from_: str | None, token: str | None, contents: str | None) -> None:
         """Copy runs (all when none named) from Neo4j into the embedded store.
 
         RUNS are ids, unique prefixes or numbers as Neo4j knows them. Pulling again
@@ -226,10 +246,23 @@ def register(cli: click.Group) -> None:
                                on_progress=bar.update if bar is not None else None)
             if bar is not None:
                 bar.close()
+            mark_pulled(ctx.writable, report.runs, source.uri)
         finally:
             source.close()
-        click.echo(f"pulled {len(report.runs)} runs ({report.nodes} nodes, {report.edges} edges) "
-                   f"from {source.uri}", err=True)
+        msg = f"pulled {len(report.runs)} runs ({report.nodes} nodes, {report.edges} edges) from {source.uri}"
+        needed = _hashes(ctx.writable, report.runs)
+        shared = content.shared_root(contents)
+        copied, size, lacking = content.copy_between(needed, shared, None) if shared else (0, 0, needed)
+        if shared is not None:
+            msg += f"; {copied} contents ({size:,} bytes) copied from {shared}"
+        lacking = [sha for sha in lacking if not content.has(sha)]
+        click.echo(msg, err=True)
+        if lacking:
+            where = f"{shared} lacks them" if shared else "Neo4j keeps records, not file contents"
+            click.echo(f"kg pull: {len(lacking)} file contents of these runs are not here ({where}): "
+                       "`kg restore` cannot bring those files back; the pusher can share them with "
+                       "`kg push --contents DIR` and you pull with --contents DIR, or use a hub "
+                       "(kg push/pull --to/--from http://HOST:PORT/experiments/NAME)", err=True)
 
     @cli.command("query")
     @click.argument("name", required=False)

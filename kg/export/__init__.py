@@ -36,7 +36,8 @@ def _register_builtin() -> None:
     # missing is left out (any other import error is a bug and is raised).
     import importlib
 
-    for mod in ("kg.export.provn", "kg.export.provxml", "kg.export.rdf", "kg.export.prolog", "kg.export.dot"):
+    for mod in ("kg.export.provn", "kg.export.provxml", "kg.export.rdf", "kg.export.prolog", "kg.export.dot",
+                "kg.export.bundle"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError:

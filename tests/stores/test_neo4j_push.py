@@ -137,3 +137,30 @@ def test_capture_survives_neo4j_stopping_and_push_delivers_everything(neo4j_uri:
         assert s.counts() == before
     finally:
         s.close()
+
+
+def test_push_and_pull_carry_file_contents_through_a_shared_directory(neo4j_uri: str, tmp_path: Path) -> None:
+    """Two machines (two KG_HOMEs) sharing a Neo4j and a content directory: a pulled trial restores."""
+    work, shared = tmp_path / "work", tmp_path / "shared-content"
+    work.mkdir()
+    (work / "in.txt").write_text("from machine A\n")
+    (work / "s.py").write_text("open('out.txt', 'w').write(open('in.txt').read().upper())\n")
+    a = {"KG_HOME": str(tmp_path / "a-home"), "KG_STORE": ""}
+    b = {"KG_HOME": str(tmp_path / "b-home"), "KG_STORE": ""}
+    assert run_kg("run", "s.py", cwd=work, env=a).returncode == 0
+    rid = run_kg("list", "-F", "csv", env=a).stdout.splitlines()[1].split(",")[1]
+    pushed = run_kg("push", rid, "--to", neo4j_uri, "--contents", str(shared), env=a)
+    assert pushed.returncode == 0 and f"3 contents (" in pushed.stderr, pushed.stderr  # script, input, output
+
+    # Pulled without the contents: the pull and the restore say what happened, and how to fix it.
+    pulled = run_kg("pull", rid, "--from", neo4j_uri, env=b)
+    assert pulled.returncode == 0 and "3 file contents of these runs are not here" in pulled.stderr, pulled.stderr
+    restored = run_kg("restore", "1", "--into", str(tmp_path / "first"), env=b)
+    assert f"pulled from {neo4j_uri} without it" in restored.stdout + restored.stderr
+
+    pulled = run_kg("pull", rid, "--from", neo4j_uri, "--contents", str(shared), env=b)
+    assert pulled.returncode == 0 and f"3 contents (" in pulled.stderr and "not here" not in pulled.stderr
+    restored = run_kg("restore", "1", "--into", str(tmp_path / "copy"), env=b)
+    assert restored.returncode == 0, restored.stderr
+    for name in ("in.txt", "s.py", "out.txt"):
+        assert (tmp_path / "copy" / name).read_bytes() == (work / name).read_bytes(), name
