@@ -48,7 +48,7 @@ def annotation_records(target: Node, text: str, author: str, when: float | None 
         raise InputError(f"an annotation holds at most {MAX_TEXT:,} characters (this one {len(text):,})")
     if "\x00" in text:
         raise InputError("an annotation's text may not hold NUL characters")
-    run = run if run is not None else _run_of(target)
+    run = (run or None) if run is not None else _run_of(target)
     when = time.time() if when is None else when
     aid = f"annotation:{uuid.uuid4().hex}"
     person = f"agent:person:{author}"
@@ -60,10 +60,14 @@ def annotation_records(target: Node, text: str, author: str, when: float | None 
     return ann, [ann, node(person, ProvClass.AGENT, Kind.PERSON, name=author)], edges
 
 
-def annotate(store: Store, target: str, text: str, author: str | None = None) -> Node:
-    """Annotate ``target`` (a run number, id or prefix, or any node id) in ``store``; the new node."""
+def annotate(store: Store, target: str, text: str, author: str | None = None, run: str | None = None) -> Node:
+    """Annotate ``target`` (a run number, id or prefix, or any node id) in ``store``; the new node.
+
+    The note belongs to ``run`` when given, else to the target's run; a shared node (a file
+    version, a module) has none, and its note goes with the latest run that recorded it."""
     found = _target(store, target)
-    ann, nodes, edges = annotation_records(found, text, author or default_author())
+    owner = store.resolve_run(run).id if run else _run_of(found) or _latest_run_using(store, found.id)
+    ann, nodes, edges = annotation_records(found, text, author or default_author(), run=owner or "")
     store.write(nodes, edges)
     return ann
 
@@ -98,6 +102,15 @@ def _run_of(target: Node) -> str | None:
     # A run's own node carries run=itself; shared nodes (files, agents) carry none.
     run = target.props.get("run")
     return str(run) if run else (target.id if target.kind in (Kind.RUN.value, Kind.TRIAL.value) else None)
+
+
+def _latest_run_using(store: Store, node_id: str) -> str | None:
+    runs = {str(e.props["run"]) for e in [*store.find_edges(dst=node_id), *store.find_edges(src=node_id)]
+            if e.props.get("run")}
+    found = store.get_nodes(runs)
+    ranked = sorted((int(n.props.get("seq") or 0), n.id) for n in found.values()
+                    if n.kind in (Kind.RUN.value, Kind.TRIAL.value))
+    return ranked[-1][1] if ranked else None
 
 
 def _title(text: str) -> str:

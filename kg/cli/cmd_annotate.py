@@ -27,9 +27,13 @@ def register(cli: click.Group) -> None:
     @click.argument("target")
     @click.argument("text")
     @click.option("--author", default=None, help="Who writes it (default: $KG_USER, else user@host).")
+    @click.option("--run", "run", default=None,
+                  help="The run the note goes with (default: the target's own, or for a shared node such as a "
+                       "file version the latest run that recorded it).")
     @click.option("--token", default=None, help="With a hub URL: the hub token (default: $KG_TOKEN).")
     @pass_ctx
-    def annotate_cmd(ctx: Ctx, target: str, text: str, author: str | None, token: str | None) -> None:
+    def annotate_cmd(ctx: Ctx, target: str, text: str, author: str | None, run: str | None,
+                     token: str | None) -> None:
         """Write a note on a run, a trial, any node, or a hub experiment.
 
         TARGET is a run (number, id or prefix from `kg list`), any node id (a
@@ -53,7 +57,7 @@ def register(cli: click.Group) -> None:
             return
         from kg.annotations import annotate
 
-        note = annotate(ctx.writable, target, text, author)
+        note = annotate(ctx.writable, target, text, author, run)
         click.echo(note.id)
         click.echo(f"annotated {note.props['target']} as {note.props['author']}", err=True)
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kg.annotations import annotations_of
 from kg.model.records import Node
 from kg.stores.base import Store
 from kg.web._format import value_text
+from kg.web._runs import note_row
 
 __all__ = ["lineage_page", "MAX_NODES"]
 
@@ -58,4 +60,5 @@ def lineage_page(store: Store, start: Node, depth: int, visible: set[str] | None
         elements.append({"data": {"id": "|".join(key), "source": e.src, "target": e.dst, "label": e.rel}})
     total = len({i for _, _, i in hops})
     return {"start": start, "depth": depth, "rows": rows, "elements": elements,
-            "left_out": max(0, total - (len(kept) - 1))}
+            "left_out": max(0, total - (len(kept) - 1)), "target": start.id,
+            "notes": [note_row(n) for n in annotations_of(store, [start.id])]}

@@ -10,6 +10,7 @@ from kg.annotations import run_annotations
 from kg._trialdata import accesses, code_sha, related
 from kg.exceptions import KGError
 from kg.model.records import Node
+from kg.model.terms import Kind, Relation
 from kg.stores.base import Store
 from kg.web._format import brief, day_of, duration_of, fmt_duration, fmt_time, value_text
 
@@ -32,10 +33,14 @@ class RunFilter:
     status: str = ""
     since: str = ""  # YYYY-MM-DD, inclusive
     until: str = ""  # YYYY-MM-DD, inclusive
+    campaign: str = ""  # a capture.Run(campaign=...) or a hub experiment the run is in
     kinds: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    campaigns: list[str] = field(default_factory=list)
 
     def keeps(self, row: dict[str, Any]) -> bool:
+        if self.campaign and self.campaign not in row["campaigns"]:
+            return False
         if self.kind and row["kind"] != self.kind.lower():
             return False
         if self.status and row["status"].lower() != self.status.lower():
@@ -50,19 +55,35 @@ class RunFilter:
         return True
 
 
-def list_runs(store: Store, flt: RunFilter) -> list[dict[str, Any]]:
-    """One row per run/trial (as `kg list`), newest first, those the filter keeps; the filter's
-    choices (kinds, statuses) are filled from every run so the selects offer what exists."""
+def list_runs(store: Store, flt: RunFilter, visible: set[str] | None = None) -> list[dict[str, Any]]:
+    """One row per run/trial (as `kg list`) in ``visible`` (None: all), newest first, those the
+    filter keeps; the filter's choices (kinds, statuses, campaigns) are filled from every such
+    run so the selects offer what exists (and name nothing the reader may not see)."""
     rows: list[dict[str, Any]] = []
+    groups = _campaigns_of_runs(store)
     for r in store.runs():
+        if visible is not None and r.id not in visible:
+            continue
         p = r.props
         rows.append({"seq": p.get("seq"), "id": r.id, "kind": r.kind.lower(), "name": str(p.get("name") or ""),
+                     "campaigns": sorted(groups.get(r.id, set()) | ({str(p["campaign"])} if p.get("campaign") else set())),
                      "command": str(p.get("command") or ""), "status": str(p.get("status") or ""),
                      "start": fmt_time(p.get("started")), "day": day_of(p.get("started")),
                      "duration": fmt_duration(duration_of(p)), "activations": p.get("activations")})
     flt.kinds = sorted({r["kind"] for r in rows})
     flt.statuses = sorted({r["status"] for r in rows if r["status"]})
+    flt.campaigns = sorted({c for r in rows for c in r["campaigns"]})
     return [r for r in reversed(rows) if flt.keeps(r)]
+
+
+def _campaigns_of_runs(store: Store) -> dict[str, set[str]]:
+    """run id -> names of the Campaign collections (campaigns, hub experiments) that hold it."""
+    held: dict[str, set[str]] = {}
+    for c in store.find_nodes(kind=Kind.CAMPAIGN.value):
+        name = str(c.props.get("name") or c.id)
+        for e in store.find_edges(src=c.id, rel=Relation.HAD_MEMBER.value):
+            held.setdefault(e.dst, set()).add(name)
+    return held
 
 
 def _shown(v: Any) -> str:
@@ -170,7 +191,7 @@ def run_page(store: Store, run: Node) -> dict[str, Any]:
                             "arguments": args if isinstance(args, list) else [],
                             "arguments_text": "" if isinstance(args, list) or args is None else _shown(args),
                             "traceback": p.get("traceback"), "is_trial": run.kind == "Trial",
-                            "notes": [note_row(n) for n in run_annotations(store, run.id)]}
+                            "notes": [note_row(n) for n in run_annotations(store, run.id)], "target": run.id}
     if run.kind != "Trial":
         return page
     scripts = related(store, run, "Script")

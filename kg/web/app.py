@@ -160,11 +160,9 @@ def _routes(app: Flask) -> None:
     def runs() -> Any:
         a = request.args
         flt = RunFilter(q=a.get("q", ""), kind=a.get("kind", ""), status=a.get("status", ""),
-                        since=a.get("since", ""), until=a.get("until", ""))
-        rows = list_runs(_store(), flt)
+                        since=a.get("since", ""), until=a.get("until", ""), campaign=a.get("campaign", ""))
         visible = _access().visible_runs(_store())
-        if visible is not None:
-            rows = [r for r in rows if r["id"] in visible]
+        rows = list_runs(_store(), flt, visible)
         total = len(_store().runs()) if visible is None else len(visible)
         return _page("runs.html", rows=rows, flt=flt, total=total)
 

@@ -337,6 +337,19 @@ def test_hub_pages_sign_in_and_show_each_user_only_what_they_may_read(hub: Hub, 
     notes = page.locator("#notes").inner_text()
     assert "<script>alert(1)</script> is text" in notes and "alice" in notes
     assert page.locator("main script").count() == 0
+    # A note on one node shows on its run's page (saying which node) and on the node's own page.
+    out_bin = json.loads(kg(a_env, a_work, "lineage", run_id, "--down", "-F", "json").stdout)
+    version = next(r["id"] for r in out_bin if r["kind"] == "FileVersion" and r["name"].endswith("out.bin"))
+    kg(a_env, a_work, "annotate", version, "this file is the figure")
+    kg(a_env, a_work, "push", "--to", url)
+    page.reload()
+    assert f"on {version}" in page.locator("#notes").inner_text()
+    page.click(f"#notes >> text={version}")
+    assert "this file is the figure" in page.locator("#notes").inner_text()
+    # The runs list filters by experiment (a campaign): alice sees hers, not the others' runs.
+    page.goto(f"{hub.url}?campaign=shown")
+    assert page.locator("#run-count").inner_text().startswith("1 of ")
+    assert run_id in page.locator("#runs").inner_text() and "shown" in page.locator("#runs .tag").inner_text()
     page.goto(f"{hub.url}experiments")
     assert "shown" in page.locator("#experiments").inner_text()
     page.click("#experiments >> text=shown")
@@ -352,6 +365,7 @@ def test_hub_pages_sign_in_and_show_each_user_only_what_they_may_read(hub: Hub, 
     page.fill("input[name=token]", dave)
     page.click("button[type=submit]")
     assert page.locator("#run-count").inner_text() == "0 of 0 runs"
+    assert page.locator("select[name=campaign]").count() == 0  # no experiment names leak into the filters
     page.goto(f"{hub.url}experiments")
     assert "No experiment you may read." in page.locator("#experiments").inner_text()
     resp = page.goto(f"{hub.url}run/{run_id}")
