@@ -1,0 +1,81 @@
+"""`kg serve --store bolt://…`: the same pages over the shared Neo4j knowledge base, in chromium."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.web.test_serve import Browser, b, chrome  # noqa: F401 (fixtures)
+
+pytest.importorskip("flask")
+pytestmark = pytest.mark.neo4j
+
+
+def _kg(env: dict[str, str], cwd: Path, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "kg", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, f"kg {' '.join(args)}: {out.stderr}"
+    return out.stdout
+
+
+@pytest.fixture(scope="module")
+def served(neo4j_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """The demo trial pushed to Neo4j and a `kg serve` over that Neo4j: (url, trial id, demo dir)."""
+    base = tmp_path_factory.mktemp("serve-neo4j")
+    env = {**os.environ, "KG_HOME": str(base / ".kg"), "PYTHONPATH": str(ROOT)}
+    env.pop("KG_STORE", None)
+    demo = base / "demo"
+    _kg(env, base, "demo", "1", "-d", str(demo))
+    _kg(env, demo, "run", "simulation.py", "data1.dat", "data2.dat")
+    trial = json.loads(_kg(env, demo, "list", "-F", "json"))[0]["id"]
+    _kg(env, demo, "annotate", "1", "served from Neo4j")
+    _kg(env, demo, "push", trial, "--to", neo4j_uri)
+    log = base / "serve.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--store", neo4j_uri, "--port", "0"],
+                                cwd=base, env=env, stderr=err)
+    try:
+        deadline = time.monotonic() + 60
+        found = None
+        while found is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", log.read_text())
+        assert found, f"kg serve did not start: {log.read_text()}"
+        yield found.group(1), trial, demo
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_pages_over_neo4j_show_the_trial_its_files_tree_notes_and_lineage(served: tuple[str, str, Path],
+                                                                          b: Browser) -> None:
+    url, trial, demo = served
+    page = b.page()
+    page.goto(f"{url}?q={trial}")
+    assert page.locator("#run-count").inner_text().startswith("1 of ")
+    page.get_by_role("link", name="simulation.py").first.click()
+    page.wait_for_selector('#tree-root[data-state="ready"]')
+    assert trial in page.locator("p.id").first.inner_text()
+    files = page.locator("#files").inner_text()
+    for name in ("data1.dat", "data2.dat", "output.dat", "output.svg"):
+        assert name in files
+    assert "served from Neo4j" in page.locator("#notes").inner_text()
+    page.locator("#tree-root > li.node > button.toggle").click()
+    page.wait_for_selector("#tree-root > li.node > ul > li.node")
+    assert "run_simulation" in page.locator("#tree-root > li.node > ul").inner_text()
+    # A stored content opens from the page (this machine kept it when it captured the trial).
+    page.locator("#files tr", has_text="data1.dat").locator("a").first.click()
+    assert page.locator("#content-text").inner_text().strip() == (demo / "data1.dat").read_text().strip()
+    page.goto(f"{url}lineage?id={trial}")
+    page.wait_for_selector("#lineage-name")
+    assert "simulation.py" in page.locator("main").inner_text()
+    b.shot(page, "neo4j-lineage")
+    page.close()
