@@ -84,7 +84,7 @@ def annotations_of(store: Store, ids: Iterable[str]) -> list[Node]:
 
 def run_annotations(store: Store, run: str | None) -> list[Node]:
     """Every annotation on the run or anything in it (every one in the store when None), oldest first."""
-    notes = store.find_nodes(kind=Kind.ANNOTATION.value, **({"run": run} if run else {}))
+    notes = store.find_nodes(kind=Kind.ANNOTATION.value, run=run or None)
     return sorted(notes, key=lambda n: (n.props.get("created") or 0, n.id))
 
 

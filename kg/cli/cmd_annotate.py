@@ -51,9 +51,9 @@ def register(cli: click.Group) -> None:
         from kg.hub_client import annotate_experiment, is_hub_url
 
         if is_hub_url(target):
-            note = annotate_experiment(target, text, token)
-            click.echo(note["id"])
-            click.echo(f"annotated experiment {target} as {note['author']}", err=True)
+            made = annotate_experiment(target, text, token)
+            click.echo(made["id"])
+            click.echo(f"annotated experiment {target} as {made['author']}", err=True)
             return
         from kg.annotations import annotate
 
@@ -84,9 +84,7 @@ def register(cli: click.Group) -> None:
             rows = annotation_rows(run_annotations(ctx.store, None))
         else:
             store = ctx.store
-            node = store.get_node(target) or store.resolve_run(target)
-            notes = annotations_of(store, [node.id])
-            if node.kind in ("Run", "Trial"):
-                notes = run_annotations(store, node.id)
-            rows = annotation_rows(notes)
+            found = store.get_node(target) or store.resolve_run(target)
+            is_run = found.kind in ("Run", "Trial")
+            rows = annotation_rows(run_annotations(store, found.id) if is_run else annotations_of(store, [found.id]))
         emit_rows(rows, fmt, ["when", "author", "pushed_by", "target", "text", "id"])

@@ -40,14 +40,15 @@ def write_bundle(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[bytes], *
     shas = content_hashes(nodes)
     kept = [s for s in shas if content.has(s)]
     records = encode_records(nodes, edges)
+    sizes: dict[str, int] = {}
     manifest = {"format": BUNDLE_FORMAT, "version": _VERSION, "provkg": __version__,
                 "runs": sorted(n.id for n in nodes if n.kind in TOP_LEVEL_KINDS and not n.props.get("parent")),
-                "records": len(nodes) + len(edges), "contents": {}, "not_kept": sorted(set(shas) - set(kept))}
+                "records": len(nodes) + len(edges), "contents": sizes, "not_kept": sorted(set(shas) - set(kept))}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("records.jsonl", records)
         for sha in kept:
             data = content.get(sha)
-            manifest["contents"][sha] = len(data)
+            sizes[sha] = len(data)
             zf.writestr(f"contents/{sha}", data)
         # Last, so a reader knows the archive was finished (and what each entry must be).
         zf.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))

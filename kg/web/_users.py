@@ -151,7 +151,8 @@ def authenticate(path: Path, token: str, admin_token: str | None) -> User | None
         if hmac.compare_digest(str(entry.get("token_sha256", "")), digest):
             grants: dict[str, str] = {}
             for group in data["groups"].values():
-                if name in (group.get("members") or []):
+                members = group.get("members")
+                if isinstance(members, list) and name in members:
                     _merge(grants, _grants(group))
             _merge(grants, _grants(entry))
             return User(name, grants)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.web._serve import kg_serve
 from tests.web.test_serve import Browser, b, chrome  # noqa: F401 (fixtures: one chromium for the hub pages)
 
 pytest.importorskip("flask")
@@ -76,22 +77,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
               for u in ("alice", "bob")}
     admin = base / "admin.token"
     admin.write_text("the-team-token-from-a-file\n")
-    log = base / "serve.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--store", str(store), "--port", "0",
-                                 "--max-body", str(4 * 1024 * 1024),
-                                 "--token-file", str(admin)], cwd=base, env=env, stderr=err)
-    try:
-        deadline = time.monotonic() + 60
-        found = None
-        while found is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-            found = re.search(r"(http://127\.0\.0\.1:\d+/)", log.read_text())
-        assert found, f"kg serve did not start: {log.read_text()}"
-        yield Hub(found.group(1), store, env, {**tokens, "admin": "the-team-token-from-a-file"})
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with kg_serve(["--store", str(store), "--max-body", str(4 * 1024 * 1024), "--token-file", str(admin)],
+                  base, env) as url:
+        yield Hub(url, store, env, {**tokens, "admin": "the-team-token-from-a-file"})
 
 
 def _collaborator(root: Path, name: str, token: str | None) -> tuple[dict[str, str], Path]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.web._serve import kg_serve
 from tests.conftest import ROOT, need
 
 CHROMIUM = "/usr/bin/chromium"
@@ -119,22 +120,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     rows = _ids(env, base)
     by_seq = {r["#"]: r["id"] for r in rows}
     trials = {"first": by_seq[1], "second": by_seq[2], "run": by_seq[3], "big": by_seq[4]}
-    # The server's log goes to a file: a pipe nobody reads would fill up and stall the server.
-    log = base / "serve.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--store", str(home / "kg.db"), "--port", "0"],
-                                cwd=base, env=env, stderr=err)
-    try:
-        deadline = time.monotonic() + 60
-        found = None
-        while found is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-            found = re.search(r"(http://127\.0\.0\.1:\d+/)", log.read_text())
-        assert found, f"kg serve did not start: {log.read_text()}"
-        yield Site(found.group(1), home, demo, trials)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with kg_serve(["--store", str(home / "kg.db")], base, env) as url:
+        yield Site(url, home, demo, trials)
 
 
 class Browser:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.web._serve import kg_serve
 from tests.web.test_serve import Browser, b, chrome  # noqa: F401 (fixtures)
 
 pytest.importorskip("flask")
@@ -38,21 +39,8 @@ def served(neo4j_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     trial = json.loads(_kg(env, demo, "list", "-F", "json"))[0]["id"]
     _kg(env, demo, "annotate", "1", "served from Neo4j")
     _kg(env, demo, "push", trial, "--to", neo4j_uri)
-    log = base / "serve.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--store", neo4j_uri, "--port", "0"],
-                                cwd=base, env=env, stderr=err)
-    try:
-        deadline = time.monotonic() + 60
-        found = None
-        while found is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-            found = re.search(r"(http://127\.0\.0\.1:\d+/)", log.read_text())
-        assert found, f"kg serve did not start: {log.read_text()}"
-        yield found.group(1), trial, demo
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with kg_serve(["--store", neo4j_uri], base, env) as url:
+        yield url, trial, demo
 
 
 def test_pages_over_neo4j_show_the_trial_its_files_tree_notes_and_lineage(served: tuple[str, str, Path],
