@@ -21,7 +21,7 @@ prop('run-0', 'run', 'run-0').
 prop('run-0', 'name', "demo capture").
 prop('run-0', 'status', "finished").
 prop('run-0', 'started', 1700000000.0).
-prop('run-0', 'ended', 1700000005.0).
+prop('run-0', 'ended', 1700000000.0).
 prop('run-0', 'seq', 1).
 node('softwareagent-4', agent, 'SoftwareAgent').
 prop('softwareagent-4', 'version', "<version>").
@@ -32,8 +32,8 @@ prop('task-1', 'run', 'run-0').
 prop('task-1', 'name', "captured_store.<locals>.add").
 prop('task-1', 'status', "FINISHED").
 prop('task-1', 'parent', 'run-0').
-prop('task-1', 'started', 1700000001.0).
-prop('task-1', 'ended', 1700000002.0).
+prop('task-1', 'started', 1700000000.0).
+prop('task-1', 'ended', 1700000000.0).
 node('task-1/in/a', entity, 'Value').
 prop('task-1/in/a', 'name', "a").
 prop('task-1/in/a', 'value', 1).
@@ -52,27 +52,27 @@ prop('task-2', 'run', 'run-0').
 prop('task-2', 'name', "captured_store.<locals>.double").
 prop('task-2', 'status', "FINISHED").
 prop('task-2', 'parent', 'run-0').
-prop('task-2', 'started', 1700000003.0).
-prop('task-2', 'ended', 1700000004.0).
+prop('task-2', 'started', 1700000000.0).
+prop('task-2', 'ended', 1700000000.0).
 node('task-2/out/doubled', entity, 'Value').
 prop('task-2/out/doubled', 'name', "doubled").
 prop('task-2/out/doubled', 'value', 6).
 prop('task-2/out/doubled', 'run', 'run-0').
 acted_on_behalf_of('softwareagent-4', 'person-3', null, null).
 edge_prop(acted_on_behalf_of, 'softwareagent-4', 'person-3', null, 'run', 'run-0').
-used('task-1', 'task-1/in/a', 1700000001.0, "a").
+used('task-1', 'task-1/in/a', 1700000000.0, "a").
 edge_prop(used, 'task-1', 'task-1/in/a', "a", 'run', 'run-0').
-used('task-1', 'task-1/in/b', 1700000001.0, "b").
+used('task-1', 'task-1/in/b', 1700000000.0, "b").
 edge_prop(used, 'task-1', 'task-1/in/b', "b", 'run', 'run-0').
-used('task-2', 'task-1/out/total', 1700000003.0, "x").
+used('task-2', 'task-1/out/total', 1700000000.0, "x").
 edge_prop(used, 'task-2', 'task-1/out/total', "x", 'run', 'run-0').
 was_associated_with('run-0', 'person-3', null, "user").
 edge_prop(was_associated_with, 'run-0', 'person-3', "user", 'run', 'run-0').
 was_associated_with('run-0', 'softwareagent-4', null, "capture").
 edge_prop(was_associated_with, 'run-0', 'softwareagent-4', "capture", 'run', 'run-0').
-was_generated_by('task-1/out/total', 'task-1', 1700000002.0, "total").
+was_generated_by('task-1/out/total', 'task-1', 1700000000.0, "total").
 edge_prop(was_generated_by, 'task-1/out/total', 'task-1', "total", 'run', 'run-0').
-was_generated_by('task-2/out/doubled', 'task-2', 1700000004.0, "doubled").
+was_generated_by('task-2/out/doubled', 'task-2', 1700000000.0, "doubled").
 edge_prop(was_generated_by, 'task-2/out/doubled', 'task-2', "doubled", 'run', 'run-0').
 was_informed_by('task-1', 'run-0', null, "parent").
 edge_prop(was_informed_by, 'task-1', 'run-0', "parent", 'run', 'run-0').
