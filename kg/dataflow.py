@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 
 from kg._trialdata import accesses
+from kg.model.prov import explode, is_compact
 from kg.model.records import Edge, Node
 from kg.model.terms import Kind, Relation
 from kg.stores.base import Store
@@ -124,6 +125,15 @@ def dataflow_dot(store: Store, trial: Node, *, calls: bool = False, rankdir: str
     return "\n".join(lines) + "\n"
 
 
+def _derivations(store: Store, trial: Node, nodes: dict[str, Node]) -> list[tuple[str, str]]:
+    """(version, source) pairs between the trial's variable versions: their compact ``derived``
+    props (the embedded store) or stored edges (a store that explodes them on write)."""
+    rel = Relation.WAS_DERIVED_FROM.value
+    pairs = {(e.src, e.dst) for n in nodes.values() if is_compact(n) for e in explode(n)[1] if e.rel == rel}
+    pairs.update((e.src, e.dst) for e in store.find_edges(rel=rel, run=trial.id))
+    return sorted((s, d) for s, d in pairs if s in nodes and d in nodes)
+
+
 def variables_dot(store: Store, trial: Node, *, variable: str | None = None, depth: int | None = None,
                   rankdir: str = "LR") -> str | None:
     """The dot text of a trial's fine-grained dataflow (``kg run --dataflow``): one ellipse per
@@ -133,8 +143,7 @@ def variables_dot(store: Store, trial: Node, *, variable: str | None = None, dep
     nodes = {n.id: n for n in store.find_nodes(kind=Kind.VARIABLE.value, run=trial.id)}
     if not nodes:
         return None
-    derived = [(e.src, e.dst) for e in store.find_edges(rel=Relation.WAS_DERIVED_FROM.value, run=trial.id)
-               if e.src in nodes and e.dst in nodes]
+    derived = _derivations(store, trial, nodes)
     keep = set(nodes)
     if variable is not None:
         ups: dict[str, list[str]] = {}

@@ -61,10 +61,13 @@ def trial(tmp_path: Path) -> Path:
 
 
 def _graph(d: Path) -> tuple[dict[str, dict], set[tuple[str, str]]]:
+    """The Variable entities and the WAS_DERIVED_FROM between them, as the trial's PROV (what exports see)."""
     store = SqliteStore(d / ".kg" / "kg.db", create=False)
     try:
-        nodes = {n.id: n.props for n in store.find_nodes(kind="Variable")}
-        derived = {(e.src, e.dst) for e in store.find_edges(rel="WAS_DERIVED_FROM") if e.src in nodes}
+        runs = [t.id for t in store.find_nodes(kind="Trial")]
+        all_nodes, all_edges = store.run_records(runs)
+        nodes = {n.id: n.props for n in all_nodes if n.kind == "Variable"}
+        derived = {(e.src, e.dst) for e in all_edges if e.rel == "WAS_DERIVED_FROM" and e.src in nodes}
     finally:
         store.close()
     return nodes, derived
