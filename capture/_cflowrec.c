@@ -22,7 +22,7 @@ typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     Py_ssize_t nsites, nslots, nfns, maxreads;
-    char *kind;               /* per site: 0 assignment, 1 call mark */
+    char *kind;               /* per site: 0 assignment, 1 call mark, 2 file written to, 3 value written */
     Py_ssize_t *target;       /* per site: slot written, or the function called */
     Py_ssize_t *fn;           /* per site: the function whose call site parameters read (-1) */
     Py_ssize_t *roff, *rlen;  /* per site: its reads in ``reads`` */
@@ -34,7 +34,7 @@ typedef struct {
     long long *scratch;       /* the sources of one version */
     long long count, base;
     Py_ssize_t limit, faults;
-    PyObject *run, *code, *put, *check, *stacks, *keep, *limit_obj, *chunk;
+    PyObject *run, *code, *put, *check, *stacks, *keep, *limit_obj, *chunk, *writes;
     PyObject *stack;          /* the tracer stack of the thread seen last (held) */
     unsigned long stack_tid;
 } Recorder;
@@ -113,15 +113,28 @@ static int flush(Recorder *self) {
     return 0;
 }
 
+/* writes(kind, x): the file of a ``f.write(...)`` (2), or the version written to it (3). */
+static int note(Recorder *self, int kind, PyObject *x) {
+    PyObject *k = PyLong_FromLong(kind);
+    if (k == NULL) return -1;
+    PyObject *r = PyObject_CallFunctionObjArgs(self->writes, k, x, NULL);
+    Py_DECREF(k);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 static int record(Recorder *self, Py_ssize_t site, PyObject *value) {
     if (site < 0 || site >= self->nsites) {
         PyErr_SetString(PyExc_IndexError, "dataflow site out of range");
         return -1;
     }
-    if (self->kind[site]) {
+    int kind = self->kind[site];
+    if (kind == 1) {
         self->pending[self->target[site]] = site;
         return 0;
     }
+    if (kind == 2) return note(self, kind, value);
     Py_ssize_t k = 0, off = self->roff[site], len = self->rlen[site];
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_ssize_t r = self->reads[off + i];
@@ -175,6 +188,14 @@ static int record(Recorder *self, Py_ssize_t site, PyObject *value) {
     Py_DECREF(entry);
     if (err < 0) return -1;
     self->cur[self->target[site]] = ++self->count;  /* version count - 1, stored + 1 */
+    if (kind == 3) {
+        PyObject *n = PyLong_FromLongLong(self->count - 1);
+        if (n == NULL || note(self, kind, n) < 0) {
+            Py_XDECREF(n);
+            return -1;
+        }
+        Py_DECREF(n);
+    }
     if (PyList_GET_SIZE(self->chunk) >= CHUNK) return flush(self);
     return 0;
 }
@@ -201,11 +222,11 @@ static Py_ssize_t as_index(PyObject *seq, Py_ssize_t i, Py_ssize_t lo, Py_ssize_
     return x;
 }
 
-/* Recorder(sites, run, code, put, check, stacks, limit, keep) */
+/* Recorder(sites, run, code, put, check, stacks, limit, writes, keep) */
 static int Recorder_init(Recorder *self, PyObject *args, PyObject *kwds) {
-    PyObject *sites, *run, *code, *put, *check, *stacks, *limit_obj, *keep;
-    if (!PyArg_ParseTuple(args, "OUOOOO!OO", &sites, &run, &code, &put, &check, &PyDict_Type, &stacks, &limit_obj,
-                          &keep))
+    PyObject *sites, *run, *code, *put, *check, *stacks, *limit_obj, *writes, *keep;
+    if (!PyArg_ParseTuple(args, "OUOOOO!OOO", &sites, &run, &code, &put, &check, &PyDict_Type, &stacks, &limit_obj,
+                          &writes, &keep))
         return -1;
     Py_ssize_t limit = PyLong_AsSsize_t(limit_obj);
     if (limit == -1 && PyErr_Occurred()) return -1;
@@ -253,8 +274,8 @@ static int Recorder_init(Recorder *self, PyObject *args, PyObject *kwds) {
             ok = 0;
             break;
         }
-        int kind = PyObject_IsTrue(PyTuple_GET_ITEM(s, 0));
-        self->kind[i] = (char)(kind == 1);
+        Py_ssize_t kind = as_index(s, 0, 0, 4, &bad);
+        self->kind[i] = (char)kind;
         self->target[i] = as_index(s, 1, 0, kind == 1 ? nfns : nslots, &bad);
         self->fn[i] = as_index(s, 3, -1, nfns, &bad);
         self->roff[i] = at;
@@ -272,7 +293,8 @@ static int Recorder_init(Recorder *self, PyObject *args, PyObject *kwds) {
         ok = 0;
     }
     if (!ok) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "Recorder(sites, run, code, put, check, stacks, limit, keep)");
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "Recorder(sites, run, code, put, check, stacks, limit, writes, keep)");
         return -1;
     }
     PyObject *chunk = PyList_New(0);
@@ -284,6 +306,7 @@ static int Recorder_init(Recorder *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(self->check, Py_NewRef(check));
     Py_XSETREF(self->stacks, Py_NewRef(stacks));
     Py_XSETREF(self->keep, Py_NewRef(keep));
+    Py_XSETREF(self->writes, Py_NewRef(writes));
     Py_XSETREF(self->limit_obj, Py_NewRef(limit_obj));
     Py_CLEAR(self->stack);
     self->limit = limit, self->count = self->base = 0, self->faults = 0;
@@ -301,6 +324,7 @@ static int Recorder_traverse(Recorder *self, visitproc visit, void *arg) {
     Py_VISIT(self->limit_obj);
     Py_VISIT(self->chunk);
     Py_VISIT(self->stack);
+    Py_VISIT(self->writes);
     return 0;
 }
 
@@ -314,6 +338,7 @@ static int Recorder_clear(Recorder *self) {
     Py_CLEAR(self->limit_obj);
     Py_CLEAR(self->chunk);
     Py_CLEAR(self->stack);
+    Py_CLEAR(self->writes);
     return 0;
 }
 
@@ -332,6 +357,9 @@ static PyObject *Recorder_flush(Recorder *self, PyObject *unused) {
 
 static PyObject *Recorder_count(Recorder *self, void *closure) { return PyLong_FromLongLong(self->count); }
 static PyObject *Recorder_faults(Recorder *self, void *closure) { return PyLong_FromSsize_t(self->faults); }
+static PyObject *Recorder_writes(Recorder *self, void *closure) {
+    return Py_NewRef(self->writes ? self->writes : Py_None);
+}
 
 static PyMethodDef Recorder_methods[] = {
     {"flush", (PyCFunction)Recorder_flush, METH_NOARGS, "Send the versions recorded since the last flush to the sink."},
@@ -341,6 +369,7 @@ static PyMethodDef Recorder_methods[] = {
 static PyGetSetDef Recorder_getset[] = {
     {"count", (getter)Recorder_count, NULL, "versions recorded", NULL},
     {"faults", (getter)Recorder_faults, NULL, "hook calls that failed (the program went on)", NULL},
+    {"writes", (getter)Recorder_writes, NULL, "the Writes it notes f.write(x) in", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -15,22 +15,26 @@ and ``generated_by`` props stand for its WAS_DERIVED_FROM and WAS_GENERATED_BY r
 """
 from __future__ import annotations
 
+import io
 import logging
+import os
 import threading
+import time
 from typing import Any
 
-from capture.finegrained import CALL, Sites
+from capture.finegrained import CALL, FILE, WRITTEN, Sites
 from capture.tracer._common import _final, summ_value
 from kg.config import settings
-from kg.model import Edge, Kind, Node, ProvClass
+from kg.model import Edge, Kind, Node, ProvClass, Relation
 from kg.segments import LIVE, Codec, Ctx, Keys, blocks, register_codec
 from kg.sink import register_expander
 
-__all__ = ["PyRecorder", "recorder", "decode_chunk", "CHUNK", "FLOW_CODE", "variable_id"]
+__all__ = ["PyRecorder", "Writes", "recorder", "written_links", "decode_chunk", "CHUNK", "FLOW_CODE", "variable_id"]
 
 CHUNK = 1024  # versions per record sent to the sink
 _ATOMS = (int, float, bool, type(None), str, bytes)
 _ENT, _VARIABLE = ProvClass.ENTITY.value, Kind.VARIABLE.value
+_WDF = Relation.WAS_DERIVED_FROM.value
 _ACT_N, _ACT_REC = 1, 8  # a tracer stack entry: its activation number, and whether it is recorded
 
 
@@ -46,13 +50,31 @@ def keep(v: Any, limit: int) -> Any:
         return {"type": type(v).__name__}
 
 
+class Writes:
+    """The versions written to files by ``f.write(x)``: ``items`` holds (version n, absolute path,
+    time). The recorder calls it with (FILE, the file object), then (WRITTEN, the version)."""
+
+    def __init__(self) -> None:
+        self.file: str | None = None
+        self.items: list[tuple[int, str, float]] = []
+
+    def __call__(self, kind: int, x: Any) -> None:
+        if kind == FILE:
+            # Only real files: reading an attribute of any other object could run the program's code.
+            name = x.name if isinstance(x, io.IOBase) and hasattr(x, "name") else None
+            self.file = os.path.abspath(os.fsdecode(name)) if isinstance(name, (str, bytes)) else None
+        elif self.file is not None:
+            self.items.append((x, self.file, time.time()))
+
+
 class PyRecorder:
     """The hook in Python: ``__call__(site, value) -> value`` (see the module docstring)."""
 
     def __init__(self, sites: Sites, run: str, code: int, put: Any, check: Any, stacks: dict[int, list[Any]],
-                 limit: int) -> None:
+                 limit: int, writes: Writes) -> None:
         self.table = sites.table
         self.run, self.code, self.put, self.check, self.stacks, self.limit = run, code, put, check, stacks, limit
+        self.writes = writes
         self.cur = [0] * len(sites.slots)          # slot -> its current version + 1 (0: none yet)
         self.pending = [-1] * len(sites.functions)  # function -> the call site about to call it
         self.hits = [0] * len(sites.table)
@@ -73,6 +95,9 @@ class PyRecorder:
         if kind == CALL:
             self.pending[target] = site
             return
+        if kind == FILE:
+            self.writes(kind, value)
+            return
         cur = self.cur
         sources: list[int] = []
         for r in reads:
@@ -91,6 +116,8 @@ class PyRecorder:
         self.count = n + 1
         cur[target] = n + 1
         self.chunk.append((info, self._kept(value), tuple(sources), self._activation(), self.hits[site]))
+        if kind == WRITTEN:
+            self.writes(kind, n)
         if len(self.chunk) >= CHUNK:
             self.flush()
 
@@ -124,9 +151,29 @@ class PyRecorder:
             logging.getLogger("kg.dataflow").warning("provkg dataflow fault (reported once): %r", exc)
 
 
+def written_links(store: Any, trial_id: str, writes: Writes) -> list[Edge]:
+    """A file version WAS_DERIVED_FROM each value written to it: the version the access that was
+    open at the time of the write left (the file's accesses are in the store by now)."""
+    if not writes.items:
+        return []
+    from capture._fileprov import version_id
+    from kg._trialdata import accesses
+
+    trial = store.get_node(trial_id)
+    done = [a.props for a in (accesses(store, trial) if trial is not None else []) if a.props.get("after")]
+    out = []
+    for n, path, t in writes.items:
+        open_then = [a for a in done if a.get("path") == path and (a.get("started") or 0) <= t <= (a.get("ended") or 0)]
+        if open_then:
+            a = min(open_then, key=lambda a: a.get("ended") or 0)
+            out.append(Edge(_WDF, version_id(a["after"], path), variable_id(trial_id, n),
+                            {"role": "written", "run": trial_id}))
+    return out
+
+
 def recorder(sites: Sites, run: str, sink: Any, stacks: dict[int, list[Any]]) -> Any:
     """The hook for a script rewritten into ``sites``: the C form where built (and KG_C is not 0)."""
-    args = (sites, run, FLOW_CODE, sink.put, sink.check, stacks, settings.repr_limit)
+    args = (sites, run, FLOW_CODE, sink.put, sink.check, stacks, settings.repr_limit, Writes())
     if settings.native:
         try:
             from capture._cflowrec import Recorder  # type: ignore[import-not-found]  # a C extension

@@ -24,15 +24,20 @@ from __future__ import annotations
 
 import ast
 import builtins
+import logging
 import symtable
 import types
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Sites", "compile_with_dataflow", "rewrite", "install", "uninstall", "HOOK", "ASSIGN", "CALL"]
+__all__ = ["Sites", "compile_with_dataflow", "rewrite", "install", "uninstall", "HOOK", "ASSIGN", "CALL", "FILE",
+           "WRITTEN"]
 
 HOOK = "__kg_df__"
-ASSIGN, CALL = 0, 1  # site kinds: a version recorded; a call of a script function about to happen
+# Site kinds: a version recorded; a call of a script function about to happen; the file object
+# of a ``f.write(...)``; the value written there (a version, noted as written to that file).
+ASSIGN, CALL, FILE, WRITTEN = 0, 1, 2, 3
+_WRITES = ("write", "writelines")
 
 
 @dataclass
@@ -42,7 +47,8 @@ class Sites:
     ``table[i]`` is ``(kind, target, reads, fn, info)``:
     - ASSIGN: ``target`` the slot written, ``reads`` the slots read (``-(j+1)``: the caller's
       argument in position j of a call of function ``fn``), ``info`` = (name, scope, line, col);
-    - CALL: ``target`` the called function, ``reads`` one slot per positional argument (-1: none).
+    - CALL: ``target`` the called function, ``reads`` one slot per positional argument (-1: none);
+    - FILE and WRITTEN: ``f.write(x)``, the file (f) and an ASSIGN of ``f.write`` (x).
     """
 
     table: list[tuple[int, int, tuple[int, ...], int, tuple[str, str, int, int]]] = field(default_factory=list)
@@ -142,10 +148,10 @@ class _Rewrite(ast.NodeTransformer):
         return ast.Call(func=ast.Name(id=HOOK, ctx=ast.Load()), args=[ast.Constant(site), value], keywords=[])
 
     def _record(self, name: str, at: ast.AST, reads: list[int], value: ast.expr, *, target: int | None = None,
-                fn: int = -1) -> ast.Call:
+                fn: int = -1, kind: int = ASSIGN) -> ast.Call:
         line, col = getattr(at, "lineno", 0), getattr(at, "col_offset", 0)
         slot = self.sites.slot(self.scope.name, name) if target is None else target
-        return self._hook(self.sites.add(ASSIGN, slot, reads, fn, (name, self.scope.name, line, col)), value)
+        return self._hook(self.sites.add(kind, slot, reads, fn, (name, self.scope.name, line, col)), value)
 
     def _stmt(self, name: str, at: ast.AST, reads: list[int], **kw: Any) -> ast.stmt:
         return ast.copy_location(ast.Expr(self._record(name, at, reads, ast.Name(id=name, ctx=ast.Load()), **kw)), at)
@@ -210,6 +216,22 @@ class _Rewrite(ast.NodeTransformer):
             args = [self._slot_of(a) for a in node.args]
             site = self.sites.add(CALL, self.sites.function(node.func.id), args, -1, ("", self.scope.name, 0, 0))
             node.func = ast.copy_location(self._hook(site, node.func), node.func)
+        return node
+
+    def visit_Expr(self, node: ast.Expr) -> Any:
+        call = node.value
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in _WRITES
+                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords):
+            return self.generic_visit(node)
+        # f.write(x) -> __kg_df__(file site, f).write(__kg_df__(written site, x)): the receiver is
+        # evaluated first, so the recorder knows the file when the value comes
+        reads = self._reads(call.args[0])
+        self.generic_visit(node)
+        f = call.func.value
+        name = f"{f.id}.{call.func.attr}"
+        call.func.value = ast.copy_location(self._record(name, f, [], f, kind=FILE), f)
+        call.args[0] = ast.copy_location(self._record(name, call.args[0], reads, call.args[0], kind=WRITTEN),
+                                         call.args[0])
         return node
 
     # (reads are taken before generic_visit: it rewrites the calls they name)
@@ -285,9 +307,17 @@ def rewrite(source: bytes | str, filename: str) -> tuple[ast.Module, Sites]:
 
 
 def compile_with_dataflow(source: bytes, filename: str, sites_out: list[Sites] | None = None) -> types.CodeType:
-    """``compile(source, filename, "exec")`` of the rewritten tree; its site table is appended to ``sites_out``."""
-    tree, sites = rewrite(source, filename)
-    code = compile(tree, filename, "exec", dont_inherit=True)
+    """``compile(source, filename, "exec")`` of the rewritten tree; its site table is appended to
+    ``sites_out``. A script that does not compile raises what ``compile`` raises; one the rewrite
+    cannot handle runs as it is, without dataflow (the program comes first)."""
+    try:
+        tree, sites = rewrite(source, filename)
+        code = compile(tree, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        raise
+    except Exception as exc:
+        logging.getLogger("kg.dataflow").warning("provkg: no dataflow for %s (%r)", filename, exc)
+        return compile(source, filename, "exec", dont_inherit=True)
     if sites_out is not None:
         sites_out.append(sites)
     return code

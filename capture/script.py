@@ -148,8 +148,14 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
 
     tail: list[Any] = []
     if len(dataflow) > 1:
-        dataflow[1].flush()
-        say(f"dataflow: {dataflow[1].count} variable versions")
+        from capture._flowrec import written_links
+
+        flow = dataflow[1]
+        flow.flush()
+        sink.flush()  # the file accesses, for the versions written to files
+        tail += written_links(store, trial_id, flow.writes)
+        say(f"dataflow: {flow.count} variable versions, {len(flow.writes.items)} written to files"
+            + (f"; {flow.faults} hook faults (the program went on)" if flow.faults else ""))
     imported = defs_mod.imported_names(main_defs)
     user = tracing.classifier.user
     for path in tracing.user_files():

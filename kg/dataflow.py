@@ -138,8 +138,9 @@ def variables_dot(store: Store, trial: Node, *, variable: str | None = None, dep
                   rankdir: str = "LR") -> str | None:
     """The dot text of a trial's fine-grained dataflow (``kg run --dataflow``): one ellipse per
     variable version (``name@line``, its value, ``[iteration]`` in loops), clustered by function,
-    an arrow from each version to the versions it was computed from. ``variable``: only the
-    versions of that name and their ancestry (``depth`` steps up). None: the trial has none."""
+    an arrow from each version to the versions it was computed from, and to the file versions
+    written from it (notes). ``variable``: only the versions of that name and their ancestry
+    (``depth`` steps up). None: the trial has none."""
     nodes = {n.id: n for n in store.find_nodes(kind=Kind.VARIABLE.value, run=trial.id)}
     if not nodes:
         return None
@@ -172,5 +173,13 @@ def variables_dot(store: Store, trial: Node, *, variable: str | None = None, dep
     for src, dst in derived:
         if src in keep and dst in keep:
             lines.append(f"  {_q(dst)} -> {_q(src)};")
+    # the file versions written from these values (f.write(x)), as notes
+    written = [e for e in store.find_edges(rel=Relation.WAS_DERIVED_FROM.value, run=trial.id)
+               if e.src.startswith("fv:") and e.dst in keep]
+    versions = store.get_nodes({e.src for e in written})
+    for vid in sorted(versions):
+        label = f"{versions[vid].props.get('name', vid)}\n{vid.split(':')[1][:10]}"
+        lines.append(f"  {_q(vid)} [shape=note, label={_q(label)}];")
+    lines += [f"  {_q(e.dst)} -> {_q(e.src)} [label=written];" for e in written if e.src in versions]
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -137,3 +137,82 @@ def test_the_program_is_unchanged_and_it_is_off_by_default(tmp_path: Path) -> No
     assert by_trial.get(trials[1], 0) > 10 and trials[2] not in by_trial
     missing = _kg(tmp_path, "dataflow", "2", "-m", "variables")
     assert missing.returncode == 1 and "kg run --dataflow" in missing.stderr
+
+
+def test_the_written_file_derives_from_the_value_and_lineage_reaches_a(trial: Path) -> None:
+    nodes, _ = _graph(trial)
+    [a], [c] = _named(nodes, "<module>", "a"), _named(nodes, "<module>", "c")
+    [written] = _named(nodes, "<module>", "f.write")
+    store = SqliteStore(trial / ".kg" / "kg.db", create=False)
+    try:
+        [fv] = [e.src for e in store.find_edges(rel="WAS_DERIVED_FROM") if e.dst == written]
+        version = store.get_node(fv)
+    finally:
+        store.close()
+    assert version is not None and version.props["path"].endswith("out.txt") and nodes[written]["value"] == "7"
+    r = _kg(trial, "lineage", fv, "--up", "--depth", "12")
+    assert r.returncode == 0, r.stderr
+    for vid in (written, c, a):  # out.txt <- "7" written <- c <- ... <- a
+        assert vid in r.stdout, vid
+    dot = _kg(trial, "dataflow", "1")
+    assert 'label="out.txt' in dot.stdout and "[label=written]" in dot.stdout
+
+
+def test_each_version_was_generated_by_its_function_activation(trial: Path) -> None:
+    nodes, _ = _graph(trial)
+    store = SqliteStore(trial / ".kg" / "kg.db", create=False)
+    try:
+        acts = {n.id: n.props["name"] for n in store.find_nodes(kind="Activation")}
+        generated = {(e.src, acts.get(e.dst)) for e in store.run_records([nodes[next(iter(nodes))]["run"]])[1]
+                     if e.rel == "WAS_GENERATED_BY" and e.src in nodes}
+    finally:
+        store.close()
+    [v], [q], [a] = _named(nodes, "double", "v"), _named(nodes, "outer.inner", "q"), _named(nodes, "<module>", "a")
+    assert {(v, "double"), (q, "outer.<locals>.inner"), (a, "__main__")} <= generated
+    r = _kg(trial, "lineage", v, "--up", "--depth", "1")
+    assert "Activation" in r.stdout and "double" in r.stdout
+
+
+NAMES = textwrap.dedent('''
+    def f(x):
+        y = x + 1
+        return sorted(locals())
+
+    z = f(1)
+    print(z, sorted(dir()), sorted(globals()))
+''')
+
+
+def test_the_program_sees_no_names_of_ours(tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(NAMES)
+    # (beside `kg run` without --dataflow: under plain python 3.11 __main__ also has __annotations__)
+    plain = _kg(tmp_path, "run", "prog.py")
+    flow = _kg(tmp_path, "run", "--dataflow", "prog.py")
+    assert flow.returncode == plain.returncode == 0, flow.stderr
+    assert flow.stdout == plain.stdout and plain.stdout.startswith("['x', 'y'] ") and "kg" not in plain.stdout
+
+
+def test_the_c_and_python_recorders_record_the_same(tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(PROG)
+
+    def versions(native: str) -> list[tuple]:
+        d = tmp_path / native
+        d.mkdir()
+        shutil.copy(tmp_path / "prog.py", d / "prog.py")
+        env = {**os.environ, "KG_HOME": str(d / ".kg"), "KG_C": native}
+        r = subprocess.run([sys.executable, "-m", "kg", "run", "--dataflow", "prog.py"], cwd=d, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        nodes, derived = _graph(d)
+        store = SqliteStore(d / ".kg" / "kg.db", create=False)
+        try:
+            acts = {n.id: n.props["name"] for n in store.find_nodes(kind="Activation")}
+        finally:
+            store.close()
+        n_of = {i: int(i.rsplit("/", 1)[1]) for i in nodes}
+        return sorted((n_of[i], p["name"], p["scope"], p["line"], p["col"], repr(p["value"]), p.get("iteration"),
+                       acts.get(p["generated_by"]), sorted(n_of[s] for v, s in derived if v == i))
+                      for i, p in nodes.items())
+
+    c, py = versions("1"), versions("0")
+    assert c == py and len(c) > 20
