@@ -93,7 +93,7 @@ class _Scope:
         except KeyError:
             return None
         if sym.is_global() or sym.is_declared_global():
-            return "<module>"
+            return "<module>" if self._module_binds(name) else None  # else a builtin
         if sym.is_free():  # a closure's variable: the nearest enclosing function that owns it
             s = self.parent
             while s is not None:
@@ -108,6 +108,16 @@ class _Scope:
         if sym.is_local() or sym.is_parameter():
             return self.name
         return "<module>" if self.parent is None else None
+
+    def _module_binds(self, name: str) -> bool:
+        top = self
+        while top.parent is not None:
+            top = top.parent
+        try:
+            sym = top.table.lookup(name)
+        except KeyError:
+            return False
+        return sym.is_assigned() or sym.is_imported() or sym.is_namespace()
 
 
 class _Rewrite(ast.NodeTransformer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -216,3 +217,45 @@ def test_the_c_and_python_recorders_record_the_same(tmp_path: Path) -> None:
 
     c, py = versions("1"), versions("0")
     assert c == py and len(c) > 20
+
+
+def _svg(dot_text: str) -> str:
+    if shutil.which("dot") is None:
+        pytest.fail("graphviz dot is not installed (scripts/setup installs it)")
+    return subprocess.run(["dot", "-Tsvg"], input=dot_text, capture_output=True, text=True, check=True).stdout
+
+
+def test_the_prospective_view_draws_the_definitions(trial: Path) -> None:
+    r = _kg(trial, "dataflow", "1", "-m", "prospective")
+    assert r.returncode == 0, r.stderr
+    svg = _svg(r.stdout)
+    for label in ("double(v)", "add_one(w)", "outer(p)", "inner(q)", "v@4", "return@6", "w@8", "a@11", "b@12",
+                  "c@13", "total@16,18", "calls"):
+        assert label in svg, label
+    # the static flows: a is passed as double's v, double's return is assigned to b
+    ids = {label: i for i, label in re.findall(r'"(\d+)" \[label="([^"]+)"\]', r.stdout)}
+    for src, dst in (("a@11", "v@4"), ("v@4", "return@6"), ("return@6", "b@12"), ("b@12", "w@8")):
+        assert f'"{ids[src]}" -> "{ids[dst]}"' in r.stdout, (src, dst)
+    assert '"def <module>" -> "def double"' in r.stdout and '"def outer" -> "def outer.inner"' in r.stdout
+
+
+def test_dataflow_of_the_demo_reaches_from_the_output_file_to_the_input_name(tmp_path: Path) -> None:
+    assert _kg(tmp_path, "demo", "1", "-d", "demo").returncode == 0
+    d = tmp_path / "demo"
+    args = ["simulation.py", "data1.dat", "data2.dat"]
+    plain = subprocess.run([sys.executable, *args], cwd=d, capture_output=True, text=True)
+    expected = (d / "output.dat").read_text()
+    r = _kg(d, "run", "--dataflow", *args)
+    assert (r.returncode, r.stdout) == (plain.returncode, plain.stdout) and (d / "output.dat").read_text() == expected
+    nodes, _ = _graph(d)
+    [data_a] = _named(nodes, "<module>", "data_a")
+    store = SqliteStore(d / ".kg" / "kg.db", create=False)
+    try:
+        written = {e.src for e in store.find_edges(rel="WAS_DERIVED_FROM") if e.src.startswith("fv:")}
+        [output] = [v for v in written if store.get_node(v).props["path"].endswith("output.dat")]
+    finally:
+        store.close()
+    up = _kg(d, "lineage", output, "--up", "--depth", "14")
+    assert up.returncode == 0 and data_a in up.stdout, up.stdout[-2000:]
+    assert "run_simulation" in _svg(_kg(d, "dataflow", "1").stdout)
+    assert "run_simulation(data_a, data_b)" in _svg(_kg(d, "dataflow", "1", "-m", "prospective").stdout)
