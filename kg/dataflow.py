@@ -135,22 +135,23 @@ def _derivations(store: Store, trial: Node, nodes: dict[str, Node]) -> list[tupl
 
 
 def variables_dot(store: Store, trial: Node, *, variable: str | None = None, depth: int | None = None,
-                  rankdir: str = "LR") -> str | None:
+                  scope: str | None = None, value_length: int = 40, rankdir: str = "LR") -> str | None:
     """The dot text of a trial's fine-grained dataflow (``kg run --dataflow``): one ellipse per
     variable version (``name@line``, its value, ``[iteration]`` in loops), clustered by function,
     an arrow from each version to the versions it was computed from, and to the file versions
     written from it (notes). ``variable``: only the versions of that name and their ancestry
-    (``depth`` steps up). None: the trial has none."""
+    (``depth`` steps up); ``scope``: only the versions in that function (qualified name, or
+    ``<module>``); ``value_length``: characters of each value shown (0: none). None: the trial has none."""
     nodes = {n.id: n for n in store.find_nodes(kind=Kind.VARIABLE.value, run=trial.id)}
     if not nodes:
         return None
     derived = _derivations(store, trial, nodes)
-    keep = set(nodes)
+    keep = set(nodes) if scope is None else {i for i, n in nodes.items() if n.props.get("scope") == scope}
     if variable is not None:
         ups: dict[str, list[str]] = {}
         for src, dst in derived:
             ups.setdefault(src, []).append(dst)
-        keep = frontier = {i for i, n in nodes.items() if n.props.get("name") == variable}
+        keep = frontier = {i for i in keep if nodes[i].props.get("name") == variable}
         for _ in range(depth if depth is not None else len(nodes)):
             frontier = {d for f in frontier for d in ups.get(f, ())} - keep
             if not frontier:
@@ -168,7 +169,9 @@ def variables_dot(store: Store, trial: Node, *, variable: str | None = None, dep
             value = p.get("value")
             shown = value.get("repr", value.get("type")) if isinstance(value, dict) else repr(value)
             label = f"{p.get('name')}@{p.get('line')}" + (f" [{p['iteration']}]" if p.get("iteration") else "")
-            lines.append(f"    {_q(n.id)} [label={_q(label + chr(10) + str(shown)[:40])}];")
+            if value_length > 0:
+                label += "\n" + str(shown)[:value_length]
+            lines.append(f"    {_q(n.id)} [label={_q(label)}];")
         lines.append("  }")
     for src, dst in derived:
         if src in keep and dst in keep:

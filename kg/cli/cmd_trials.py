@@ -304,10 +304,14 @@ def register(cli: click.Group) -> None:
                        "auto: variables when the trial has them, else files.")
     @click.option("--variable", metavar="NAME", help="Variables: only this variable's versions and their ancestry.")
     @click.option("--depth", type=click.IntRange(1), help="Variables: steps of ancestry kept with --variable.")
+    @click.option("--scope", metavar="FUNCTION", help="Variables: only the versions in this function "
+                  "(its qualified name, e.g. outer.inner, or <module>).")
+    @click.option("-l", "--value-length", type=click.IntRange(0), default=40, show_default=True,
+                  help="Variables: characters of each value shown (0: names only).")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
     @pass_ctx
     def dataflow_cmd(ctx: Ctx, trial: str, calls: bool, rankdir: str, mode: str, variable: str | None,
-                     depth: int | None, output: str | None) -> None:
+                     depth: int | None, scope: str | None, value_length: int, output: str | None) -> None:
         """Print the dataflow of a trial as dot: its variables (a trial run with `kg run --dataflow`:
         each value a variable took and the values it was computed from, clustered by function), or
         its files and the activations that read and wrote them.
@@ -316,6 +320,7 @@ def register(cli: click.Group) -> None:
         Example:
           kg dataflow 1 | dot -Tpng -o dataflow.png
           kg dataflow 2 --variable total --depth 3 | dot -Tsvg -o total.svg
+          kg dataflow 2 --scope simulate -l 0 | dot -Tsvg -o simulate.svg
           kg dataflow 1 -m files --calls -o trial1.dot
           kg dataflow 1 -m prospective | dot -Tpng -o prospective.png
         """
@@ -325,8 +330,8 @@ def register(cli: click.Group) -> None:
         if mode == "prospective":
             text = _prospective(ctx, t, rankdir)
         else:
-            text = variables_dot(ctx.store, t, variable=variable, depth=depth, rankdir=rankdir) \
-                if mode != "files" else None
+            text = variables_dot(ctx.store, t, variable=variable, depth=depth, scope=scope, value_length=value_length,
+                                 rankdir=rankdir) if mode != "files" else None
         if text is None and mode == "variables":
             raise InputError(f"trial {t.props.get('seq', t.id)} has no variable dataflow (run it with kg run --dataflow)")
         if text is None:

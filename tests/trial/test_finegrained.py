@@ -259,3 +259,11 @@ def test_dataflow_of_the_demo_reaches_from_the_output_file_to_the_input_name(tmp
     assert up.returncode == 0 and data_a in up.stdout, up.stdout[-2000:]
     assert "run_simulation" in _svg(_kg(d, "dataflow", "1").stdout)
     assert "run_simulation(data_a, data_b)" in _svg(_kg(d, "dataflow", "1", "-m", "prospective").stdout)
+
+
+def test_kg_dataflow_filters_by_function_and_hides_values(trial: Path) -> None:
+    r = _kg(trial, "dataflow", "1", "--scope", "double", "-l", "0")
+    assert r.returncode == 0, r.stderr
+    svg = _svg(r.stdout)
+    assert "v@4" in svg and "return@6" in svg and "a@11" not in svg and "w@8" not in svg
+    assert "\\n" not in r.stdout.split("subgraph", 1)[1].split("}", 1)[0]  # labels without values
