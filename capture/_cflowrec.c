@@ -73,7 +73,8 @@ static PyObject *activation(Recorder *self) {
     return NULL;
 }
 
-/* Kept by reference: numbers, None, and strings and bytes up to the repr limit (PyRecorder._kept). */
+/* Kept by reference: numbers, None, and strings and bytes up to the repr limit (PyRecorder._kept);
+ * also small tuples of them, and small lists of them as a copy (summarised when read). */
 static int small_atom(Recorder *self, PyObject *v) {
     PyTypeObject *t = Py_TYPE(v);
     if (t == &PyLong_Type || t == &PyFloat_Type || v == Py_None || t == &PyBool_Type) return 1;
@@ -89,6 +90,12 @@ static PyObject *kept(Recorder *self, PyObject *v) {
         for (i = 0; i < n && small_atom(self, PyTuple_GET_ITEM(v, i)); i++)
             ;
         if (i == n) return Py_NewRef(v);
+    }
+    if (Py_TYPE(v) == &PyList_Type && PyList_GET_SIZE(v) <= 16) {  /* a copy: it may change later */
+        Py_ssize_t i, n = PyList_GET_SIZE(v);
+        for (i = 0; i < n && small_atom(self, PyList_GET_ITEM(v, i)); i++)
+            ;
+        if (i == n) return PyList_GetSlice(v, 0, n);
     }
     return PyObject_CallFunctionObjArgs(self->keep, v, self->limit_obj, NULL);
 }

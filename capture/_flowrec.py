@@ -121,13 +121,18 @@ class PyRecorder:
         if len(self.chunk) >= CHUNK:
             self.flush()
 
-    def _kept(self, v: Any) -> Any:
+    def _small(self, v: Any) -> bool:
         t = type(v)
-        if t in _ATOMS and not ((t is str or t is bytes) and len(v) > self.limit):
+        return t in _ATOMS and not ((t is str or t is bytes) and len(v) > self.limit)
+
+    def _kept(self, v: Any) -> Any:
+        """A value as the chunk holds it: small atoms and small tuples of them by reference, a small
+        list of them as a copy (both summarised when read, as activations' are), the rest summarised now."""
+        if self._small(v):
             return v
-        if t is tuple and len(v) <= 16 and all(type(x) in _ATOMS and not (type(x) in (str, bytes) and
-                                                                           len(x) > self.limit) for x in v):
-            return v
+        t = type(v)
+        if (t is tuple or t is list) and len(v) <= 16 and all(map(self._small, v)):
+            return v if t is tuple else list(v)
         return keep(v, self.limit)
 
     def _activation(self) -> int:
