@@ -267,3 +267,18 @@ def test_kg_dataflow_filters_by_function_and_hides_values(trial: Path) -> None:
     svg = _svg(r.stdout)
     assert "v@4" in svg and "return@6" in svg and "a@11" not in svg and "w@8" not in svg
     assert "\\n" not in r.stdout.split("subgraph", 1)[1].split("}", 1)[0]  # labels without values
+
+
+def test_an_exported_trial_keeps_its_dataflow_when_loaded_elsewhere(trial: Path, tmp_path: Path) -> None:
+    nodes, derived = _graph(trial)
+    [a], [c] = _named(nodes, "<module>", "a"), _named(nodes, "<module>", "c")
+    r = _kg(trial, "export", "1", "-F", "provjson", "-o", str(tmp_path / "t.json"))
+    assert r.returncode == 0, r.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    assert _kg(other, "load", str(tmp_path / "t.json")).returncode == 0
+    loaded_nodes, loaded = _graph(other)
+    assert set(loaded_nodes) == set(nodes) and loaded == derived  # as real edges now
+    up = _kg(other, "lineage", c, "--up", "--depth", "6")
+    assert a in up.stdout
+    assert "a@11" in _kg(other, "dataflow", "1", "--variable", "c").stdout
