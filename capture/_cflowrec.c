@@ -397,8 +397,47 @@ static PyTypeObject RecorderType = {
     .tp_doc = "Recorder(sites, run, code, put, check, stacks, limit, keep): the __kg_df__ hook (capture._flowrec).",
 };
 
+/* source_blocks(versions, bits) -> the set of (n >> bits) of every source of every version of a
+ * chunk (the key rows downstream lineage finds it by; _flowrec._py_source_blocks). */
+static PyObject *source_blocks(PyObject *mod, PyObject *args) {
+    PyObject *versions;
+    int bits;
+    if (!PyArg_ParseTuple(args, "O!i", &PyList_Type, &versions, &bits)) return NULL;
+    PyObject *out = PySet_New(NULL);
+    if (out == NULL) return NULL;
+    long long last = -1;  /* consecutive sources mostly share a block: added once */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(versions); i++) {
+        PyObject *v = PyList_GET_ITEM(versions, i);
+        if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) < 3 || !PyTuple_Check(PyTuple_GET_ITEM(v, 2))) continue;
+        PyObject *src = PyTuple_GET_ITEM(v, 2);
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(src); j++) {
+            long long b = PyLong_AsLongLong(PyTuple_GET_ITEM(src, j));
+            if (b == -1 && PyErr_Occurred()) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            b >>= bits;
+            if (b == last) continue;
+            last = b;
+            PyObject *x = PyLong_FromLongLong(b);
+            if (x == NULL || PySet_Add(out, x) < 0) {
+                Py_XDECREF(x);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(x);
+        }
+    }
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"source_blocks", source_blocks, METH_VARARGS, "source_blocks(versions, bits) -> {source n >> bits}"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cflowrec", "The __kg_df__ hook of kg run --dataflow in C.",
-                                    -1, NULL};
+                                    -1, module_methods};
 
 PyMODINIT_FUNC PyInit__cflowrec(void) {
     if (PyType_Ready(&RecorderType) < 0) return NULL;

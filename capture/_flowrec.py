@@ -26,7 +26,7 @@ from capture.finegrained import CALL, FILE, WRITTEN, Sites
 from capture.tracer._common import _final, summ_value
 from kg.config import settings
 from kg.model import Edge, Kind, Node, ProvClass, Relation
-from kg.segments import LIVE, Codec, Ctx, Keys, blocks, register_codec
+from kg.segments import BLOCK_BITS, LIVE, Codec, Ctx, Keys, blocks, register_codec
 from kg.sink import register_expander
 
 __all__ = ["PyRecorder", "Writes", "recorder", "written_links", "decode_chunk", "CHUNK", "FLOW_CODE", "variable_id"]
@@ -216,6 +216,24 @@ def _expand(rec: tuple[Any, ...], nodes: list[Node], edges: list[Edge]) -> None:
 FLOW_CODE = register_expander(_expand)
 
 
+def _py_source_blocks(versions: list[tuple[Any, ...]], bits: int) -> set[int]:
+    """The blocks of the version numbers a chunk's versions derive from (the C form: _cflowrec)."""
+    return {s >> bits for v in versions for s in v[2]}
+
+
+def _native_blocks() -> Any:
+    if settings.native:
+        try:
+            from capture._cflowrec import source_blocks  # type: ignore[import-not-found]  # a C extension
+            return source_blocks
+        except ImportError:
+            pass
+    return _py_source_blocks
+
+
+_source_blocks = _native_blocks()
+
+
 class _FlowCodec(Codec):
     """Chunks of versions in segments: ids ``<trial>/df/<n>``, numbered by the chunk."""
 
@@ -240,10 +258,14 @@ class _FlowCodec(Codec):
         return {_VARIABLE}
 
     def keys(self, recs: list[tuple[Any, ...]], prefix: str, base: int | None) -> tuple[int, Keys, Keys]:
+        # (the blocks of the versions they derive from stand as parents': downstream lineage finds them)
         ids: Keys = set()
+        sources: Keys = set()
         for r in recs:
-            ids |= blocks(f"{r[1]}/df/", range(r[2], r[2] + len(r[3])))
-        return self.nodes(recs), ids, set()
+            space = f"{r[1]}/df/"
+            ids |= blocks(space, range(r[2], r[2] + len(r[3])))
+            sources |= {(space, b) for b in _source_blocks(r[3], BLOCK_BITS)}
+        return self.nodes(recs), ids, sources
 
     def find(self, recs: list[tuple[Any, ...]], prefix: str, base: int | None, space: str, n: int) -> list[int]:
         return [i for i, r in enumerate(recs) if space == f"{r[1]}/df/" and r[2] <= n < r[2] + len(r[3])]

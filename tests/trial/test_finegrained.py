@@ -282,3 +282,16 @@ def test_an_exported_trial_keeps_its_dataflow_when_loaded_elsewhere(trial: Path,
     up = _kg(other, "lineage", c, "--up", "--depth", "6")
     assert a in up.stdout
     assert "a@11" in _kg(other, "dataflow", "1", "--variable", "c").stdout
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+def test_kg_lineage_goes_down_from_a_to_the_written_file(trial: Path, native: str) -> None:
+    nodes, _ = _graph(trial)
+    [a], [c], [written] = (_named(nodes, "<module>", n) for n in ("a", "c", "f.write"))
+    env = {**os.environ, "KG_HOME": str(trial / ".kg"), "KG_C": native}
+    r = subprocess.run([sys.executable, "-m", "kg", "lineage", a, "--down", "--depth", "8"], cwd=trial, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for vid in (c, written):
+        assert vid in r.stdout, vid
+    assert "out.txt" in r.stdout and "total" in r.stdout  # the file version; a's other dependents
