@@ -21,6 +21,7 @@ from pathlib import Path
 from _common import report
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # this checkout's kg, for the store read below too
 
 
 def _wall(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -44,7 +45,9 @@ def main() -> None:
     for _ in range(args.repeat):
         d = Path(tempfile.mkdtemp(prefix="kg-bench-df-"))
         shutil.copy(src, d / "prog.py")
-        env = {**os.environ, "KG_HOME": str(d / ".kg")}
+        # The kg of this checkout, not whichever the interpreter has installed (the run's cwd is the temp dir).
+        env = {**os.environ, "KG_HOME": str(d / ".kg"),
+               "PYTHONPATH": os.pathsep.join([str(HERE.parent), *filter(None, [os.environ.get("PYTHONPATH")])])}
         times["python"].append(_wall([sys.executable, "prog.py", str(args.n)], d, env))
         times["kg run"].append(_wall([sys.executable, "-m", "kg", "run", "prog.py", str(args.n)], d, env))
         times["kg run --dataflow"].append(_wall([sys.executable, "-m", "kg", "run", "--dataflow", "prog.py",

@@ -4,14 +4,18 @@ computed from which others, as PROV.
 The script's source is compiled from a rewritten syntax tree (the file name and every line and
 column stay the user's, so tracebacks are unchanged): after each assignment to a name (plain,
 augmented, annotated, tuple unpacking, a ``for`` target, a ``with ... as``), at the start of a
-function for its parameters, and before a ``return``, one call records the variable, its
-position, the names the right-hand side read and a summary of the value. The hot path only
-appends a tuple; versions and derivations are worked out once, at the end (``records``).
+function for its parameters, and around a ``return`` value, one call ``__kg_df__(site, value)``
+records the value. Everything else about the event is fixed at rewrite time and kept in a
+table of sites (``Sites``): the variable and its position, and the *slots* its expression read,
+a slot being one variable of one scope resolved by Python's own scoping rules (``symtable``).
+The recorder (capture._flowrec, in C where built) then only looks up the current version of
+each slot, so an assignment costs a C call and one small tuple.
 
 What it records, and what it does not:
-- a variable version is derived from the current versions of the names its expression read, in
-  its own function or the module; a call ``y = f(x)`` of a function defined in the script also
-  derives ``y`` from ``f``'s last ``return`` (the value that flowed back);
+- a variable version is derived from the current versions of the names its expression read; a
+  call ``y = f(x)`` of a function defined in the script also derives ``y`` from ``f``'s last
+  ``return`` (the value that flowed back), and ``f``'s parameters from the caller's arguments
+  (a name, or the return of a script function called in that argument's place);
 - versions are kept per function (by its qualified name), not per call: in recursion the inner
   call's variables are the ones later reads see;
 - only the main script is rewritten (its local modules are traced, not rewritten).
@@ -20,101 +24,276 @@ from __future__ import annotations
 
 import ast
 import builtins
+import logging
+import symtable
 import types
+from dataclasses import dataclass, field
 from typing import Any
 
-from capture.values import ATOMIC, summarize
-from kg.model import Edge, Kind, Node, ProvClass, Relation
-from kg.model.records import edge, node
+__all__ = ["Sites", "compile_with_dataflow", "rewrite", "install", "uninstall", "HOOK", "ASSIGN", "CALL", "FILE",
+           "WRITTEN"]
 
-__all__ = ["Recorder", "compile_with_dataflow", "install", "uninstall"]
+HOOK = "__kg_df__"
+# Site kinds: a version recorded; a call of a script function about to happen; the file object
+# of a ``f.write(...)``; the value written there (a version, noted as written to that file).
+ASSIGN, CALL, FILE, WRITTEN = 0, 1, 2, 3
+_WRITES = ("write", "writelines")
 
-_NAME = "__kg_dataflow__"
+
+@dataclass
+class Sites:
+    """The site table of one rewritten script.
+
+    ``table[i]`` is ``(kind, target, reads, fn, info)``:
+    - ASSIGN: ``target`` the slot written, ``reads`` the slots read (``-(j+1)``: the caller's
+      argument in position j of a call of function ``fn``), ``info`` = (name, scope, line, col);
+    - CALL: ``target`` the called function, ``reads`` one slot per positional argument (-1: none);
+    - FILE and WRITTEN: ``f.write(x)``, the file (f) and an ASSIGN of ``f.write`` (x).
+    """
+
+    table: list[tuple[int, int, tuple[int, ...], int, tuple[str, str, int, int]]] = field(default_factory=list)
+    slots: dict[tuple[str, str], int] = field(default_factory=dict)      # (scope, name) -> slot
+    functions: dict[str, int] = field(default_factory=dict)              # function name -> id
+
+    def slot(self, scope: str, name: str) -> int:
+        return self.slots.setdefault((scope, name), len(self.slots))
+
+    def function(self, name: str) -> int:
+        return self.functions.setdefault(name, len(self.functions))
+
+    def add(self, kind: int, target: int, reads: list[int], fn: int, info: tuple[str, str, int, int]) -> int:
+        self.table.append((kind, target, tuple(reads), fn, info))
+        return len(self.table) - 1
 
 
-class Recorder:
-    """Where the rewritten script's calls go: ``a(scope, name, line, col, reads, value)``."""
+_RETURNS = "()"  # the scope of return slots: ("()", f) holds function f's last return value
 
-    __slots__ = ("events",)
 
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, int, int, tuple[str, ...], Any]] = []
+class _Scope:
+    """A scope of the script as the rewrite walks it: its name and its symbol table."""
 
-    def c(self, scope: str, fn_name: str, args: tuple[str, ...], fn: Any) -> Any:
-        """A call of script function ``fn_name`` with these argument names (positional; "" for an
-        argument that is not a plain name) is about to happen: its parameters derive from them."""
-        self.events.append((scope, "()" + fn_name, 0, 0, args, None))
-        return fn
+    def __init__(self, name: str, table: symtable.SymbolTable, parent: _Scope | None) -> None:
+        self.name, self.table, self.parent = name, table, parent
+        self._children = list(table.get_children())
 
-    def a(self, scope: str, name: str, line: int, col: int, reads: tuple[str, ...], value: Any) -> Any:
+    def child(self, node: ast.AST, name: str) -> symtable.SymbolTable:
+        line = getattr(node, "lineno", -1)
+        for i, t in enumerate(self._children):  # the first unclaimed table of that name and line
+            if t.get_name() == name and t.get_lineno() == line:
+                return self._children.pop(i)
+        for i, t in enumerate(self._children):  # (decorated defs: symtable's line may differ)
+            if t.get_name() == name:
+                return self._children.pop(i)
+        raise LookupError(name)
+
+    def owner(self, name: str) -> str | None:
+        """The scope whose variable ``name`` is when read here (Python's rules), None: a builtin or unknown."""
         try:
-            self.events.append((scope, name, line, col, reads, value if type(value) in ATOMIC else summarize(value)))
-        except Exception:  # capture never raises into the program
-            pass
-        return value
+            sym = self.table.lookup(name)
+        except KeyError:
+            return None
+        if sym.is_global() or sym.is_declared_global():
+            return "<module>" if self._module_binds(name) else None  # else a builtin
+        if sym.is_free():  # a closure's variable: the nearest enclosing function that owns it
+            s = self.parent
+            while s is not None:
+                if s.table.get_type() == "function":
+                    try:
+                        if s.table.lookup(name).is_local():
+                            return s.name
+                    except KeyError:
+                        pass
+                s = s.parent
+            return None
+        if sym.is_local() or sym.is_parameter():
+            return self.name
+        return "<module>" if self.parent is None else None
 
-    def records(self, trial_id: str) -> list[Node | Edge]:
-        """One Entity per variable version (kind Variable), WAS_DERIVED_FROM to the versions it
-        was computed from, WAS_GENERATED_BY the trial."""
-        out: list[Node | Edge] = []
-        current: dict[tuple[str, str], str] = {}
-        returns: dict[str, str] = {}
-        iteration: dict[tuple[str, str, int], int] = {}
-        calls: dict[str, tuple[str, tuple[str, ...]]] = {}  # function -> (caller scope, argument names)
+    def _module_binds(self, name: str) -> bool:
+        top = self
+        while top.parent is not None:
+            top = top.parent
+        try:
+            sym = top.table.lookup(name)
+        except KeyError:
+            return False
+        return sym.is_assigned() or sym.is_imported() or sym.is_namespace()
 
-        def version(scope: str, name: str) -> str | None:  # a name's current version, else the module's
-            return current.get((scope, name)) or current.get(("<module>", name))
 
-        for i, (scope, name, line, col, reads, value) in enumerate(self.events):
-            if name.startswith("()"):
-                calls[name[2:]] = (scope, reads)
-                continue
-            vid = f"{trial_id}/df/{i}"
-            sources = []
-            for r in reads:
-                if r.startswith("()"):  # a call of a script function: its last return flowed in
-                    src = returns.get(r[2:])
-                elif r.startswith("@"):  # a parameter: the caller's argument in that position
-                    caller, args = calls.get(scope.rpartition(".")[2], ("", ()))
-                    j = int(r[1:])
-                    src = version(caller, args[j]) if j < len(args) and args[j] else None
-                else:
-                    src = version(scope, r)
-                if src is not None and src not in sources:
-                    sources.append(src)
-            k = (scope, name, line)
-            iteration[k] = iteration.get(k, 0) + 1
-            out.append(node(vid, ProvClass.ENTITY, Kind.VARIABLE, run=trial_id, name=name, scope=scope, line=line,
-                            col=col, value=value, iteration=iteration[k] if iteration[k] > 1 else None))
-            out.append(edge(Relation.WAS_GENERATED_BY, vid, trial_id, role="dataflow", run=trial_id))
-            for src in sources:
-                out.append(edge(Relation.WAS_DERIVED_FROM, vid, src, run=trial_id))
-            if name == "return":  # keyed like calls, by the function's own name (a call names no outer scope)
-                returns[scope.rpartition(".")[2]] = vid
-            else:
-                current[(scope, name)] = vid
+class _Rewrite(ast.NodeTransformer):
+    def __init__(self, functions: set[str], top: symtable.SymbolTable) -> None:
+        self.functions = functions
+        self.sites = Sites()
+        self.scope = _Scope("<module>", top, None)
+        self.nested = 0  # inside a lambda or comprehension
+
+    # -- what an expression reads ------------------------------------------------
+    def _slot_of(self, n: ast.expr) -> int:
+        """The slot an argument expression stands for: a name, or a call of a script function (-1: none)."""
+        if isinstance(n, ast.Name):
+            if self.nested:
+                return -1
+            owner = self.scope.owner(n.id)
+            return -1 if owner is None else self.sites.slot(owner, n.id)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in self.functions:
+            return self.sites.slot(_RETURNS, n.func.id)
+        return -1
+
+    def _reads(self, expr: ast.AST | None) -> list[int]:
+        """Slots an expression loads (in order, once each), a script function's call as its return slot."""
+        out: list[int] = []
+        if expr is None:
+            return out
+        for n in ast.walk(expr):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) or \
+                    isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in self.functions:
+                s = self._slot_of(n)  # type: ignore[arg-type]
+                if s >= 0 and s not in out:
+                    out.append(s)
         return out
 
+    # -- the hook calls inserted ----------------------------------------------------
+    def _hook(self, site: int, value: ast.expr) -> ast.Call:
+        """``__kg_df__(site, value)``: returns value."""
+        return ast.Call(func=ast.Name(id=HOOK, ctx=ast.Load()), args=[ast.Constant(site), value], keywords=[])
 
-def _reads(expr: ast.AST | None, functions: set[str]) -> list[str]:
-    """Names an expression loads (in order, once each); ``()f`` for a call of script function f."""
-    if expr is None:
-        return []
-    out: list[str] = []
-    for n in ast.walk(expr):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-            name = n.id
-        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions:
-            name = "()" + n.func.id
-        else:
-            continue
-        if name not in out:
-            out.append(name)
-    return out
+    def _record(self, name: str, at: ast.AST, reads: list[int], value: ast.expr, *, target: int | None = None,
+                fn: int = -1, kind: int = ASSIGN) -> ast.Call:
+        line, col = getattr(at, "lineno", 0), getattr(at, "col_offset", 0)
+        slot = self.sites.slot(self.scope.name, name) if target is None else target
+        return self._hook(self.sites.add(kind, slot, reads, fn, (name, self.scope.name, line, col)), value)
 
+    def _stmt(self, name: str, at: ast.AST, reads: list[int], **kw: Any) -> ast.stmt:
+        return ast.copy_location(ast.Expr(self._record(name, at, reads, ast.Name(id=name, ctx=ast.Load()), **kw)), at)
 
-def _strings(items: list[str]) -> ast.Tuple:
-    return ast.Tuple(elts=[ast.Constant(x) for x in items], ctx=ast.Load())
+    def _after(self, stmt: ast.stmt, targets: list[ast.Name], reads: list[int]) -> list[ast.stmt]:
+        return [stmt] + [self._stmt(t.id, t, reads) for t in targets]
+
+    # -- scopes -------------------------------------------------------------------
+    def _enter(self, node: Any) -> _Scope:
+        outer = self.scope
+        name = node.name if outer.parent is None else f"{outer.name}.{node.name}"
+        self.scope = _Scope(name, outer.child(node, node.name), outer)
+        return outer
+
+    def _function(self, node: Any) -> Any:
+        # decorators, defaults and annotations belong to the enclosing scope
+        for part in (*node.decorator_list, *node.args.defaults, *[d for d in node.args.kw_defaults if d]):
+            self.visit(part)
+        outer = self._enter(node)
+        node.body = [self.visit(s) for s in node.body]
+        node.body = [s for x in node.body for s in (x if isinstance(x, list) else [x])]
+        a = node.args
+        positional = [p.arg for p in (*a.posonlyargs, *a.args)]
+        params = positional + [p.arg for p in a.kwonlyargs] + [p.arg for p in (a.vararg, a.kwarg) if p is not None]
+        fn = self.sites.function(node.name)
+        head = [self._stmt(p, node, [-(j + 1)] if j < len(positional) else [], fn=fn)
+                for j, p in enumerate(params)]
+        self.scope = outer
+        body = node.body
+        # a docstring stays the first statement
+        doc = body[:1] if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str) else []
+        node.body = doc + head + body[len(doc):]
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> Any:
+        for part in (*node.decorator_list, *node.bases, *node.keywords):
+            self.visit(part)
+        outer = self._enter(node)
+        body = [self.visit(s) for s in node.body]
+        node.body = [s for x in body for s in (x if isinstance(x, list) else [x])]
+        self.scope = outer
+        return node
+
+    def _expression_scope(self, node: ast.AST) -> Any:
+        # A lambda or comprehension has a scope of its own: nothing to insert but call marks,
+        # whose arguments' names are that scope's, not slots of ours.
+        self.nested += 1
+        self.generic_visit(node)
+        self.nested -= 1
+        return node
+
+    visit_Lambda = visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _expression_scope
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in self.functions:
+            # f(x, y) -> __kg_df__(site, f)(x, y): the site names f and the slots of x and y
+            args = [self._slot_of(a) for a in node.args]
+            site = self.sites.add(CALL, self.sites.function(node.func.id), args, -1, ("", self.scope.name, 0, 0))
+            node.func = ast.copy_location(self._hook(site, node.func), node.func)
+        return node
+
+    def visit_Expr(self, node: ast.Expr) -> Any:
+        call = node.value
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in _WRITES
+                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords):
+            return self.generic_visit(node)
+        # f.write(x) -> __kg_df__(file site, f).write(__kg_df__(written site, x)): the receiver is
+        # evaluated first, so the recorder knows the file when the value comes
+        reads = self._reads(call.args[0])
+        self.generic_visit(node)
+        f = call.func.value
+        name = f"{f.id}.{call.func.attr}"
+        call.func.value = ast.copy_location(self._record(name, f, [], f, kind=FILE), f)
+        call.args[0] = ast.copy_location(self._record(name, call.args[0], reads, call.args[0], kind=WRITTEN),
+                                         call.args[0])
+        return node
+
+    # (reads are taken before generic_visit: it rewrites the calls they name)
+    def visit_Assign(self, node: ast.Assign) -> Any:
+        reads = self._reads(node.value)
+        self.generic_visit(node)
+        return self._after(node, [n for t in node.targets for n in _targets(t)], reads)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        targets = _targets(node.target)
+        reads = [self._slot_of(t) for t in targets] + self._reads(node.value)
+        self.generic_visit(node)
+        return self._after(node, targets, [r for r in dict.fromkeys(reads) if r >= 0])
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
+        reads = self._reads(node.value)
+        self.generic_visit(node)
+        if node.value is None:
+            return node
+        return self._after(node, _targets(node.target), reads)
+
+    def _loop(self, node: Any) -> Any:
+        reads = self._reads(node.iter)
+        self.generic_visit(node)
+        node.body = [self._stmt(t.id, t, reads) for t in _targets(node.target)] + node.body
+        return node
+
+    visit_For = _loop
+    visit_AsyncFor = _loop
+
+    def _with(self, node: Any) -> Any:
+        reads_of = [self._reads(item.context_expr) for item in node.items]
+        self.generic_visit(node)
+        recs = []
+        for item, reads in zip(node.items, reads_of):
+            if item.optional_vars is not None:
+                recs += [self._stmt(t.id, t, reads) for t in _targets(item.optional_vars)]
+        node.body = recs + node.body
+        return node
+
+    visit_With = _with
+    visit_AsyncWith = _with
+
+    def visit_Return(self, node: ast.Return) -> Any:
+        reads = self._reads(node.value)
+        self.generic_visit(node)
+        if node.value is None or self.scope.table.get_type() != "function":
+            return node
+        # return <value> -> return __kg_df__(site, <value>): the function's return slot
+        bare = self.scope.name.rpartition(".")[2]
+        node.value = self._record("return", node, reads, node.value, target=self.sites.slot(_RETURNS, bare))
+        return node
 
 
 def _targets(t: ast.AST) -> list[ast.Name]:
@@ -127,128 +306,44 @@ def _targets(t: ast.AST) -> list[ast.Name]:
     return []
 
 
-class _Rewrite(ast.NodeTransformer):
-    def __init__(self, functions: set[str]) -> None:
-        self.functions = functions
-        self.scope = ["<module>"]
-
-    def _hook(self, method: str, *args: ast.expr) -> ast.Call:
-        """``__kg_dataflow__.method(<this scope>, *args)``"""
-        return ast.Call(func=ast.Attribute(value=ast.Name(id=_NAME, ctx=ast.Load()), attr=method, ctx=ast.Load()),
-                        args=[ast.Constant(".".join(self.scope[1:]) or "<module>"), *args], keywords=[])
-
-    def _rec(self, name: str, at: ast.AST, reads: list[str], value: ast.expr) -> ast.stmt:
-        call = self._hook("a", ast.Constant(name), ast.Constant(getattr(at, "lineno", 0)),
-                          ast.Constant(getattr(at, "col_offset", 0)), _strings(reads), value)
-        return ast.copy_location(ast.Expr(call), at)
-
-    def _after(self, stmt: ast.stmt, targets: list[ast.Name], reads: list[str]) -> list[ast.stmt]:
-        return [stmt] + [self._rec(t.id, t, reads, ast.Name(id=t.id, ctx=ast.Load())) for t in targets]
-
-    def _function(self, node: Any) -> Any:
-        self.scope.append(node.name)
-        self.generic_visit(node)
-        a = node.args
-        positional = [p.arg for p in (*a.posonlyargs, *a.args)]
-        params = positional + [p.arg for p in a.kwonlyargs] + [p.arg for p in (a.vararg, a.kwarg) if p is not None]
-        head = [self._rec(p, node, [f"@{j}"] if j < len(positional) else [], ast.Name(id=p, ctx=ast.Load()))
-                for j, p in enumerate(params)]
-        self.scope.pop()
-        body = node.body
-        # a docstring stays the first statement
-        doc = body[:1] if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str) else []
-        node.body = doc + head + body[len(doc):]
-        return node
-
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> Any:
-        self.scope.append(node.name)
-        self.generic_visit(node)
-        self.scope.pop()
-        return node
-
-    def visit_Call(self, node: ast.Call) -> Any:
-        self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id in self.functions:
-            # f(x, y) -> __kg_dataflow__.c(scope, "f", ("x", "y"), f)(x, y)
-            names = [a.id if isinstance(a, ast.Name) else "" for a in node.args]
-            node.func = ast.copy_location(self._hook("c", ast.Constant(node.func.id), _strings(names), node.func),
-                                          node.func)
-        return node
-
-    def visit_Lambda(self, node: ast.Lambda) -> Any:
-        return node  # an expression: nothing to insert into
-
-    # (reads are taken before generic_visit: it rewrites the calls they name)
-    def visit_Assign(self, node: ast.Assign) -> Any:
-        reads = _reads(node.value, self.functions)
-        self.generic_visit(node)
-        return self._after(node, [n for t in node.targets for n in _targets(t)], reads)
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
-        targets = _targets(node.target)
-        reads = [t.id for t in targets] + _reads(node.value, self.functions)
-        self.generic_visit(node)
-        return self._after(node, targets, reads)
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
-        reads = _reads(node.value, self.functions)
-        self.generic_visit(node)
-        if node.value is None:
-            return node
-        return self._after(node, _targets(node.target), reads)
-
-    def _loop(self, node: Any) -> Any:
-        reads = _reads(node.iter, self.functions)
-        self.generic_visit(node)
-        targets = _targets(node.target)
-        node.body = [self._rec(t.id, t, reads, ast.Name(id=t.id, ctx=ast.Load())) for t in targets] + node.body
-        return node
-
-    visit_For = _loop
-    visit_AsyncFor = _loop
-
-    def _with(self, node: Any) -> Any:
-        reads_of = [_reads(item.context_expr, self.functions) for item in node.items]
-        self.generic_visit(node)
-        recs = []
-        for item, reads in zip(node.items, reads_of):
-            if item.optional_vars is not None:
-                recs += [self._rec(t.id, t, reads, ast.Name(id=t.id, ctx=ast.Load()))
-                         for t in _targets(item.optional_vars)]
-        node.body = recs + node.body
-        return node
-
-    visit_With = _with
-    visit_AsyncWith = _with
-
-    def visit_Return(self, node: ast.Return) -> Any:
-        reads = _reads(node.value, self.functions)
-        self.generic_visit(node)
-        if node.value is None or len(self.scope) < 2:
-            return node
-        # return <value> -> return __kg_dataflow__.a(scope, "return", ..., <value>)
-        rec = self._rec("return", node, reads, node.value)
-        node.value = rec.value  # type: ignore[attr-defined]
-        return node
-
-
-def compile_with_dataflow(source: bytes, filename: str) -> types.CodeType:
-    """``compile(source, filename, "exec")`` of the rewritten tree (raises what compile raises)."""
+def rewrite(source: bytes | str, filename: str) -> tuple[ast.Module, Sites]:
+    """The rewritten tree of a script and its site table (raises what ``compile`` raises)."""
     tree = ast.parse(source, filename)
+    text = source.decode("utf-8", "surrogateescape") if isinstance(source, bytes) else source
     functions = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    tree = ast.fix_missing_locations(_Rewrite(functions).visit(tree))
-    return compile(tree, filename, "exec", dont_inherit=True)
+    rw = _Rewrite(functions, symtable.symtable(text, filename, "exec"))
+    tree = ast.fix_missing_locations(rw.visit(tree))
+    return tree, rw.sites
 
 
-def install(recorder: Recorder) -> None:
-    """Make ``recorder`` reachable from the rewritten code (a builtin: every function sees it)."""
-    setattr(builtins, _NAME, recorder)
+def compile_with_dataflow(source: bytes, filename: str, sites_out: list[Sites] | None = None) -> types.CodeType:
+    """``compile(source, filename, "exec")`` of the rewritten tree; its site table is appended to
+    ``sites_out``. A script that does not compile raises what ``compile`` raises; one the rewrite
+    cannot handle runs as it is, without dataflow (the program comes first)."""
+    try:
+        tree, sites = rewrite(source, filename)
+        code = compile(tree, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        raise
+    except Exception as exc:
+        logging.getLogger("kg.dataflow").warning("provkg: no dataflow for %s (%r)", filename, exc)
+        return compile(source, filename, "exec", dont_inherit=True)
+    if sites_out is not None:
+        sites_out.append(sites)
+    return code
+
+
+def install(recorder: Any) -> None:
+    """Make ``recorder`` reachable from the rewritten code (a builtin: every function sees it, and
+    the program's own globals and locals stay as they were)."""
+    setattr(builtins, HOOK, recorder)
+
+
+def _inert(site: int, value: Any) -> Any:
+    return value
 
 
 def uninstall() -> None:
-    if hasattr(builtins, _NAME):
-        delattr(builtins, _NAME)
+    """Stop recording. The name stays, bound to a hook that records nothing: a daemon thread of
+    the program may still run rewritten code, and must not meet a NameError."""
+    setattr(builtins, HOOK, _inert)

@@ -6,6 +6,7 @@ accesses stream out while it runs; modules, local modules and the final status a
 written when it ends, whatever way it ends."""
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
@@ -98,12 +99,11 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
     tracing = Tracing(trial_id, script_path, roots, options, sink, tracer=tname)
     before = env_mod.module_snapshot()
     files_handle: list[Any] = []
-    dataflow = None
+    dataflow: list[Any] = []  # `kg run --dataflow`: the rewritten script's sites, then its recorder
     if options.dataflow and target.kind == "script":
         from capture import finegrained
 
-        dataflow = finegrained.Recorder()
-        target.compiler = finegrained.compile_with_dataflow
+        target.compiler = functools.partial(finegrained.compile_with_dataflow, sites_out=dataflow)
 
     def on_start() -> None:
         try:
@@ -116,15 +116,18 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
         # the collector's sight: otherwise every full collection of the program walks them too
         # (+15 % on an allocation-heavy script). The program's own objects are collected as before.
         gc.freeze()
-        if dataflow is not None:
-            finegrained.install(dataflow)
         tracing.start()
+        if dataflow:
+            from capture._flowrec import recorder
+
+            dataflow.append(recorder(dataflow[0], trial_id, sink, tracing.impl.stacks))
+            finegrained.install(dataflow[1])
 
     def on_end() -> None:
+        if len(dataflow) > 1:
+            finegrained.uninstall()
         tracing.stop()
         gc.unfreeze()
-        if dataflow is not None:
-            finegrained.uninstall()
         for h in files_handle:
             try:
                 h.uninstall()
@@ -144,9 +147,15 @@ def run_trial(target: Target, *, store: Store, name: str | None = None, command:
             f"-d/--calls user/--values type record less)")
 
     tail: list[Any] = []
-    if dataflow is not None:
-        tail += dataflow.records(trial_id)
-        say(f"dataflow: {len(dataflow.events)} variable versions")
+    if len(dataflow) > 1:
+        from capture._flowrec import written_links
+
+        flow = dataflow[1]
+        flow.flush()
+        sink.flush()  # the file accesses, for the versions written to files
+        tail += written_links(store, trial_id, flow.writes)
+        say(f"dataflow: {flow.count} variable versions, {len(flow.writes.items)} written to files"
+            + (f"; {flow.faults} hook faults (the program went on)" if flow.faults else ""))
     imported = defs_mod.imported_names(main_defs)
     user = tracing.classifier.user
     for path in tracing.user_files():

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 
 from kg._trialdata import accesses
+from kg.model.prov import explode, is_compact
 from kg.model.records import Edge, Node
 from kg.model.terms import Kind, Relation
 from kg.stores.base import Store
@@ -124,23 +125,33 @@ def dataflow_dot(store: Store, trial: Node, *, calls: bool = False, rankdir: str
     return "\n".join(lines) + "\n"
 
 
+def _derivations(store: Store, trial: Node, nodes: dict[str, Node]) -> list[tuple[str, str]]:
+    """(version, source) pairs between the trial's variable versions: their compact ``derived``
+    props (the embedded store) or stored edges (a store that explodes them on write)."""
+    rel = Relation.WAS_DERIVED_FROM.value
+    pairs = {(e.src, e.dst) for n in nodes.values() if is_compact(n) for e in explode(n)[1] if e.rel == rel}
+    pairs.update((e.src, e.dst) for e in store.find_edges(rel=rel, run=trial.id))
+    return sorted((s, d) for s, d in pairs if s in nodes and d in nodes)
+
+
 def variables_dot(store: Store, trial: Node, *, variable: str | None = None, depth: int | None = None,
-                  rankdir: str = "LR") -> str | None:
+                  scope: str | None = None, value_length: int = 40, rankdir: str = "LR") -> str | None:
     """The dot text of a trial's fine-grained dataflow (``kg run --dataflow``): one ellipse per
     variable version (``name@line``, its value, ``[iteration]`` in loops), clustered by function,
-    an arrow from each version to the versions it was computed from. ``variable``: only the
-    versions of that name and their ancestry (``depth`` steps up). None: the trial has none."""
+    an arrow from each version to the versions it was computed from, and to the file versions
+    written from it (notes). ``variable``: only the versions of that name and their ancestry
+    (``depth`` steps up); ``scope``: only the versions in that function (qualified name, or
+    ``<module>``); ``value_length``: characters of each value shown (0: none). None: the trial has none."""
     nodes = {n.id: n for n in store.find_nodes(kind=Kind.VARIABLE.value, run=trial.id)}
     if not nodes:
         return None
-    derived = [(e.src, e.dst) for e in store.find_edges(rel=Relation.WAS_DERIVED_FROM.value, run=trial.id)
-               if e.src in nodes and e.dst in nodes]
-    keep = set(nodes)
+    derived = _derivations(store, trial, nodes)
+    keep = set(nodes) if scope is None else {i for i, n in nodes.items() if n.props.get("scope") == scope}
     if variable is not None:
         ups: dict[str, list[str]] = {}
         for src, dst in derived:
             ups.setdefault(src, []).append(dst)
-        keep = frontier = {i for i, n in nodes.items() if n.props.get("name") == variable}
+        keep = frontier = {i for i in keep if nodes[i].props.get("name") == variable}
         for _ in range(depth if depth is not None else len(nodes)):
             frontier = {d for f in frontier for d in ups.get(f, ())} - keep
             if not frontier:
@@ -158,10 +169,20 @@ def variables_dot(store: Store, trial: Node, *, variable: str | None = None, dep
             value = p.get("value")
             shown = value.get("repr", value.get("type")) if isinstance(value, dict) else repr(value)
             label = f"{p.get('name')}@{p.get('line')}" + (f" [{p['iteration']}]" if p.get("iteration") else "")
-            lines.append(f"    {_q(n.id)} [label={_q(label + chr(10) + str(shown)[:40])}];")
+            if value_length > 0:
+                label += "\n" + str(shown)[:value_length]
+            lines.append(f"    {_q(n.id)} [label={_q(label)}];")
         lines.append("  }")
     for src, dst in derived:
         if src in keep and dst in keep:
             lines.append(f"  {_q(dst)} -> {_q(src)};")
+    # the file versions written from these values (f.write(x)), as notes
+    written = [e for e in store.find_edges(rel=Relation.WAS_DERIVED_FROM.value, run=trial.id)
+               if e.src.startswith("fv:") and e.dst in keep]
+    versions = store.get_nodes({e.src for e in written})
+    for vid in sorted(versions):
+        label = f"{versions[vid].props.get('name', vid)}\n{vid.split(':')[1][:10]}"
+        lines.append(f"  {_q(vid)} [shape=note, label={_q(label)}];")
+    lines += [f"  {_q(e.dst)} -> {_q(e.src)} [label=written];" for e in written if e.src in versions]
     lines.append("}")
     return "\n".join(lines) + "\n"

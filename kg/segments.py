@@ -43,6 +43,7 @@ CODEC_MODULES = {
     "light": "capture._task",
     "loop": "capture.loops",
     "callback": "capture.engine",
+    "flow": "capture._flowrec",
 }
 
 Keys = set[tuple[str, int]]

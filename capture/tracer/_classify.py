@@ -8,7 +8,7 @@ from typing import Any
 
 from capture.tracer._common import Site, UserCode, code_argnames, code_name
 
-__all__ = ["Classifier"]
+__all__ = ["Classifier", "own_type"]
 
 _BUILTIN_FN = types.BuiltinFunctionType
 _FUNCTION = types.FunctionType
@@ -69,7 +69,7 @@ class Classifier:
 
     def _callable_site(self, fn: Any) -> Site | None:
         tp = type(fn)
-        if _ours(getattr(tp, "__module__", None)) or _ours(getattr(fn, "__module__", None)):
+        if own_type(tp) or _ours(getattr(fn, "__module__", None)):
             return None  # provkg's own hooks (file capture) are not the program's calls
         if tp is _BUILTIN_FN:
             owner = getattr(fn, "__self__", None)
@@ -116,6 +116,11 @@ class Classifier:
 
 def _ours(module: Any) -> bool:
     return isinstance(module, str) and (module.startswith(("capture.", "kg.")) or module in ("capture", "kg"))
+
+
+def own_type(tp: type) -> bool:
+    """True for the type of a callable object of provkg's own (a hook the rewritten script calls)."""
+    return _ours(getattr(tp, "__module__", None))
 
 
 def _key(fn: Any) -> Any:

@@ -19,7 +19,7 @@ import time
 import types
 from typing import Any
 
-from capture.tracer._classify import Classifier
+from capture.tracer._classify import Classifier, own_type
 from capture.tracer._common import (
     ACT_CODE, NO_RESULT, SWEEP_MIN, Site, TraceOptions, TracerBase, _list_copy, next_number, summ_args, summ_value,
     sweep_closed)
@@ -332,7 +332,9 @@ class MonitoringTracer(TracerBase):
                     return None
                 csite = callable_site(fn)
                 if csite is None:
-                    return None
+                    # provkg's own hook object (`kg run --dataflow`'s __kg_df__): that call site
+                    # calls nothing else, so it costs nothing from now on
+                    return DISABLE if own_type(tp) else None
                 if csite.kind == "builtin" and not all_calls:
                     return DISABLE  # len(), list.append(): the call site is not recorded again
                 try:

@@ -296,15 +296,22 @@ def register(cli: click.Group) -> None:
     @click.option("--calls", is_flag=True, help="Also draw the callers of the activations that touched files.")
     @click.option("--rankdir", type=click.Choice(["LR", "TB", "RL", "BT"]), default="LR", show_default=True,
                   help="Graph direction.")
-    @click.option("-m", "--mode", type=click.Choice(["auto", "variables", "files"]), default="auto", show_default=True,
+    @click.option("-m", "--mode", type=click.Choice(["auto", "variables", "files", "prospective"]), default="auto",
+                  show_default=True,
                   help="variables: the variable-level dataflow of `kg run --dataflow`; files: files and the "
-                       "activations that read and wrote them; auto: variables when the trial has them.")
+                       "activations that read and wrote them; prospective: what the script's definitions say "
+                       "could flow where (functions, parameters, calls, returns), from its stored source; "
+                       "auto: variables when the trial has them, else files.")
     @click.option("--variable", metavar="NAME", help="Variables: only this variable's versions and their ancestry.")
     @click.option("--depth", type=click.IntRange(1), help="Variables: steps of ancestry kept with --variable.")
+    @click.option("--scope", metavar="FUNCTION", help="Variables: only the versions in this function "
+                  "(its qualified name, e.g. outer.inner, or <module>).")
+    @click.option("-l", "--value-length", type=click.IntRange(0), default=40, show_default=True,
+                  help="Variables: characters of each value shown (0: names only).")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
     @pass_ctx
     def dataflow_cmd(ctx: Ctx, trial: str, calls: bool, rankdir: str, mode: str, variable: str | None,
-                     depth: int | None, output: str | None) -> None:
+                     depth: int | None, scope: str | None, value_length: int, output: str | None) -> None:
         """Print the dataflow of a trial as dot: its variables (a trial run with `kg run --dataflow`:
         each value a variable took and the values it was computed from, clustered by function), or
         its files and the activations that read and wrote them.
@@ -313,13 +320,18 @@ def register(cli: click.Group) -> None:
         Example:
           kg dataflow 1 | dot -Tpng -o dataflow.png
           kg dataflow 2 --variable total --depth 3 | dot -Tsvg -o total.svg
+          kg dataflow 2 --scope simulate -l 0 | dot -Tsvg -o simulate.svg
           kg dataflow 1 -m files --calls -o trial1.dot
+          kg dataflow 1 -m prospective | dot -Tpng -o prospective.png
         """
         from kg.dataflow import dataflow_dot, variables_dot
 
         t = ctx.store.resolve_run(trial)
-        text = variables_dot(ctx.store, t, variable=variable, depth=depth, rankdir=rankdir) \
-            if mode != "files" else None
+        if mode == "prospective":
+            text = _prospective(ctx, t, rankdir)
+        else:
+            text = variables_dot(ctx.store, t, variable=variable, depth=depth, scope=scope, value_length=value_length,
+                                 rankdir=rankdir) if mode != "files" else None
         if text is None and mode == "variables":
             raise InputError(f"trial {t.props.get('seq', t.id)} has no variable dataflow (run it with kg run --dataflow)")
         if text is None:
@@ -328,6 +340,22 @@ def register(cli: click.Group) -> None:
             Path(output).write_text(text)
         else:
             click.echo(text, nl=False)
+
+    def _prospective(ctx: Ctx, t: Any, rankdir: str) -> str:
+        from capture.prospective import prospective_dot
+        from kg import content
+        from kg._trialdata import code_sha, script_entries
+
+        mains, _ = script_entries(ctx.store, t)
+        sha = code_sha(mains[0]) if mains else None
+        if sha is None or not content.has(sha):
+            raise InputError(f"trial {t.props.get('seq', t.id)} has no stored script source (a run of a module, "
+                             "or a store copied without its contents)")
+        path = str(mains[0].props.get("path"))
+        try:
+            return prospective_dot(content.get(sha), path, rankdir=rankdir, title=os.path.basename(path))
+        except (SyntaxError, ValueError) as exc:
+            raise InputError(f"the script of trial {t.props.get('seq', t.id)} does not parse: {exc}") from None
 
     @cli.command("demo")
     @click.argument("number", required=False)

@@ -1,4 +1,4 @@
-"""Compact activities and their PROV expansion.
+"""Compact activities and entities, and their PROV expansion.
 
 Hot capture paths (tasks, activations) store one node per call: an Activity whose
 ``used`` / ``generated`` props hold the argument and return summaries and whose
@@ -6,7 +6,10 @@ Hot capture paths (tasks, activations) store one node per call: an Activity whos
 PROV it stands for: Value entities ``<id>/in/<name>`` and ``<id>/out/<name>``, USED and
 WAS_GENERATED_BY relations (with role and time), and WAS_INFORMED_BY its parent.
 The ids are deterministic, so exploding twice, or importing an exploded export, gives
-the same graph (one write per call instead of seven is what makes capture cheap)."""
+the same graph (one write per call instead of seven is what makes capture cheap).
+
+A compact entity (a Variable of `kg run --dataflow`) has ``derived``, the ids it WAS_DERIVED_FROM,
+and ``generated_by``, the activity (or trial) that WAS_GENERATED_BY it."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,14 +19,17 @@ from kg.model.terms import Kind, ProvClass, Relation
 
 __all__ = ["explode", "ref_keys", "is_compact", "value_owner", "exported_props", "COMPACT_KEYS"]
 
-COMPACT_KEYS = ("used", "generated")
+COMPACT_KEYS = ("used", "generated", "derived", "generated_by")
 _ENT, _VALUE = ProvClass.ENTITY.value, Kind.VALUE.value
 _USED, _WGB, _WIB = Relation.USED.value, Relation.WAS_GENERATED_BY.value, Relation.WAS_INFORMED_BY.value
+_WDF = Relation.WAS_DERIVED_FROM.value
 
 
 def is_compact(n: Node) -> bool:
     """True if ``n`` carries PROV that ``explode`` expands."""
     p = n.props
+    if n.cls == _ENT:
+        return "generated_by" in p or "derived" in p
     return n.cls == ProvClass.ACTIVITY.value and ("used" in p or "generated" in p or "parent" in p)
 
 
@@ -56,6 +62,8 @@ def explode(n: Node) -> tuple[list[Node], list[Edge]]:
     """The Value entities and relations that compact node ``n`` stands for."""
     p = n.props
     run = p.get("run")
+    if n.cls == _ENT:
+        return [], _entity_relations(n.id, p, run)
     nodes: list[Node] = []
     edges: list[Edge] = []
     for key, direction, rel, t in (("used", "in", _USED, p.get("started")),
@@ -95,3 +103,12 @@ def exported_props(n: Node) -> dict[str, Any]:
     if not is_compact(n):
         return n.props
     return {k: v for k, v in n.props.items() if k not in COMPACT_KEYS}
+
+
+def _entity_relations(nid: str, p: dict[str, Any], run: Any) -> list[Edge]:
+    base: dict[str, Any] = {} if run is None else {"run": run}
+    edges = [Edge(_WDF, nid, str(src), dict(base)) for src in p.get("derived") or ()]
+    by = p.get("generated_by")
+    if by:
+        edges.append(Edge(_WGB, nid, str(by), {"role": "dataflow", **base}))
+    return edges

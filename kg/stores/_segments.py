@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS segs_run ON segs(run);
 CREATE TABLE IF NOT EXISTS seg_keys (
     space TEXT NOT NULL,
     block INTEGER NOT NULL,
-    role  INTEGER NOT NULL,         -- 0: ids of its records, 1: ids of their parents
+    role  INTEGER NOT NULL,         -- 0: ids of its records, 1: ids of their parents (or of what they derive from)
     seg   INTEGER NOT NULL,
     PRIMARY KEY (space, block, role, seg)
 ) WITHOUT ROWID;
@@ -207,6 +207,17 @@ class SegmentReader:
         out = []
         for s in self._by_ids(self._candidates(seg.id_keys(targets), 1)):
             out += [n for n in self._decode(s) if n.props.get("parent") in targets]
+        return out
+
+    def dependents(self, ids: Iterable[str]) -> list[Node]:
+        """Nodes whose ``derived`` (a compact entity's WAS_DERIVED_FROM) names one of ``ids``: found
+        through the key rows of the ids their records derive from (role 1, as parents')."""
+        targets = set(ids)
+        if not targets:
+            return []
+        out = []
+        for s in self._by_ids(self._candidates(seg.id_keys(targets), 1)):
+            out += [n for n in self._decode(s) if not targets.isdisjoint(n.props.get("derived") or ())]
         return out
 
     def scan(self, *, run: str | None = None, kind: str | None = None, name: str | None = None,

@@ -142,6 +142,11 @@ class Store(abc.ABC):
             out += self.find_nodes(parent=i)
         return out
 
+    def dependents_of(self, ids: Iterable[str]) -> list[Node]:
+        """Compact entities derived from one of ``ids`` that no stored edge names (a store that keeps
+        them in segments overrides this; the others store those edges and ``edges_of`` finds them)."""
+        return []
+
     # -- compact activities (see kg.model.prov) --------------------------------
     def get_any(self, id: str) -> Node | None:
         """A stored node, or a Value entity that a compact activity stands for."""
@@ -214,6 +219,10 @@ class Store(abc.ABC):
             for child in self.children_of(frontier):
                 nodes.setdefault(child.id, child)
                 edges += [e for e in explode(child)[1] if e.dst in nodes and e.rel == "WAS_INFORMED_BY"]
+            ends = set(frontier)
+            for d in self.dependents_of(frontier):  # a variable computed from one of them
+                nodes.setdefault(d.id, d)
+                edges += [e for e in explode(d)[1] if e.dst in ends and e.rel == Relation.WAS_DERIVED_FROM.value]
         return edges
 
     def run_records(self, run_ids: Iterable[str] | None = None) -> tuple[Iterator[Node], Iterator[Edge]]:

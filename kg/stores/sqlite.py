@@ -465,6 +465,10 @@ class SqliteStore(Store):
         hidden = self._hidden()
         return out + [n for n in self.segments.children(ids) if n.id not in hidden]
 
+    def dependents_of(self, ids: Iterable[str]) -> list[Node]:
+        hidden = self._hidden()
+        return [n for n in self.segments.dependents(ids) if n.id not in hidden]
+
     def close(self) -> None:
         with self._lock:
             self._raw.close()
