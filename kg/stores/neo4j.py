@@ -267,11 +267,14 @@ class Neo4jStore(Store):
             keep = [_BASE, cls, kind]
             jobs += [[(query, {"rows": group[i:i + WRITE_BATCH], "kind": kind, "keep": keep})]
                      for i in range(0, len(group), WRITE_BATCH)]
-        stale = self._run_all(jobs)
         # a node re-written with another kind or class (or a placeholder a link waited on, see
-        # _link): drop the labels of the old one
-        self._run_all([[(f"MATCH (n:KG {{id: $id}}) REMOVE n:{':'.join(_q(lab) for lab in r['stale'])}",
-                         {"id": r["id"]})] for r in stale])
+        # _link): drop the labels of the old one, one statement per set of labels
+        stale: dict[tuple[str, ...], list[str]] = {}
+        for r in self._run_all(jobs):
+            stale.setdefault(tuple(r["stale"]), []).append(r["id"])
+        self._run_all([[(f"UNWIND $ids AS id MATCH (n:KG {{id: id}}) REMOVE n:{':'.join(map(_q, labels))}",
+                         {"ids": ids[i:i + WRITE_BATCH]})]
+                       for labels, ids in stale.items() for i in range(0, len(ids), WRITE_BATCH)])
         first, parallel = _plan_edges(rows.edges)  # why: see _plan_edges
         for job in first:
             self._run_all([job])
