@@ -18,7 +18,6 @@ from flask import Blueprint, Response, abort, g, jsonify, request, send_file
 
 from kg import content
 from kg.exceptions import InputError
-from kg.hub_client import compact
 from kg.model.records import Edge, Node, edge, node
 from kg.model.terms import TOP_LEVEL_KINDS, Kind, ProvClass, Relation
 from kg.stores import Store
@@ -102,7 +101,7 @@ def hub_blueprint(store: Callable[[], Store], users: Path, admin_token: str | No
         unknown = sorted(set(wanted) - set(ids))
         if unknown:
             abort(404, f"experiment {name!r} has no run {unknown[0]!r}")
-        return Response(encode_records(*compact(*store().run_records(wanted or ids))),
+        return Response(encode_records(*store().run_records(wanted or ids, expand=False)),
                         mimetype="application/x-ndjson")
 
     @bp.post("/experiments/<name>/runs")
