@@ -9,12 +9,13 @@ The ids are deterministic, so exploding twice, or importing an exploded export, 
 the same graph (one write per call instead of seven is what makes capture cheap)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from kg.model.records import Edge, Node
 from kg.model.terms import Kind, ProvClass, Relation
 
-__all__ = ["explode", "ref_keys", "is_compact", "value_owner", "exported_props", "kept_relations", "value_ids",
+__all__ = ["explode", "ref_keys", "is_compact", "value_owner", "exported_props", "kept_relations", "value_ids", "owners",
            "COMPACT_KEYS"]
 
 COMPACT_KEYS = ("used", "generated")
@@ -37,6 +38,11 @@ def value_owner(value_id: str) -> tuple[str, str, str] | None:
     if not sep or direction not in ("in", "out"):
         return None
     return owner, direction, name
+
+
+def owners(value_ids: Iterable[str]) -> set[str]:
+    """The activities the Value ids ``<activity>/in|out/<name>`` belong to."""
+    return {o[0] for v in value_ids if (o := value_owner(v)) is not None}
 
 
 def ref_keys(n: Node) -> list[tuple[str, str, str, str]]:

@@ -44,7 +44,7 @@ from kg.config import load_config, settings
 from kg.exceptions import ConfigError, KGError, NotFound, QueryError, StoreError, StoreUnavailable
 from kg.model.records import check_label, Edge, Node
 from kg.model.terms import LINEAGE_RELATIONS, ProvClass, Relation
-from kg.model.prov import explode, is_compact, value_ids, value_owner
+from kg.model.prov import explode, is_compact, owners, value_ids, value_owner
 from kg.stores._neo4j_rows import Rows, _edge_of, _node_of, _prepare, linked_values
 from kg.stores.base import Store, Subgraph
 
@@ -295,10 +295,10 @@ class Neo4jStore(Store):
             have = self._existing(todo)
             todo = [v for v in todo if v not in have]
         if todo:
-            todo = self._materialise(todo, self.get_nodes({value_owner(v)[0] for v in todo}))  # type: ignore[index]
+            todo = self._materialise(todo, self.get_nodes(owners(todo)))
         if todo:
             self._write_tx([(_MARK_PENDING, {"ids": todo})])
-            self._materialise(todo, self.get_nodes({value_owner(v)[0] for v in todo}))  # type: ignore[index]
+            self._materialise(todo, self.get_nodes(owners(todo)))
         if rows.compact and self._read("MATCH (p:KGPending) RETURN count(p) AS c")[0]["c"]:
             wanted = [v for n in rows.compact for v in value_ids(n)]
             waiting = [r["id"] for i in range(0, len(wanted), BATCH) for r in self._read(
