@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kg.config import settings
 from kg.exceptions import InputError
-from kg.stores._neo4j_rows import _prepare, _to_json
+from kg.model.prov import owners
+from kg.stores._neo4j_rows import _prepare, _to_json, linked_values
 from kg.stores.base import Store
 
 __all__ = ["BulkFiles", "write_csv", "ARRAY_DELIMITER"]
@@ -128,8 +130,15 @@ def write_csv(source: Store, directory: Path, runs: Iterable[str] | None = None)
     if any(directory.iterdir()):
         raise InputError(f"{directory} is not empty; --bulk writes its CSV files into an empty directory")
     ids = None if runs is None else [source.resolve_run(r).id for r in runs]
-    nodes, edges = source.run_records(ids)
-    node_groups, top, edge_groups = _prepare(nodes, edges, explode_compact=False)
+    prepared = _prepare(*source.run_records(ids, expand=False), values=settings.neo4j_values)
+    linked, links, _ = linked_values(prepared.unresolved, source.get_nodes(owners(prepared.unresolved)))
+    if linked:  # Values of other runs' activities that these runs use
+        more = _prepare(linked, links, values="all")
+        for key, group in more.nodes.items():
+            prepared.nodes.setdefault(key, []).extend(group)
+        for rel, group in more.edges.items():
+            prepared.edges.setdefault(rel, []).extend(group)
+    node_groups, top, edge_groups = prepared.nodes, prepared.top, prepared.edges
     out = BulkFiles(directory)
     tops = set(top)
     seq = {rid: i + 1 for i, rid in enumerate(r.id for r in source.runs() if r.id in tops)}

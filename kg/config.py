@@ -67,6 +67,13 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, not {val!r}") from None
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    val = (os.environ.get(name) or default).strip().lower()
+    if val not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {val!r}")
+    return val
+
+
 @dataclass
 class Settings:
     """Capture settings. Read once from the environment; tests and users may change them in code."""
@@ -85,6 +92,9 @@ class Settings:
     native: bool = field(default_factory=lambda: _env_bool("KG_C", True))
     # Sessions a Neo4j write uses at once (kg.stores.neo4j): 2 measured best with server and client on 2 cores.
     neo4j_writers: int = field(default_factory=lambda: max(1, _env_int("KG_NEO4J_WRITERS", 2)))
+    # Which Value entities of tasks and activations Neo4j holds as nodes (docs/neo4j-store.md):
+    # "linked" those that link two activities (the others are props of their activity), "all" every one.
+    neo4j_values: str = field(default_factory=lambda: _env_choice("KG_NEO4J_VALUES", "linked", ("linked", "all")))
     secret_markers: tuple[str, ...] = SECRET_MARKERS
     # Secrets replaced on the way to the store (kg.redact); KG_REDACT=0 keeps values as captured.
     redact: bool = field(default_factory=lambda: _env_bool("KG_REDACT", True))

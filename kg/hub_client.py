@@ -15,12 +15,11 @@ from typing import Any
 from kg import content
 from kg._trialdata import is_sha256
 from kg.exceptions import AccessDenied, InputError, NotFound, StoreError
-from kg.model.prov import explode, is_compact, ref_keys
 from kg.model.records import Edge, Node
 from kg.model.terms import TOP_LEVEL_KINDS
 from kg.stores import Store
 
-__all__ = ["HubReport", "is_hub_url", "push_runs", "pull_runs", "hub_cli", "content_hashes", "compact", "PULLED_FROM",
+__all__ = ["HubReport", "is_hub_url", "push_runs", "pull_runs", "hub_cli", "content_hashes", "PULLED_FROM",
            "annotate_experiment", "experiment_annotations", "mark_pulled", "pulled_mark"]
 
 # Set on a pulled run: `kg restore` then writes its files below the current directory only.
@@ -110,29 +109,6 @@ def content_hashes(nodes: Iterable[Node]) -> list[str]:
     return sorted(found)
 
 
-def compact(nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[list[Node], list[Edge]]:
-    """``run_records`` without what its compact activities stand for (their Value entities and
-    relations, kg.model.prov.explode): the receiving store explodes them itself, and written
-    out they would be stored a second time, as plain records. A third of the bytes, too."""
-    nodes, edges = list(nodes), list(edges)
-    implied_nodes: set[str] = set()
-    implied_edges: set[tuple[str, str, str, str]] = set()
-    for n in nodes:
-        if is_compact(n):
-            values, rels = explode(n)
-            refs = set(ref_keys(n))  # also stored as edges: they travel
-            implied_nodes.update(v.id for v in values)
-            implied_edges.update(k for k in map(_key, rels) if k not in refs)
-    if not implied_nodes and not implied_edges:
-        return nodes, edges
-    return ([n for n in nodes if n.id not in implied_nodes],
-            [e for e in edges if _key(e) not in implied_edges])
-
-
-def _key(e: Edge) -> tuple[str, str, str, str]:
-    return e.src, e.rel, e.dst, str(e.props.get("role") or "")
-
-
 def _state(listed: dict[str, Any]) -> tuple[Any, int]:
     """What says a run changed since it last travelled: its status (pushed while running, then
     finished) and its annotations (a collaborator's note is added to a finished run)."""
@@ -175,8 +151,9 @@ def push_runs(store: Store, url: str, runs: list[str], token: str | None = None)
         if there.get(run.id) == _local_state(store, run):
             report.skipped += 1
             continue
-        it_nodes, it_edges = store.run_records([run.id])
-        nodes, edges = compact(it_nodes, it_edges)
+        # compact activities travel compact: the hub expands them itself (a third of the bytes, too)
+        it_nodes, it_edges = store.run_records([run.id], expand=False)
+        nodes, edges = list(it_nodes), list(it_edges)
         shas = [s for s in content_hashes(nodes) if content.has(s)]  # above the size limit: never kept
         for sha in hub.missing(shas):
             data = content.get(sha)

@@ -114,7 +114,9 @@ def copy_runs(source: Store, target: Store, runs: Iterable[str] | None = None, *
     report = CopyReport()
     ids = None if runs is None else [source.resolve_run(r).id for r in runs]
     report.runs = ids or [r.id for r in source.runs()]
-    nodes, edges = source.run_records(ids)
+    # Every store keeps compact activities compact: copied exploded, their Values and relations
+    # would be stored a second time beside them.
+    nodes, edges = source.run_records(ids, expand=False)
     # The reader thread also prepares (checks, encodes) the next batch while this one is written.
     prepared = ((len(nb), len(eb), target.prepare_import(nb, eb)) for nb, eb in _batches(nodes, edges, batch))
     for n_nodes, n_edges, batch_rows in _read_ahead(prepared):

@@ -127,7 +127,8 @@ def register(cli: click.Group) -> None:
             if fmt != "rdf":
                 raise click.BadParameter("only with --format rdf", param_hint="--rdf-format")
             opts["rdf_format"] = rdf_format
-        nodes, edges = select_records(ctx.store, None if all_runs else list(runs))
+        # A bundle is a copy for another store (kg load): compact activities stay compact.
+        nodes, edges = select_records(ctx.store, None if all_runs else list(runs), expand=fmt != "bundle")
         binary = EXPORTERS[fmt][1]
         if output is None:
             out = sys.stdout.buffer if binary else sys.stdout

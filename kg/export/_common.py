@@ -75,10 +75,12 @@ def from_iso(text: str) -> float:
     return dt.timestamp()
 
 
-def select_records(store: Store, runs: list[str] | None) -> tuple[Iterator[Node], Iterator[Edge]]:
-    """The records of the named runs (id, prefix or number), or of the whole store when None."""
+def select_records(store: Store, runs: list[str] | None, *,
+                   expand: bool = True) -> tuple[Iterator[Node], Iterator[Edge]]:
+    """The records of the named runs (id, prefix or number), or of the whole store when None;
+    ``expand``: the full PROV (exports), else compact activities as stored (copies, bundles)."""
     ids = None if runs is None else [store.resolve_run(r).id for r in runs]
-    return store.run_records(ids)
+    return store.run_records(ids, expand=expand)
 
 
 def jsonable(value: Any) -> bool:

@@ -2,7 +2,8 @@
 
 `kg export 3 -F bundle -o trial3.kgb` writes a zip: ``manifest.json`` (what is inside and
 the sha256 of every content), ``records.jsonl`` (the runs' records as `kg push` sends them
-to a hub: compact activities are not written out a second time, exploded) and
+to a hub: give it ``run_records(expand=False)``, so compact activities are not written out a
+second time, exploded) and
 ``contents/<sha256>`` for each kept content. `kg load trial3.kgb` checks everything first
 (names, sizes, every content's hash, every record), then stores the contents, then the
 records, so a refused or interrupted load never leaves runs whose files cannot be restored.
@@ -33,10 +34,10 @@ _MAX_RECORDS_BYTES = 4 * 1024**3  # a records file larger than this is not a bun
 
 def write_bundle(nodes: Iterable[Node], edges: Iterable[Edge], out: IO[bytes], **_: Any) -> int:
     """Write the records and the contents they name as a zip to ``out``; the number of records."""
-    from kg.hub_client import compact, content_hashes
+    from kg.hub_client import content_hashes
     from kg.stores.jsonl import encode_records
 
-    nodes, edges = compact(nodes, edges)
+    nodes, edges = list(nodes), list(edges)
     shas = content_hashes(nodes)
     kept = [s for s in shas if content.has(s)]
     records = encode_records(nodes, edges)

@@ -12,12 +12,14 @@ A compact entity (a Variable of `kg run --dataflow`) has ``derived``, the ids it
 and ``generated_by``, the activity (or trial) that WAS_GENERATED_BY it."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from kg.model.records import Edge, Node
 from kg.model.terms import Kind, ProvClass, Relation
 
-__all__ = ["explode", "ref_keys", "is_compact", "value_owner", "exported_props", "COMPACT_KEYS"]
+__all__ = ["explode", "ref_keys", "is_compact", "value_owner", "exported_props", "kept_relations", "value_ids", "owners",
+           "COMPACT_KEYS"]
 
 COMPACT_KEYS = ("used", "generated", "derived", "generated_by")
 _ENT, _VALUE = ProvClass.ENTITY.value, Kind.VALUE.value
@@ -42,6 +44,11 @@ def value_owner(value_id: str) -> tuple[str, str, str] | None:
     if not sep or direction not in ("in", "out"):
         return None
     return owner, direction, name
+
+
+def owners(value_ids: Iterable[str]) -> set[str]:
+    """The activities the Value ids ``<activity>/in|out/<name>`` belong to."""
+    return {o[0] for v in value_ids if (o := value_owner(v)) is not None}
 
 
 def ref_keys(n: Node) -> list[tuple[str, str, str, str]]:
@@ -96,6 +103,27 @@ def explode(n: Node) -> tuple[list[Node], list[Edge]]:
             eprops["run"] = run
         edges.append(Edge(_WIB, n.id, parent, eprops))
     return nodes, edges
+
+
+def value_ids(n: Node) -> list[str]:
+    """The ids of the Value entities ``explode(n)`` makes (references to other entities make none)."""
+    p = n.props
+    return [f"{n.id}/{direction}/{name}"
+            for key, direction in (("used", "in"), ("generated", "out"))
+            for name, value in (p.get(key) or {}).items()
+            if not (type(value) is dict and "$from" in value)]
+
+
+def kept_relations(n: Node) -> list[Edge]:
+    """The relations of compact ``n`` that reach beyond its own values: WAS_INFORMED_BY its parent
+    and the USED / WAS_GENERATED_BY of references to other entities. A graph store keeps these as
+    edges (traversals need them) while the values themselves stay props of ``n``."""
+    out = []
+    for e in explode(n)[1]:
+        owner = value_owner(e.dst if e.src == n.id else e.src)
+        if owner is None or owner[0] != n.id:
+            out.append(e)
+    return out
 
 
 def exported_props(n: Node) -> dict[str, Any]:

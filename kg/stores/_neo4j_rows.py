@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from kg.exceptions import InputError
-from kg.model.prov import explode, is_compact
+from kg.model.prov import explode, is_compact, kept_relations, value_owner
 from kg.model.records import Edge, Node, check_label
 from kg.model.terms import TOP_LEVEL_KINDS, ProvClass
 
-__all__ = ["prepare", "node_of", "edge_of", "encode", "decode"]
+__all__ = ["prepare", "node_of", "edge_of", "encode", "decode", "Rows", "linked_values"]
 
 _CLASSES = tuple(c.value for c in ProvClass)
 _RESERVED = frozenset({"id", "kind", "_json"})
@@ -107,15 +108,60 @@ def _edge_of(src: str, rel: str, dst: str, raw: dict[str, Any]) -> Edge:
     return Edge(rel, src, dst, props)
 
 
-# -- Cypher -------------------------------------------------------------------------
+# -- the rows of a write ----------------------------------------------------------------
+@dataclass
+class Rows:
+    """A write's rows: nodes grouped by (class, kind), relationships by type, the ids of runs to
+    number; and what linking asks of the store (see ``_prepare``)."""
+
+    nodes: dict[tuple[str, str], list[dict[str, Any]]]
+    top: list[str]
+    edges: dict[str, list[dict[str, Any]]]
+    unresolved: list[str] = field(default_factory=list)  # linking Values whose activity is elsewhere
+    compact: list[Node] = field(default_factory=list)     # compact activities written here
+
+    @property
+    def count(self) -> int:
+        return sum(map(len, self.nodes.values())) + sum(map(len, self.edges.values()))
+
+
+def linked_values(ids: Iterable[str], owners: Mapping[str, Node]) -> tuple[list[Node], list[Edge], list[str]]:
+    """The Value entities ``ids`` (``<activity>/in|out/<name>``) with the relation to their activity,
+    exploded from ``owners`` (activity id -> node); and the ids whose activity is not there."""
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    missing: list[str] = []
+    exploded: dict[str, tuple[list[Node], list[Edge]]] = {}
+    for vid in ids:
+        owner = value_owner(vid)
+        act = owners.get(owner[0]) if owner else None
+        if act is None or not is_compact(act):
+            missing.append(vid)
+            continue
+        if act.id not in exploded:
+            exploded[act.id] = explode(act)
+        values, rels = exploded[act.id]
+        found = [v for v in values if v.id == vid]
+        if not found:  # no such argument or result: the link stays a placeholder
+            missing.append(vid)
+            continue
+        nodes += found
+        edges += [e for e in rels if vid in (e.src, e.dst)]
+    return nodes, edges, missing
+
+
 # Merging props: ``+=`` replaces the keys it names; the ``_json`` list keeps the JSON-encoded
 # keys not overwritten by this write, plus this write's.
-def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, explode_compact: bool = True) -> tuple[
-        dict[tuple[str, str], list[dict[str, Any]]], list[str], dict[str, list[dict[str, Any]]]]:
-    """Rows grouped by (class, kind) and relation, compact activities exploded, duplicates merged."""
+def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "linked") -> Rows:
+    """Rows grouped by (class, kind) and relation, duplicates merged, compact activities in the
+    graph's shape (docs/neo4j-store.md): with ``values="linked"`` an activity keeps its plain
+    arguments and results as props and gets edges to its parent and to the entities it references;
+    a Value entity (with its USED / WAS_GENERATED_BY) is written only where an edge reaches it (a
+    value that links two activities). ``values="all"`` writes every Value entity, as explode makes them."""
     node_rows: dict[str, tuple[str, str, dict[str, Any]]] = {}
     edge_rows: dict[tuple[str, str, str, Any], tuple[str, str, str, Any, dict[str, Any]]] = {}
     extra: list[Edge] = []
+    compact: dict[str, Node] = {}
 
     def add_node(n: Node) -> None:
         cls, kind = n.cls, n.kind
@@ -132,14 +178,6 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, explode_compact: b
         else:
             prev[2].update(n.props)
 
-    for n in nodes:
-        add_node(n)
-        if explode_compact and is_compact(n):
-            vnodes, vedges = explode(n)
-            for v in vnodes:
-                add_node(v)
-            extra += vedges
-
     def add_edge(e: Edge) -> None:
         check_label(e.rel, "relation")
         if not isinstance(e.src, str) or not e.src or not isinstance(e.dst, str) or not e.dst:
@@ -153,10 +191,31 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, explode_compact: b
         else:
             prev[4].update(e.props)
 
+    for n in nodes:
+        add_node(n)
+        if is_compact(n):
+            if values == "all":
+                vnodes, vedges = explode(n)
+                for v in vnodes:
+                    add_node(v)
+                extra += vedges
+            else:
+                compact[n.id] = n
+                extra += kept_relations(n)
     for e in edges:
         add_edge(e)
     for e in extra:
         add_edge(e)
+    unresolved: list[str] = []
+    if values != "all":
+        # An edge that reaches a Value of a compact activity makes that Value a node of its own.
+        linking = sorted({end for s, _, d, _ in edge_rows for end in (s, d)
+                          if end not in node_rows and value_owner(end) is not None})
+        vnodes, vedges, unresolved = linked_values(linking, compact)
+        for v in vnodes:
+            add_node(v)
+        for e in vedges:
+            add_edge(e)
 
     node_groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     top: list[str] = []
@@ -177,7 +236,7 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, explode_compact: b
         if js:
             row["j"] = js
         edge_groups[rel].append(row)
-    return dict(node_groups), top, dict(edge_groups)
+    return Rows(dict(node_groups), top, dict(edge_groups), unresolved, list(compact.values()))
 
 
 prepare, node_of, edge_of, encode, decode = _prepare, _node_of, _edge_of, _encode, _decode

@@ -46,8 +46,8 @@ class Store(abc.ABC):
     def prepare_import(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> Any:
         """Step one of copying records as another store's ``run_records`` gives them (``kg push``
         / ``kg pull``): check and encode them, without writing. A copy prepares the next batch on
-        a reader thread while ``import_prepared`` writes this one. Compact activities come with
-        their exploded records already: a store that explodes them on ``write`` does not here."""
+        a reader thread while ``import_prepared`` writes this one. The records are
+        ``run_records(expand=False)``: compact activities come as they are, as ``write`` takes them."""
         return list(nodes), list(edges)
 
     def import_prepared(self, prepared: Any) -> None:
@@ -225,30 +225,26 @@ class Store(abc.ABC):
                 edges += [e for e in explode(d)[1] if e.dst in ends and e.rel == Relation.WAS_DERIVED_FROM.value]
         return edges
 
-    def run_records(self, run_ids: Iterable[str] | None = None) -> tuple[Iterator[Node], Iterator[Edge]]:
-        """Every node and edge of the given runs (all records when None), compact activities
-        exploded, for export and push.
+    def run_records(self, run_ids: Iterable[str] | None = None, *,
+                    expand: bool = True) -> tuple[Iterator[Node], Iterator[Edge]]:
+        """Every node and edge of the given runs (all records when None): with ``expand`` the full
+        PROV, compact activities exploded (exports); without, compact activities as they are and
+        nothing they stand for (copies into another store, which keeps them compact too: written
+        out, their Values and relations would be stored a second time).
 
         A run's records are its nodes (``run`` prop), its edges, and the nodes those edges
         reach (shared agents, file contents, modules)."""
         ids = None if run_ids is None else list(run_ids)
 
         def base_nodes() -> Iterator[Node]:
-            if ids is None:
-                yield from self.find_nodes()
-                return
-            for rid in ids:
-                run = self.get_node(rid)
-                if run is not None:
+            for rid in ids if ids is not None else (None,):
+                if rid is not None and (run := self.get_node(rid)) is not None:
                     yield run
-                yield from self.find_nodes(run=rid)
+                yield from self.stored_nodes(rid)
 
         def base_edges() -> Iterator[Edge]:
-            if ids is None:
-                yield from self.find_edges()
-                return
-            for rid in ids:
-                yield from self.find_edges(run=rid)
+            for rid in ids if ids is not None else (None,):
+                yield from self.stored_edges(rid)
 
         @functools.cache
         def shared() -> list[Edge]:  # both iterators need them: looked up once
@@ -257,13 +253,14 @@ class Store(abc.ABC):
         def all_edges() -> Iterator[Edge]:
             # A stored edge can also be one an activity stands for (a dataflow USED): yield it
             # once, in the activity's place. A first pass collects just those (few) keys.
-            refs = {k for n in base_nodes() if is_compact(n) for k in ref_keys(n)}
+            refs = {k for n in base_nodes() if is_compact(n) for k in ref_keys(n)} if expand else set()
             for e in base_edges():
                 if not refs or (e.src, e.rel, e.dst, str(e.props.get("role") or "")) not in refs:
                     yield e
-            for n in base_nodes():
-                if is_compact(n):
-                    yield from explode(n)[1]
+            if expand:
+                for n in base_nodes():
+                    if is_compact(n):
+                        yield from explode(n)[1]
             if ids is not None:
                 yield from shared()
 
@@ -275,7 +272,7 @@ class Store(abc.ABC):
                     continue
                 seen.add(n.id)
                 yield n
-                if is_compact(n):
+                if expand and is_compact(n):
                     values, rels = explode(n)
                     for v in values:
                         if v.id not in seen:
@@ -287,12 +284,26 @@ class Store(abc.ABC):
                 return
             ends.update(end for e in base_edges() for end in (e.src, e.dst))
             ends.update(e.dst for e in shared())
-            for end in sorted(ends - seen):
-                found = self.get_any(end)
+            if not expand:  # a Value of one of the run's compact activities travels inside it
+                ends = {e for e in ends if (owner := value_owner(e)) is None or owner[0] not in seen}
+            rest = sorted(ends - seen)
+            got = self.get_nodes(rest)
+            for end in rest:
+                found = got.get(end) or (self.get_any(end) if value_owner(end) else None)
                 if found is not None:
                     yield found
 
         return all_nodes(), all_edges()
+
+    def stored_nodes(self, run: str | None) -> Iterator[Node]:
+        """The nodes of ``run`` (every node when None) as this store holds them, without the
+        records that only stand for part of a compact activity (a store may keep some)."""
+        return self.find_nodes(run=run) if run is not None else self.find_nodes()
+
+    def stored_edges(self, run: str | None) -> Iterator[Edge]:
+        """The edges of ``run`` (every edge when None), as ``stored_nodes``: a relation that a compact
+        activity stands for is left out, except a reference to another entity (a dataflow USED)."""
+        return self.find_edges(run=run) if run is not None else self.find_edges()
 
     def shared_facts(self, edges: Iterable[Edge], runs: list[str]) -> list[Edge]:
         """The facts about shared entities that the given runs' edges reach but another run wrote:

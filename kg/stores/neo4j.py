@@ -11,9 +11,13 @@ Graph layout (docs/neo4j-store.md has the full story):
   strings, and their keys are listed in the ``_json`` property, so a round trip is lossless;
   a user prop that collides with ``id``/``kind``/``_json`` or starts with ``~`` is stored
   under ``~`` + its name;
-* compact activities (kg.model.prov) are exploded on write: Neo4j holds real Value nodes and
-  USED / WAS_GENERATED_BY / WAS_INFORMED_BY relationships (what Cypher and the Browser
-  traverse), and the activity keeps ``used``/``generated`` as JSON too (``kg show`` reads them).
+* compact activities (kg.model.prov) keep their plain argument and result values as the props
+  ``used``/``generated`` (JSON) and get the relationships that reach beyond them:
+  WAS_INFORMED_BY their parent and USED / WAS_GENERATED_BY of the entities they reference. A
+  Value node (with its USED / WAS_GENERATED_BY) exists where a value links two activities (an
+  edge reaches it), so Cypher and the Browser traverse dataflow; with ``KG_NEO4J_VALUES=all``
+  every value is a node. Readers explode the rest as the embedded store does (Store.run_records,
+  lineage), so exports and ``kg pull`` give the full PROV either way.
 
 Writes: every row of a ``write`` is checked before anything is sent; the rows then go in
 statements of ``WRITE_BATCH`` rows, each its own transaction, run by ``settings.neo4j_writers``
@@ -27,7 +31,6 @@ Labels and relationship types cannot be query parameters: they are checked again
 identifier pattern and backtick-quoted; every value is a parameter."""
 from __future__ import annotations
 
-import functools
 import os
 import random
 import re
@@ -41,7 +44,8 @@ from kg.config import load_config, settings
 from kg.exceptions import ConfigError, KGError, NotFound, QueryError, StoreError, StoreUnavailable
 from kg.model.records import check_label, Edge, Node
 from kg.model.terms import LINEAGE_RELATIONS, ProvClass, Relation
-from kg.stores._neo4j_rows import _edge_of, _node_of, _prepare
+from kg.model.prov import explode, is_compact, owners, value_ids, value_owner
+from kg.stores._neo4j_rows import Rows, _edge_of, _node_of, _prepare, linked_values
 from kg.stores.base import Store, Subgraph
 
 __all__ = ["Neo4jStore", "check_label", "neo4j_settings", "BATCH", "WRITE_BATCH"]
@@ -97,6 +101,18 @@ MERGE (c:KGMeta {key: 'seq'})
 SET c.value = c.value + 1
 WITH n, c
 SET n.seq = c.value"""
+
+# What a compact activity stands for but Neo4j holds as records too (see _prepare): a Value
+# node ``<activity>/in|out/<name>`` with its USED / WAS_GENERATED_BY, the WAS_INFORMED_BY its
+# parent. Readers that explode compact activities (run_records) skip these stored copies.
+_NOT_IMPLIED_NODE = """NOT (n:Value AND (
+  EXISTS { MATCH (n)-[:WAS_GENERATED_BY]->(a:Activity) WHERE n.id = a.id + '/out/' + n.name } OR
+  EXISTS { MATCH (a:Activity)-[:USED]->(n) WHERE n.id = a.id + '/in/' + n.name }))"""
+_NOT_IMPLIED_EDGE = """NOT (
+  (type(e) = 'WAS_INFORMED_BY' AND e.role = 'parent' AND a.parent = b.id) OR
+  (type(e) = 'USED' AND b.id = a.id + '/in/' + e.role) OR
+  (type(e) = 'WAS_GENERATED_BY' AND a.id = b.id + '/out/' + e.role))"""
+_MARK_PENDING = "UNWIND $ids AS id MATCH (p:KG {id: id}) WHERE p.kind IS NULL SET p:KGPending"
 
 _EDGE_RETURN = "RETURN a.id AS s, type(e) AS t, b.id AS d, properties(e) AS p"
 _NODE_RETURN = "RETURN properties(n) AS p, labels(n) AS l"
@@ -228,37 +244,81 @@ class Neo4jStore(Store):
 
     # -- writing -------------------------------------------------------------------
     def write(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
-        self.import_prepared(_prepare(nodes, edges))
+        self.import_prepared(self.prepare_import(nodes, edges))
 
-    def prepare_import(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> Any:
-        # run_records has exploded them: exploding again would send every dataflow record twice
-        return _prepare(nodes, edges, explode_compact=False)
+    def prepare_import(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> Rows:
+        return _prepare(nodes, edges, values=settings.neo4j_values)
 
-    def import_prepared(self, prepared: Any) -> None:
-        node_groups, top, edge_groups = prepared
-        if not node_groups and not edge_groups:
+    def import_prepared(self, prepared: Rows) -> None:
+        if not prepared.nodes and not prepared.edges:
             return
         self._guard()
         try:
-            self._index_rels(edge_groups)
-            jobs = []
-            for (cls, kind), rows in node_groups.items():
-                query = _NODE_WRITE.format(labels=f"{cls}:{_q(kind)}" if kind != cls else cls)
-                keep = [_BASE, cls, kind]
-                jobs += [[(query, {"rows": rows[i:i + WRITE_BATCH], "kind": kind, "keep": keep})]
-                         for i in range(0, len(rows), WRITE_BATCH)]
-            stale = self._run_all(jobs)
-            # a node re-written with another kind or class: drop the labels of the old one
-            self._run_all([[(f"MATCH (n:KG {{id: $id}}) REMOVE n:{':'.join(_q(lab) for lab in r['stale'])}",
-                             {"id": r["id"]})] for r in stale])
-            first, parallel = _plan_edges(edge_groups)  # why: see _plan_edges
-            for job in first:
-                self._run_all([job])
-            self._run_groups(parallel)
-            for nid in top:  # in order: runs are numbered as they were written
-                self._run_all([[(_ASSIGN_SEQ, {"id": nid})]])
+            self._write_rows(prepared)
+            self._link(prepared)
         except (self._neo4j.exceptions.DriverError, self._neo4j.exceptions.Neo4jError) as exc:
             raise self._wrap(exc) from None
+
+    def _write_rows(self, rows: Rows) -> None:
+        self._index_rels(rows.edges)
+        jobs = []
+        for (cls, kind), group in rows.nodes.items():
+            query = _NODE_WRITE.format(labels=f"{cls}:{_q(kind)}" if kind != cls else cls)
+            keep = [_BASE, cls, kind]
+            jobs += [[(query, {"rows": group[i:i + WRITE_BATCH], "kind": kind, "keep": keep})]
+                     for i in range(0, len(group), WRITE_BATCH)]
+        # a node re-written with another kind or class (or a placeholder a link waited on, see
+        # _link): drop the labels of the old one, one statement per set of labels
+        stale: dict[tuple[str, ...], list[str]] = {}
+        for r in self._run_all(jobs):
+            stale.setdefault(tuple(r["stale"]), []).append(r["id"])
+        self._run_all([[(f"UNWIND $ids AS id MATCH (n:KG {{id: id}}) REMOVE n:{':'.join(map(_q, labels))}",
+                         {"ids": ids[i:i + WRITE_BATCH]})]
+                       for labels, ids in stale.items() for i in range(0, len(ids), WRITE_BATCH)])
+        first, parallel = _plan_edges(rows.edges)  # why: see _plan_edges
+        for job in first:
+            self._run_all([job])
+        self._run_groups(parallel)
+        for nid in rows.top:  # in order: runs are numbered as they were written
+            self._run_all([[(_ASSIGN_SEQ, {"id": nid})]])
+
+    def _link(self, rows: Rows) -> None:
+        """Make the Value entities that link activities across writes (``_prepare`` makes those
+        whose activity is in the same write). A value used here whose activity was written
+        earlier is exploded from the stored activity. One whose activity has not arrived yet is
+        a placeholder labelled ``KGPending`` until that activity is written; the activity's
+        write looks for such placeholders (a constant-time count first, so a write without any
+        pending link pays one small read). Marking and then looking for the activity again
+        closes the race with another process writing that activity meanwhile."""
+        todo = rows.unresolved
+        if todo:
+            have = self._existing(todo)
+            todo = [v for v in todo if v not in have]
+        if todo:
+            todo = self._materialise(todo, self.get_nodes(owners(todo)))
+        if todo:
+            self._write_tx([(_MARK_PENDING, {"ids": todo})])
+            self._materialise(todo, self.get_nodes(owners(todo)))
+        if rows.compact and self._read("MATCH (p:KGPending) RETURN count(p) AS c")[0]["c"]:
+            wanted = [v for n in rows.compact for v in value_ids(n)]
+            waiting = [r["id"] for i in range(0, len(wanted), BATCH) for r in self._read(
+                "UNWIND $ids AS id MATCH (p:KG {id: id}) WHERE p:KGPending RETURN id", ids=wanted[i:i + BATCH])]
+            self._materialise(waiting, {n.id: n for n in rows.compact})
+
+    def _materialise(self, ids: list[str], owners: dict[str, Node]) -> list[str]:
+        """Write the Value entities ``ids`` exploded from ``owners``; the ids whose owner is not there."""
+        nodes, edges, missing = linked_values(ids, owners)
+        if nodes:
+            self._write_rows(_prepare(nodes, edges, values="all"))
+        return missing
+
+    def _existing(self, ids: list[str]) -> set[str]:
+        """The ids among ``ids`` of nodes stored as nodes (not placeholders)."""
+        out: set[str] = set()
+        for i in range(0, len(ids), BATCH):
+            out.update(r["id"] for r in self._read(
+                "UNWIND $ids AS id MATCH (n:KG {id: id}) WHERE n.kind IS NOT NULL RETURN id", ids=ids[i:i + BATCH]))
+        return out
 
     def _run_all(self, jobs: list[list[_Stmt]]) -> list[Any]:
         """Run each job (its statements, (query, params) each) in its own write transaction,
@@ -339,22 +399,33 @@ class Neo4jStore(Store):
     def find_nodes(self, *, kind: str | None = None, run: str | None = None, cls: str | None = None,
                    parent: str | None = None, name: str | None = None, id_prefix: str | None = None,
                    limit: int | None = None) -> Iterator[Node]:
+        return self._nodes(kind=kind, run=run, cls=cls, parent=parent, name=name, id_prefix=id_prefix, limit=limit)
+
+    def stored_nodes(self, run: str | None) -> Iterator[Node]:
+        return self._nodes(run=run, where=_NOT_IMPLIED_NODE)
+
+    def stored_edges(self, run: str | None) -> Iterator[Edge]:
+        return self._edges(run=run, where=_NOT_IMPLIED_EDGE)
+
+    def _nodes(self, *, kind: str | None = None, run: str | None = None, cls: str | None = None,
+               parent: str | None = None, name: str | None = None, id_prefix: str | None = None,
+               limit: int | None = None, where: str | None = None) -> Iterator[Node]:
         labels = _BASE
         for lab in (cls, kind):
             if lab is not None:
                 if not _IDENT.match(lab):
                     return iter(())  # no node can have it: kinds are identifiers
                 labels += ":" + _q(lab)
-        where = ["n.kind IS NOT NULL"]
+        conds = ["n.kind IS NOT NULL"] + ([where] if where else [])
         params: dict[str, Any] = {}
         for key, val in (("run", run), ("parent", parent), ("name", name)):
             if val is not None:
-                where.append(f"n.{key} = ${key}")
+                conds.append(f"n.{key} = ${key}")
                 params[key] = val
         if id_prefix is not None:
-            where.append("n.id STARTS WITH $prefix")
+            conds.append("n.id STARTS WITH $prefix")
             params["prefix"] = id_prefix
-        query = f"MATCH (n:{labels}) WHERE {' AND '.join(where)} {_NODE_RETURN} ORDER BY n.id"
+        query = f"MATCH (n:{labels}) WHERE {' AND '.join(conds)} {_NODE_RETURN} ORDER BY n.id"
         if limit is not None:
             query += " LIMIT $limit"
             params["limit"] = int(limit)
@@ -362,6 +433,10 @@ class Neo4jStore(Store):
 
     def find_edges(self, *, src: str | None = None, dst: str | None = None, rel: str | None = None,
                    run: str | None = None) -> Iterator[Edge]:
+        return self._edges(src=src, dst=dst, rel=rel, run=run)
+
+    def _edges(self, *, src: str | None = None, dst: str | None = None, rel: str | None = None,
+               run: str | None = None, where: str | None = None) -> Iterator[Edge]:
         if rel is not None and not _IDENT.match(rel):
             return iter(())
         params: dict[str, Any] = {}
@@ -371,10 +446,11 @@ class Neo4jStore(Store):
             params["src"] = src
         if dst is not None:
             params["dst"] = dst
-        where = ""
+        conds = [where] if where else []
         if run is not None:
-            where = "WHERE e.run = $run"
+            conds.append("e.run = $run")
             params["run"] = run
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
         if rel is not None:
             query = f"MATCH {a}-[e:{_q(rel)}]->{b} {where} {_EDGE_RETURN}"
         elif run is not None and src is None and dst is None:
@@ -439,15 +515,14 @@ class Neo4jStore(Store):
                 ids=ids[i:i + BATCH])]
         return out
 
-    def get_any(self, id: str) -> Node | None:
-        return self.get_node(id)  # Value nodes of compact activities are real nodes here
-
     def lineage(self, start: str, *, direction: str = "up", depth: int = 10,
                 relations: Iterable[str] = LINEAGE_RELATIONS) -> Subgraph:
         """One variable-length match (breadth-first, each node once) plus one batch for the edges."""
         rels = sorted({check_label(r, "relation") for r in relations})
         depth = int(depth)
         if not self._read("MATCH (s:KG {id: $id}) WHERE s.kind IS NOT NULL RETURN 1 AS ok", id=start):
+            if value_owner(start) is not None:  # a Value its activity keeps as a prop: hop by hop
+                return super().lineage(start, direction=direction, depth=depth, relations=rels)
             raise NotFound(f"no node {start!r}")
         if depth < 1 or not rels:
             first = self.get_node(start)
@@ -469,6 +544,7 @@ class Neo4jStore(Store):
             edges += [_edge_of(r["s"], r["t"], r["d"], r["p"]) for r in self._read(
                 f"UNWIND $ids AS id MATCH {pattern} {_EDGE_RETURN}", ids=near[i:i + BATCH])]
         nodes = self.get_nodes(dist)
+        edges += _values_reached(nodes, dist, depth, set(rels), direction == "up")
         return Subgraph(list(nodes.values()), edges, dist)
 
     def _lineage_bfs(self, start: str, types: str, arrow: str, depth: int) -> list[Any]:
@@ -477,56 +553,6 @@ class Neo4jStore(Store):
         return self._read(
             f"MATCH (s:KG {{id: $id}}) MATCH p = ANY SHORTEST (s){arrow}{{1,{depth}}}(m:KG) "
             "RETURN m.id AS id, length(p) AS d", id=start)
-
-    def run_records(self, run_ids: Iterable[str] | None = None) -> tuple[Iterator[Node], Iterator[Edge]]:
-        """Every node and edge of the given runs (everything when None), as stored: Neo4j already
-        holds compact activities exploded, so nothing is expanded twice."""
-        ids = None if run_ids is None else list(run_ids)
-
-        def own_edges() -> Iterator[Edge]:
-            for rid in ids or ():
-                yield from self.find_edges(run=rid)
-
-        def edges() -> Iterator[Edge]:
-            if ids is None:
-                yield from self.find_edges()
-                return
-            yield from own_edges()
-            yield from shared()
-
-        @functools.cache
-        def shared() -> list[Edge]:  # nodes() walks edges() too: the facts are looked up once
-            return self.shared_facts(own_edges(), ids or [])
-
-        def nodes() -> Iterator[Node]:
-            if ids is None:
-                yield from self.find_nodes()
-                return
-            seen: set[str] = set()
-            for rid in ids:
-                for n in self._run_nodes(rid):
-                    if n.id not in seen:
-                        seen.add(n.id)
-                        yield n
-            pending: list[str] = []
-            for e in edges():
-                for end in (e.src, e.dst):
-                    if end not in seen:
-                        seen.add(end)
-                        pending.append(end)
-                if len(pending) >= BATCH:
-                    yield from self.get_nodes(pending).values()
-                    pending = []
-            if pending:
-                yield from self.get_nodes(pending).values()
-
-        return nodes(), edges()
-
-    def _run_nodes(self, rid: str) -> Iterator[Node]:
-        run = self.get_node(rid)
-        if run is not None:
-            yield run
-        yield from self.find_nodes(run=rid)
 
     # -- Cypher for the CLI ----------------------------------------------------------
     def cypher(self, query: str, params: dict[str, Any] | None = None, *, write: bool = False) -> list[dict[str, Any]]:
@@ -559,6 +585,26 @@ class Neo4jStore(Store):
             self._driver.close()
         except Exception:  # closing twice, or a broken connection: nothing left to release
             pass
+
+
+def _values_reached(nodes: dict[str, Node], dist: dict[str, int], depth: int, rels: set[str],
+                    up: bool) -> list[Edge]:
+    """The Values that compact activities among ``nodes`` keep as props (Neo4j holds no node for
+    a value that links nothing): added to ``nodes`` and ``dist`` one hop past their activity, with
+    the relations that reach them, as the hop-by-hop lineage of Store finds them."""
+    out: list[Edge] = []
+    for n in list(nodes.values()):
+        if not is_compact(n) or dist.get(n.id, depth) >= depth:
+            continue
+        values, edges = explode(n)
+        by_id = {v.id: v for v in values}
+        for e in edges:
+            far = e.dst if up else e.src
+            if e.rel in rels and (e.src if up else e.dst) == n.id and far in by_id and far not in nodes:
+                nodes[far] = by_id[far]
+                dist.setdefault(far, dist[n.id] + 1)
+                out.append(e)
+    return out
 
 
 _Stmt = tuple[str, dict[str, Any]]

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from kg import content
 from kg.annotations import annotation_records, annotations_of, run_annotations
 from kg.exceptions import InputError
-from kg.hub_client import compact, content_hashes
+from kg.hub_client import content_hashes
 from kg.model.records import Edge, Node, edge, node
 from kg.model.terms import TOP_LEVEL_KINDS, Kind, ProvClass, Relation
 from kg.stores import Store
@@ -99,7 +99,7 @@ def hub_blueprint(store: Callable[[], Store], access: Access) -> Blueprint:
         unknown = sorted(set(wanted) - set(ids))
         if unknown:
             abort(404, f"experiment {name!r} has no run {unknown[0]!r}")
-        return Response(encode_records(*compact(*store().run_records(wanted or ids))),
+        return Response(encode_records(*store().run_records(wanted or ids, expand=False)),
                         mimetype="application/x-ndjson")
 
     @bp.post("/experiments/<name>/runs")

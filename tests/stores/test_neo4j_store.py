@@ -61,16 +61,55 @@ def test_credentials_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_graph_layout_for_cypher_users(neo: tuple[Neo4jStore, str]) -> None:
     s, ns = neo
-    s.write([node(ns + "t", "Activity", "Task", run=ns, used={"x": 1}, generated={"y": 2}, parent=ns + "r"),
-             node(ns + "r", "Activity", "Run", run=ns + "r")])
-    rows = s.cypher("MATCH (t:KG:Activity:Task {id: $id})-[u:USED]->(v:Entity:Value) "
-                    "RETURN v.id AS v, u.role AS role, v.value AS value", {"id": ns + "t"})
-    assert rows == [{"v": ns + "t/in/x", "role": "x", "value": 1}]
-    rows = s.cypher("MATCH (:Value {id: $v})-[:WAS_GENERATED_BY]->(t)-[:WAS_INFORMED_BY]->(r:Run) RETURN r.seq AS seq",
-                    {"v": ns + "t/out/y"})
-    assert len(rows) == 1 and isinstance(rows[0]["seq"], int)
+    t1, t2 = ns + "t1", ns + "t2"
+    s.write([node(ns + "r", "Activity", "Run", run=ns + "r"),
+             node(t1, "Activity", "Task", run=ns, used={"x": 1}, generated={"y": 2}, parent=ns + "r"),
+             node(t2, "Activity", "Task", run=ns, used={"y": {"$from": t1 + "/out/y"}}, parent=ns + "r")])
+    # a value that links two activities is a node: dataflow is traversable
+    rows = s.cypher("MATCH (:Task {id: $t2})-[u:USED]->(v:Entity:Value)-[:WAS_GENERATED_BY]->(t:Task)"
+                    "-[:WAS_INFORMED_BY]->(r:Run) RETURN v.id AS v, u.role AS role, v.value AS value, t.id AS t, "
+                    "r.seq AS seq", {"t2": t2})
+    assert len(rows) == 1 and isinstance(rows[0].pop("seq"), int)
+    assert rows == [{"v": t1 + "/out/y", "role": "y", "value": 2, "t": t1}]
+    # a value that links nothing is a prop of its activity, not a node
+    assert s.cypher("MATCH (v:KG {id: $v}) RETURN v", {"v": t1 + "/in/x"}) == []
+    assert s.cypher("MATCH (t:Task {id: $t}) RETURN t.used AS used", {"t": t1}) == [{"used": '{"x":1}'}]
     names = {r["name"] for r in s.cypher("SHOW CONSTRAINTS YIELD name RETURN name")}
     assert {"kg_id", "kg_entity_id", "kg_activity_id", "kg_agent_id", "kg_seq"} <= names
+
+
+def _value_node(s: Neo4jStore, vid: str) -> list[dict[str, object]]:
+    return s.cypher("MATCH (v:Value {id: $v})-[g:WAS_GENERATED_BY]->(t:Task) "
+                    "RETURN v.value AS value, g.role AS role, t.id AS t, labels(v) AS labels", {"v": vid})
+
+
+def test_a_link_in_a_later_write_makes_the_value_a_node(neo: tuple[Neo4jStore, str]) -> None:
+    s, ns = neo
+    # the producer first; the value becomes a node when a later write uses it
+    s.write([node(ns + "t1", "Activity", "Task", run=ns, generated={"y": 2})])
+    assert _value_node(s, ns + "t1/out/y") == []
+    s.write([node(ns + "t2", "Activity", "Task", run=ns, used={"y": {"$from": ns + "t1/out/y"}})])
+    assert [r["value"] for r in _value_node(s, ns + "t1/out/y")] == [2]
+    # the consumer first (another process's records can arrive earlier): the value becomes a node
+    # when its producer arrives
+    s.write([node(ns + "t4", "Activity", "Task", run=ns, used={"z": {"$from": ns + "t3/out/z"}})])
+    s.write([node(ns + "t3", "Activity", "Task", run=ns, generated={"z": {"type": "int", "repr": "3"}})])
+    (row,) = _value_node(s, ns + "t3/out/z")
+    assert row["value"] == '{"type":"int","repr":"3"}'  # a map prop is JSON in Neo4j
+    assert (row["role"], row["t"], sorted(row["labels"])) == ("z", ns + "t3", ["Entity", "KG", "Value"])
+    assert s.cypher("MATCH (p:KGPending) WHERE p.id STARTS WITH $p RETURN p.id AS id", {"p": ns}) == []
+    up = s.lineage(ns + "t4", direction="up")
+    assert set(up.depth) == {ns + "t4", ns + "t3/out/z", ns + "t3"}
+
+
+def test_every_value_is_a_node_when_asked(neo: tuple[Neo4jStore, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from kg.config import settings
+
+    s, ns = neo
+    monkeypatch.setattr(settings, "neo4j_values", "all")
+    s.write([node(ns + "t", "Activity", "Task", run=ns, used={"x": 1}, generated={"y": 2})])
+    rows = s.cypher("MATCH (t:Task {id: $t})-[:USED]->(v:Value) RETURN v.id AS v", {"t": ns + "t"})
+    assert rows == [{"v": ns + "t/in/x"}] and len(_value_node(s, ns + "t/out/y")) == 1
 
 
 def test_a_node_rewritten_with_another_kind_is_relabelled(neo: tuple[Neo4jStore, str]) -> None:
