@@ -242,7 +242,9 @@ def _routes(app: Flask) -> None:
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Any:
         target = request.values.get("next", "")
-        target = target if target.startswith("/") and not target.startswith("//") else url_for("runs")
+        # Only a path on this server: "//host" and "/\host" are other sites to a browser.
+        local = target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target
+        target = target if local else url_for("runs")
         error = ""
         if request.method == "POST":
             if _access().login(request.form.get("token", "")) is not None:

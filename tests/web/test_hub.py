@@ -360,3 +360,12 @@ def test_hub_pages_sign_in_and_show_each_user_only_what_they_may_read(hub: Hub, 
     resp = page.goto(f"{hub.url}workflows")
     assert resp is not None and resp.status == 403
     other.close()
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example/x", "https://evil.example/", "/run/1"])
+def test_sign_in_only_returns_to_a_page_of_this_server(hub: Hub, target: str) -> None:
+    resp = requests.post(f"{hub.url}login", data={"token": hub.tokens["alice"], "next": target},
+                         allow_redirects=False, timeout=30)
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == (target if target == "/run/1" else "/")
+    assert "HttpOnly" in resp.headers["Set-Cookie"] and "SameSite=Strict" in resp.headers["Set-Cookie"]
