@@ -333,7 +333,8 @@ def _run_here(path: Path, name: str, argv: list[str], namespace: dict[str, Any])
     from capture.tracer import TraceOptions
 
     opts = TraceOptions(depth=int(_option(argv, "-d") or _option(argv, "--depth") or 0),
-                        calls=_option(argv, "--calls") or "library", values=_option(argv, "--values") or "full")
+                        calls=_option(argv, "--calls") or "library", values=_option(argv, "--values") or "full",
+                        dataflow="--dataflow" in argv)
     source = path.read_bytes()
     target = Target("script", str(path), [], str(path), os.getcwd(), source)
     with open_store() as store:

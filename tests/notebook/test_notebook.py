@@ -88,3 +88,10 @@ def test_queries_and_libraries(executed: list[Any]) -> None:
 def test_in_code_capture_in_a_cell_appears(executed: list[Any]) -> None:
     svg = executed[14].outputs[-1]["data"]["image/svg+xml"]
     assert "nb&#45;run" in svg and "double" in svg
+
+
+def test_an_interactive_cell_records_its_dataflow(executed: list[Any]) -> None:
+    assert '"df-cell" finished' in _text(executed[15])  # every kg run option works in a cell
+    out = _text(executed[16])
+    assert out.splitlines()[0] == "13"  # e = (c * 2) + 1 with c = 6 from the notebook
+    assert 'label="d@1\\n12"' in out and 'label="e@2\\n13"' in out and "->" in out
