@@ -145,7 +145,7 @@ def register(cli: click.Group) -> None:
     def push_cmd(ctx: Ctx, runs: tuple[str, ...], to: str | None, no_spool: bool, verbose: bool,
                  follow: bool, until_idle: float | None, outbox_only: bool, bulk: bool, csv_dir: Path | None,
                  import_with: str | None, token: str | None, contents: str | None) -> None:
-        """Copy runs (all when none named) from the embedded store into Neo4j.
+        """Copy runs (all when none named) into Neo4j, or with their file contents into a hub experiment.
 
         Also delivers records that captures spooled while Neo4j was unreachable
         ($KG_HOME/spool/*.jsonl; each file is deleted once committed). Pushing
@@ -224,7 +224,7 @@ def register(cli: click.Group) -> None:
                       "`kg push --contents DIR` filled (default: $KG_SHARED_CONTENT, config 'shared_content').")
     @pass_ctx
     def pull_cmd(ctx: Ctx, runs: tuple[str, ...], from_: str | None, token: str | None, contents: str | None) -> None:
-        """Copy runs (all when none named) from Neo4j into the embedded store.
+        """Copy runs (all when none named) from Neo4j, or with their contents from a hub experiment.
 
         RUNS are ids, unique prefixes or numbers as Neo4j knows them. Pulling again
         adds nothing.
