@@ -37,6 +37,7 @@ class HubReport:
     records: int = 0
     contents: int = 0
     content_bytes: int = 0
+    notes: int = 0  # on the experiment itself (kg annotations URL lists them)
 
 
 def is_hub_url(url: str | None) -> bool:
@@ -180,7 +181,7 @@ def pull_runs(store: Store, url: str, runs: list[str], token: str | None = None)
     wanted = [r for r in listed if not runs or r in runs or any(r.startswith(p) for p in runs)]
     if runs and not wanted:
         raise NotFound(f"experiment {hub.name!r} has none of the runs {', '.join(runs)}")
-    report = HubReport()
+    report = HubReport(notes=len(exp.get("annotations") or []))
     here = store.get_nodes(wanted)
     fresh = [r for r in wanted if r not in here or _local_state(store, here[r]) != listed[r]]
     report.skipped = len(wanted) - len(fresh)
@@ -231,3 +232,5 @@ def hub_cli(ctx: Any, direction: str, url: str, runs: tuple[str, ...], token: st
         verb, prep, there = "pulled", "from", "already here"
     click.echo(f"{verb} {r.runs} runs ({r.records} records) and {r.contents} contents ({r.content_bytes:,} bytes) "
                f"{prep} {url}; {r.skipped} runs {there}", err=True)
+    if r.notes:
+        click.echo(f"the experiment has {r.notes} notes of its own: kg annotations {url}", err=True)

@@ -258,6 +258,8 @@ def test_a_collaborators_annotation_travels_back_and_is_prov(hub: Hub, tmp_path:
 
     # A note on the experiment itself is written by the hub, in the token's user's name.
     kg(b_env, b_work, "annotate", url, "rerun with seed 2")
+    assert f"the experiment has 1 notes of its own: kg annotations {url}" in kg(a_env, a_work, "pull", "--from",
+                                                                                url).stderr
     listed = json.loads(kg(a_env, a_work, "annotations", url, "-F", "json").stdout)
     assert [(n["author"], n["text"]) for n in listed] == [("bob", "rerun with seed 2")]
 
