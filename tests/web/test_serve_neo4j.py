@@ -65,3 +65,30 @@ def test_pages_over_neo4j_show_the_trial_its_files_tree_notes_and_lineage(served
     assert "simulation.py" in page.locator("main").inner_text()
     b.shot(page, "neo4j-lineage")
     page.close()
+
+
+def test_a_hub_over_neo4j_moves_runs_with_their_contents(neo4j_uri: str, tmp_path: Path) -> None:
+    """The hub keeps experiments in the shared Neo4j: a pulled trial restores byte-identical."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "in.txt").write_text("through the Neo4j hub\n")
+    (a / "s.py").write_text("open('out.txt', 'w').write(open('in.txt').read() * 2)\n")
+
+    def env(home: Path) -> dict[str, str]:
+        e = {**os.environ, "KG_HOME": str(home), "PYTHONPATH": str(ROOT)}
+        e.pop("KG_STORE", None)
+        return e
+
+    _kg(env(tmp_path / "a-home"), a, "run", "s.py")
+    _kg(env(tmp_path / "a-home"), a, "annotate", "1", "kept in Neo4j")
+    with kg_serve(["--store", neo4j_uri, "--open"], tmp_path, env(tmp_path / "hub-home")) as url:
+        exp = f"{url}experiments/neo4j-hub-{os.getpid()}-{id(tmp_path)}"
+        _kg(env(tmp_path / "a-home"), a, "push", "--to", exp)
+        _kg(env(tmp_path / "b-home"), b, "pull", "--from", exp)
+    info = [_kg(env(tmp_path / h), d, "info").split()[-2:] for h, d in (("a-home", a), ("b-home", b))]
+    assert info[0] == info[1]  # the same graph on both sides
+    assert "kept in Neo4j" in _kg(env(tmp_path / "b-home"), b, "show", "1")
+    _kg(env(tmp_path / "b-home"), b, "restore", "1")
+    for name in ("in.txt", "s.py", "out.txt"):
+        assert (b / name).read_bytes() == (a / name).read_bytes(), name
