@@ -1,15 +1,45 @@
 """kg serve: the web view of the knowledge graph (kg.web), on one local Flask server."""
 from __future__ import annotations
 
-import threading
-import webbrowser
-
 import click
 
 from kg.cli._options import Ctx, pass_ctx
-from kg.exceptions import ConfigError
+from kg.exceptions import ConfigError, InputError
 
 __all__ = ["register"]
+
+
+def _administer(uri: str, *, add_user: str | None, grant: tuple[str, str] | None, read_only: bool,
+                group: tuple[str, str] | None, revoke: tuple[str, str] | None, remove_user: str | None,
+                list_users: bool) -> None:
+    """The hub's user administration: one change (or the listing) in hub-users.json, then exit."""
+    from kg.cli._options import emit_rows
+    from kg.stores import open_store
+    from kg.web import _users
+
+    open_store(uri).close()  # the hub's store exists from its first user on
+    path = _users.users_file(uri)
+    if add_user:
+        click.echo(_users.add_user(path, add_user))
+        click.echo(f"kg serve: user {add_user} added to {path}; give them the token above "
+                   f"(they set KG_TOKEN to it)", err=True)
+    if remove_user:
+        if not _users.remove_user(path, remove_user):
+            raise InputError(f"no hub user {remove_user!r}")
+        click.echo(f"kg serve: user {remove_user} removed; their token no longer works", err=True)
+    if group:
+        _users.add_to_group(path, *group)
+        click.echo(f"kg serve: {group[1]} is in group {group[0]}", err=True)
+    if grant:
+        _users.grant(path, grant[0], grant[1], "read" if read_only else "write")
+        what = "read" if read_only else "read and write"
+        click.echo(f"kg serve: {grant[0]} may {what} experiment {grant[1]}", err=True)
+    if revoke:
+        if not _users.revoke(path, *revoke):
+            raise InputError(f"{revoke[0]} has no grant on experiment {revoke[1]!r}")
+        click.echo(f"kg serve: {revoke[0]} no longer has a grant on experiment {revoke[1]}", err=True)
+    if list_users:
+        emit_rows(_users.listing(path), "table", ["kind", "name", "grants", "members"])
 
 
 def register(cli: click.Group) -> None:
@@ -29,6 +59,11 @@ def register(cli: click.Group) -> None:
     @click.option("--read-only", is_flag=True, help="With --grant: read (pull, view) but not write.")
     @click.option("--group", nargs=2, metavar="GROUP USER", default=None,
                   help="Put USER in GROUP (created on first use), and exit.")
+    @click.option("--revoke", nargs=2, metavar="USER|@GROUP EXPERIMENT", default=None,
+                  help="Take back a grant, and exit.")
+    @click.option("--remove-user", metavar="NAME", default=None,
+                  help="Delete hub user NAME (their token stops working at once), and exit.")
+    @click.option("--users", "list_users", is_flag=True, help="List hub users and groups with their grants, and exit.")
     @click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None,
                   help="A file holding one token that may read and write every experiment.")
     @click.option("--open", "open_", is_flag=True,
@@ -38,6 +73,7 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def serve_cmd(ctx: Ctx, store: str | None, host: str, port: int, browser: bool, add_user: str | None,
                   grant: tuple[str, str] | None, read_only: bool, group: tuple[str, str] | None,
+                  revoke: tuple[str, str] | None, remove_user: str | None, list_users: bool,
                   token_file: str | None, open_: bool, max_body: int | None) -> None:
         """Serve a web view of the store: runs and trials, their task trees, files,
         history, diffs, lineage graphs and engine workflows.
@@ -57,29 +93,15 @@ def register(cli: click.Group) -> None:
           kg serve --add-user alice          (prints alice's token)
           kg serve --grant bob paper-2026    (bob may read and write alice's experiment)
           kg serve --group lab carol && kg serve --grant @lab paper-2026 --read-only
+          kg serve --revoke bob paper-2026   |   kg serve --remove-user bob   |   kg serve --users
           kg serve --host 0.0.0.0 --port 8080
         """
         from kg.config import store_uri
 
-        if add_user or grant or group:
-            from kg.stores import open_store
-            from kg.web._users import add_to_group, add_user as add, grant as allow, users_file
-
-            uri = store_uri(store or ctx.store_uri)
-            open_store(uri).close()  # the hub's store exists from its first user on
-            path = users_file(uri)
-            if add_user:
-                click.echo(add(path, add_user))
-                click.echo(f"kg serve: user {add_user} added to {path}; give them the token above "
-                           f"(they set KG_TOKEN to it)", err=True)
-            if group:
-                add_to_group(path, *group)
-                click.echo(f"kg serve: {group[1]} is in group {group[0]}", err=True)
-            if grant:
-                mode = "read" if read_only else "write"
-                allow(path, grant[0], grant[1], mode)
-                what = "read" if read_only else "read and write"
-                click.echo(f"kg serve: {grant[0]} may {what} experiment {grant[1]}", err=True)
+        admin = {"add_user": add_user, "grant": grant, "read_only": read_only, "group": group, "revoke": revoke,
+                 "remove_user": remove_user, "list_users": list_users}
+        if any(v for k, v in admin.items() if k != "read_only"):
+            _administer(store_uri(store or ctx.store_uri), **admin)
             return
         admin_token = None
         if token_file:
@@ -104,6 +126,9 @@ def register(cli: click.Group) -> None:
         # The line tests and scripts wait for (and parse the port from, when --port 0).
         click.echo(f"kg serve: {url} (Ctrl+C to stop)", err=True)
         if browser:
+            import threading
+            import webbrowser
+
             threading.Timer(0.5, webbrowser.open, (url,)).start()
         try:
             server.serve_forever()

@@ -19,8 +19,8 @@ from kg.config import kg_home
 from kg.exceptions import ConfigError, InputError
 from kg.stores import is_server_uri
 
-__all__ = ["User", "users_file", "add_user", "add_to_group", "grant", "has_users", "authenticate", "check_name",
-           "ADMIN", "ANONYMOUS"]
+__all__ = ["User", "users_file", "add_user", "add_to_group", "grant", "revoke", "remove_user", "listing", "has_users",
+           "authenticate", "check_name", "ADMIN", "ANONYMOUS"]
 
 ADMIN = "admin"          # the holder of `kg serve --token-file`'s token: every experiment
 ANONYMOUS = "anonymous"  # a request without a token on an `--open` server
@@ -129,6 +129,43 @@ def grant(path: Path, who: str, experiment: str, mode: str = "write") -> None:
         raise InputError(f"no hub {what} {name!r} (create it with `{how}`)")
     _grants(data[table][name])[experiment] = mode
     _save(path, data)
+
+
+def revoke(path: Path, who: str, experiment: str) -> bool:
+    """Take back ``who``'s (a user's, or ``@group``'s) grant on ``experiment``; whether there was one."""
+    data = _load_all(path)
+    table, name = ("groups", who[1:]) if who.startswith("@") else ("users", who)
+    entry = data[table].get(name)
+    if entry is None or _grants(entry).pop(experiment, None) is None:
+        return False
+    _save(path, data)
+    return True
+
+
+def remove_user(path: Path, name: str) -> bool:
+    """Delete ``name`` (their token stops working at once) and take them out of every group."""
+    data = _load_all(path)
+    if data["users"].pop(name, None) is None:
+        return False
+    for group in data["groups"].values():
+        members = group.get("members")
+        if isinstance(members, list) and name in members:
+            members.remove(name)
+    _save(path, data)
+    return True
+
+
+def listing(path: Path) -> list[dict[str, str]]:
+    """Users and groups with their grants (and members), for `kg serve --users`; never a token."""
+    data = _load_all(path)
+    rows = []
+    for table, kind in (("users", "user"), ("groups", "group")):
+        for name, entry in sorted(data[table].items()):
+            grants = ", ".join(f"{e} ({m})" for e, m in sorted(_grants(entry).items()))
+            members = entry.get("members") if kind == "group" else None
+            rows.append({"kind": kind, "name": name if kind == "user" else f"@{name}", "grants": grants,
+                         "members": ", ".join(map(str, members)) if isinstance(members, list) else ""})
+    return rows
 
 
 def _grants(entry: dict[str, object]) -> dict[str, str]:

@@ -280,6 +280,18 @@ def test_read_only_grants_and_groups(hub: Hub, tmp_path: Path) -> None:
     # A write grant to the user adds to the group's read grant.
     kg(hub.env, hub.store.parent, *serve, "--grant", "carol", "lab-results")
     assert _counts(kg(c_env, c_work, "push", "--to", url).stderr) == (1, 0)
+    listed = kg(hub.env, hub.store.parent, *serve, "--users").stdout
+    assert re.search(r"user\s+carol\s+lab-results \(write\)", listed), listed
+    assert re.search(r"group\s+@lab\s+lab-results \(read\)\s+carol", listed), listed
+    assert token not in listed
+    # Revoked, carol reads through her group again but may not write; removed, her token is void.
+    kg(hub.env, hub.store.parent, *serve, "--revoke", "carol", "lab-results")
+    kg(c_env, c_work, "annotate", "1", "a second note")
+    assert "may not write" in _error_line(kg(c_env, c_work, "push", "--to", url, ok=False))
+    kg(hub.env, hub.store.parent, *serve, "--remove-user", "carol")
+    assert "valid token" in _error_line(kg(c_env, c_work, "pull", "--from", url, ok=False))
+    assert "no hub user 'carol'" in _error_line(kg(hub.env, hub.store.parent, *serve, "--remove-user", "carol",
+                                                   ok=False))
 
 
 def test_content_is_read_only_through_a_readable_experiment_that_names_it(hub: Hub, tmp_path: Path) -> None:
