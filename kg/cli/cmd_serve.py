@@ -98,10 +98,9 @@ def register(cli: click.Group) -> None:
         """
         from kg.config import store_uri
 
-        admin = {"add_user": add_user, "grant": grant, "read_only": read_only, "group": group, "revoke": revoke,
-                 "remove_user": remove_user, "list_users": list_users}
-        if any(v for k, v in admin.items() if k != "read_only"):
-            _administer(store_uri(store or ctx.store_uri), **admin)
+        if add_user or grant or group or revoke or remove_user or list_users:
+            _administer(store_uri(store or ctx.store_uri), add_user=add_user, grant=grant, read_only=read_only,
+                        group=group, revoke=revoke, remove_user=remove_user, list_users=list_users)
             return
         admin_token = None
         if token_file:
