@@ -145,12 +145,18 @@ def hub_blueprint(store: Callable[[], Store], access: Access) -> Blueprint:
 
     @bp.post("/hub/content/missing")
     def missing() -> Response:
-        user(write=True)
+        u = user(write=True)
         body = request.get_json(silent=True)
         hashes = body.get("hashes") if isinstance(body, dict) else None
         if not isinstance(hashes, list) or len(hashes) > _MAX_HASHES:
             abort(400, f'send {{"hashes": [SHA256, ...]}} (at most {_MAX_HASHES:,})')
-        return jsonify({"missing": [h for h in hashes if not content.has(h)]})
+        # Held means held *for this user*: a content only runs they may not read name is said to be
+        # missing (their push sends it again, which changes nothing), so the answer tells no one
+        # what others keep.
+        seen: frozenset[str] | set[str] = frozenset()
+        if not u.admin:
+            seen = set().union(*(experiment_hashes(store(), e) for e in access.readable_experiments(store(), u)))
+        return jsonify({"missing": [h for h in hashes if not content.has(h) or not (u.admin or h in seen)]})
 
     @bp.route("/hub/content/<sha>", methods=["GET", "HEAD"])
     def get_content(sha: str) -> Response:

@@ -313,6 +313,11 @@ def test_content_is_read_only_through_a_readable_experiment_that_names_it(hub: H
     kg(b_env, b_work, "push", "--to", hub.exp("bobs-sealed"))
     assert requests.get(get, headers=_auth(hub, "bob"), params={"experiment": "bobs-sealed"},
                         timeout=30).status_code == 404
+    # Nor does asking which contents the hub lacks tell bob that it holds alice's.
+    asked = {"hashes": [sha]}
+    missing = f"{hub.url}hub/content/missing"
+    assert requests.post(missing, json=asked, headers=_auth(hub, "bob"), timeout=30).json() == {"missing": [sha]}
+    assert requests.post(missing, json=asked, headers=_auth(hub, "alice"), timeout=30).json() == {"missing": []}
 
 
 def test_hub_pages_sign_in_and_show_each_user_only_what_they_may_read(hub: Hub, tmp_path: Path, b: Browser) -> None:
