@@ -62,10 +62,11 @@ def test_lineage_in_neo4j_goes_from_the_written_value_to_the_first_and_back(
         pushed: tuple[Path, str, dict[str, str]], neo4j_uri: str) -> None:
     db, _, v = pushed
     fv = _written_file(neo4j_uri, v["written"])
-    up = {row["id"] for row in _json("lineage", v["written"], "--up", "--depth", "12", store=neo4j_uri)}  # type: ignore[union-attr]
-    assert {v["c"], v["a"]} <= up
-    down = {row["id"] for row in _json("lineage", v["a"], "--down", "--depth", "8", store=neo4j_uri)}  # type: ignore[union-attr]
-    assert {v["c"], v["written"], fv} <= down
+    def ids(*args: str) -> set[str]:
+        return {row["id"] for row in _json("lineage", *args, store=neo4j_uri)}  # type: ignore[union-attr]
+
+    assert {v["c"], v["a"]} <= ids(v["written"], "--up", "--depth", "12")
+    assert {v["c"], v["written"], fv} <= ids(v["a"], "--down", "--depth", "8")
     for start, way in ((v["written"], "--up"), (v["a"], "--down"), (fv, "--up")):
         assert _json("lineage", start, way, store=neo4j_uri) == _json("lineage", start, way, store=db), (start, way)
 
@@ -87,7 +88,8 @@ def test_a_pull_keeps_each_record_once_and_draws_the_chain(pushed: tuple[Path, s
     _kg("pull", rid, "--from", neo4j_uri, store=other)  # again: nothing added
 
     def counts(store: Path) -> list[dict]:
-        return [{k: x for k, x in row.items() if k != "store"} for row in _json("info", store=store)]  # type: ignore[union-attr]
+        rows = _json("info", store=store)
+        return [{k: x for k, x in row.items() if k != "store"} for row in rows]  # type: ignore[union-attr]
 
     assert counts(other) == counts(db)
     pulled = json.loads(_kg("export", rid, store=other))
