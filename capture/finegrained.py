@@ -181,12 +181,14 @@ class _Rewrite(ast.NodeTransformer):
         """The objects that targets like ``o.x`` and ``d[k]`` store into: (the object's name, the
         scope it belongs to, the slots the target reads: the object itself, so its new version
         derives from the one before, and a key). Taken before generic_visit, as reads are."""
-        out = []
+        out: list[tuple[ast.Name, str, list[int]]] = []
         for store in (s for t in targets for s in _stores(t)):
-            base = store
+            base: ast.expr = store
             while isinstance(base, (ast.Attribute, ast.Subscript)):
                 base = base.value
-            owner = self.scope.owner(base.id) if isinstance(base, ast.Name) else None
+            if not isinstance(base, ast.Name):  # (f().x = v: no name of ours)
+                continue
+            owner = self.scope.owner(base.id)
             if owner is not None:  # (a builtin or an unknown name: no slot of ours)
                 out.append((base, owner, self._reads(store)))
         return out
@@ -269,17 +271,16 @@ class _Rewrite(ast.NodeTransformer):
         # f.write(x) -> __kg_df__(file site, f).write(__kg_df__(written site, x)); print(x, file=f) and
         # json.dump(x, f) the same, there x is evaluated first: ``fn`` pairs the two sites
         pair = len(self.sites.table)
-        if how in _WRITES:
-            f = call.func.value  # type: ignore[attr-defined]
-            call.func.value = self._record(f"{f.id}.{how}", f, [], f, kind=FILE, fn=pair)  # type: ignore[attr-defined]
-        elif how == "print":
-            kw = next(k for k in call.keywords if k.arg == "file")
-            f = kw.value
-            kw.value = self._record(f"{f.id}.print", f, [], f, kind=FILE, fn=pair)
+        # (_writes_to_file made sure the file is a plain name)
+        holder: Any = call.func if how in _WRITES else next(k for k in call.keywords if k.arg == "file") \
+            if how == "print" else None
+        f: Any = holder.value if holder is not None else call.args[1]
+        name = f"{f.id}.{how}"
+        hooked = self._record(name, f, [], f, kind=FILE, fn=pair)
+        if holder is not None:
+            holder.value = hooked
         else:
-            f = call.args[1]
-            call.args[1] = self._record(f"{f.id}.{how}", f, [], f, kind=FILE, fn=pair)  # type: ignore[attr-defined]
-        name = self.sites.table[pair][4][0]
+            call.args[1] = hooked
         if len(written) == 1 and not isinstance(written[0], ast.Starred):
             call.args[0] = self._record(name, written[0], reads, written[0], kind=WRITTEN, fn=pair)
         else:  # print(a, *b, file=f) -> print(*__kg_df__(site, (a, *b)), file=f): the values written, as one
@@ -343,25 +344,25 @@ class _Rewrite(ast.NodeTransformer):
         return node
 
 
-def _targets(t: ast.AST) -> list[ast.Name]:
-    if isinstance(t, ast.Name):
+def _leaves(t: ast.AST, kinds: type | tuple[type, ...]) -> list[Any]:
+    """The parts of an assignment target of the given node types, inside tuples and lists too."""
+    if isinstance(t, kinds):
         return [t]
     if isinstance(t, (ast.Tuple, ast.List)):
-        return [n for e in t.elts for n in _targets(e)]
+        return [n for e in t.elts for n in _leaves(e, kinds)]
     if isinstance(t, ast.Starred):
-        return _targets(t.value)
+        return _leaves(t.value, kinds)
     return []
+
+
+def _targets(t: ast.AST) -> list[ast.Name]:
+    """The names an assignment target binds."""
+    return _leaves(t, ast.Name)
 
 
 def _stores(t: ast.AST) -> list[ast.Attribute | ast.Subscript]:
-    """The attribute and item stores of an assignment target (``o.x``, ``d[k]``, inside tuples too)."""
-    if isinstance(t, (ast.Attribute, ast.Subscript)):
-        return [t]
-    if isinstance(t, (ast.Tuple, ast.List)):
-        return [s for e in t.elts for s in _stores(e)]
-    if isinstance(t, ast.Starred):
-        return _stores(t.value)
-    return []
+    """The stores into objects of an assignment target (``o.x``, ``d[k]``)."""
+    return _leaves(t, (ast.Attribute, ast.Subscript))
 
 
 def _writes_to_file(call: ast.Call) -> str | None:

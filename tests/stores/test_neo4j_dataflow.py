@@ -9,19 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_kg
+from tests.stores.test_neo4j_compact import _json, _kg
 from tests.trial.test_finegrained import PROG, _graph, _named
 
 pytestmark = pytest.mark.neo4j
-
-
-def _kg(*args: str, store: str | Path) -> str:
-    done = run_kg("--store", str(store), *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def _json(*args: str, store: str | Path) -> object:
-    return json.loads(_kg(*args, "--format", "json", store=store))
 
 
 def _prov(doc: dict) -> dict[str, list[str]]:
