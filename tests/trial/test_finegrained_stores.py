@@ -87,6 +87,8 @@ def test_a_store_into_an_object_is_a_new_version_of_it(trial: Path) -> None:
     # a version of an object stored into is kept as its type and size (d = {} as any value: with its repr)
     assert nodes[v["d@18"]]["value"] == {"type": "dict", "size": 1} and nodes[v["d@17"]]["value"]["repr"] == "{}"
     assert nodes[v["o@11"]]["scope"] == "fill" and nodes[v["d@18"]]["scope"] == "<module>"
+    dot = _kg(trial, "dataflow", "1", "--variable", "d").stdout
+    assert 'label="d@18\\ndict, size 1"' in dot and 'label="a@16\\n5"' in dot
 
 
 def _written(trial: Path) -> dict[str, set[str]]:
