@@ -22,9 +22,10 @@ typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     Py_ssize_t nsites, nslots, nfns, maxreads;
-    char *kind;               /* per site: 0 assignment, 1 call mark, 2 file written to, 3 value written */
+    char *kind;               /* per site: 0 assignment, 1 call mark, 2 file written to, 3 value written,
+                                 4 store into an object (its version kept by ``light``: type and size) */
     Py_ssize_t *target;       /* per site: slot written, or the function called */
-    Py_ssize_t *fn;           /* per site: the function whose call site parameters read (-1) */
+    Py_ssize_t *fn;           /* per site: the function whose call site parameters read (-1); a write's FILE site */
     Py_ssize_t *roff, *rlen;  /* per site: its reads in ``reads`` */
     Py_ssize_t *reads;        /* slots (>= 0), or -(j+1): the caller's argument j */
     PyObject **info;          /* per site: (name, scope, line, col), held */
@@ -34,7 +35,7 @@ typedef struct {
     long long *scratch;       /* the sources of one version */
     long long count, base;
     Py_ssize_t limit, faults;
-    PyObject *run, *code, *put, *check, *stacks, *keep, *limit_obj, *chunk, *writes;
+    PyObject *run, *code, *put, *check, *stacks, *keep, *light, *limit_obj, *chunk, *writes;
     PyObject *stack;          /* the tracer stack of the thread seen last (held) */
     unsigned long stack_tid;
 } Recorder;
@@ -120,12 +121,16 @@ static int flush(Recorder *self) {
     return 0;
 }
 
-/* writes(kind, x): the file of a ``f.write(...)`` (2), or the version written to it (3). */
-static int note(Recorder *self, int kind, PyObject *x) {
-    PyObject *k = PyLong_FromLong(kind);
-    if (k == NULL) return -1;
-    PyObject *r = PyObject_CallFunctionObjArgs(self->writes, k, x, NULL);
-    Py_DECREF(k);
+/* writes(kind, x, pair): the file of a ``f.write(...)`` (2), or the version written to it (3);
+ * pair: the site's fn, the FILE site both of a write's sites name. */
+static int note(Recorder *self, Py_ssize_t site, int kind, PyObject *x) {
+    PyObject *k = PyLong_FromLong(kind), *pair = PyLong_FromSsize_t(self->fn[site]);
+    if (k == NULL || pair == NULL) {
+        Py_XDECREF(k), Py_XDECREF(pair);
+        return -1;
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(self->writes, k, x, pair, NULL);
+    Py_DECREF(k), Py_DECREF(pair);
     if (r == NULL) return -1;
     Py_DECREF(r);
     return 0;
@@ -141,7 +146,7 @@ static int record(Recorder *self, Py_ssize_t site, PyObject *value) {
         self->pending[self->target[site]] = site;
         return 0;
     }
-    if (kind == 2) return note(self, kind, value);
+    if (kind == 2) return note(self, site, kind, value);
     Py_ssize_t k = 0, off = self->roff[site], len = self->rlen[site];
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_ssize_t r = self->reads[off + i];
@@ -172,7 +177,7 @@ static int record(Recorder *self, Py_ssize_t site, PyObject *value) {
         Py_DECREF(sources);
         return -1;
     }
-    PyObject *keep = kept(self, value);
+    PyObject *keep = kind == 4 ? PyObject_CallOneArg(self->light, value) : kept(self, value);
     if (keep == NULL) {
         Py_DECREF(sources);
         return -1;
@@ -197,7 +202,7 @@ static int record(Recorder *self, Py_ssize_t site, PyObject *value) {
     self->cur[self->target[site]] = ++self->count;  /* version count - 1, stored + 1 */
     if (kind == 3) {
         PyObject *n = PyLong_FromLongLong(self->count - 1);
-        if (n == NULL || note(self, kind, n) < 0) {
+        if (n == NULL || note(self, site, kind, n) < 0) {
             Py_XDECREF(n);
             return -1;
         }
@@ -229,11 +234,11 @@ static Py_ssize_t as_index(PyObject *seq, Py_ssize_t i, Py_ssize_t lo, Py_ssize_
     return x;
 }
 
-/* Recorder(sites, run, code, put, check, stacks, limit, writes, keep) */
+/* Recorder(sites, run, code, put, check, stacks, limit, writes, keep, light) */
 static int Recorder_init(Recorder *self, PyObject *args, PyObject *kwds) {
-    PyObject *sites, *run, *code, *put, *check, *stacks, *limit_obj, *writes, *keep;
-    if (!PyArg_ParseTuple(args, "OUOOOO!OOO", &sites, &run, &code, &put, &check, &PyDict_Type, &stacks, &limit_obj,
-                          &writes, &keep))
+    PyObject *sites, *run, *code, *put, *check, *stacks, *limit_obj, *writes, *keep, *light;
+    if (!PyArg_ParseTuple(args, "OUOOOO!OOOO", &sites, &run, &code, &put, &check, &PyDict_Type, &stacks, &limit_obj,
+                          &writes, &keep, &light))
         return -1;
     Py_ssize_t limit = PyLong_AsSsize_t(limit_obj);
     if (limit == -1 && PyErr_Occurred()) return -1;
@@ -281,10 +286,10 @@ static int Recorder_init(Recorder *self, PyObject *args, PyObject *kwds) {
             ok = 0;
             break;
         }
-        Py_ssize_t kind = as_index(s, 0, 0, 4, &bad);
+        Py_ssize_t kind = as_index(s, 0, 0, 5, &bad);
         self->kind[i] = (char)kind;
         self->target[i] = as_index(s, 1, 0, kind == 1 ? nfns : nslots, &bad);
-        self->fn[i] = as_index(s, 3, -1, nfns, &bad);
+        self->fn[i] = as_index(s, 3, -1, kind == 2 || kind == 3 ? nsites : nfns, &bad);  /* a write's: its FILE site */
         self->roff[i] = at;
         self->rlen[i] = PySequence_Fast_GET_SIZE(reads);
         for (Py_ssize_t j = 0; j < self->rlen[i]; j++)
@@ -301,7 +306,8 @@ static int Recorder_init(Recorder *self, PyObject *args, PyObject *kwds) {
     }
     if (!ok) {
         if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "Recorder(sites, run, code, put, check, stacks, limit, writes, keep)");
+            PyErr_SetString(PyExc_TypeError,
+                            "Recorder(sites, run, code, put, check, stacks, limit, writes, keep, light)");
         return -1;
     }
     PyObject *chunk = PyList_New(0);
@@ -313,6 +319,7 @@ static int Recorder_init(Recorder *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(self->check, Py_NewRef(check));
     Py_XSETREF(self->stacks, Py_NewRef(stacks));
     Py_XSETREF(self->keep, Py_NewRef(keep));
+    Py_XSETREF(self->light, Py_NewRef(light));
     Py_XSETREF(self->writes, Py_NewRef(writes));
     Py_XSETREF(self->limit_obj, Py_NewRef(limit_obj));
     Py_CLEAR(self->stack);
@@ -328,6 +335,7 @@ static int Recorder_traverse(Recorder *self, visitproc visit, void *arg) {
     Py_VISIT(self->check);
     Py_VISIT(self->stacks);
     Py_VISIT(self->keep);
+    Py_VISIT(self->light);
     Py_VISIT(self->limit_obj);
     Py_VISIT(self->chunk);
     Py_VISIT(self->stack);
@@ -342,6 +350,7 @@ static int Recorder_clear(Recorder *self) {
     Py_CLEAR(self->check);
     Py_CLEAR(self->stacks);
     Py_CLEAR(self->keep);
+    Py_CLEAR(self->light);
     Py_CLEAR(self->limit_obj);
     Py_CLEAR(self->chunk);
     Py_CLEAR(self->stack);
@@ -394,7 +403,8 @@ static PyTypeObject RecorderType = {
     .tp_clear = (inquiry)Recorder_clear,
     .tp_methods = Recorder_methods,
     .tp_getset = Recorder_getset,
-    .tp_doc = "Recorder(sites, run, code, put, check, stacks, limit, keep): the __kg_df__ hook (capture._flowrec).",
+    .tp_doc = "Recorder(sites, run, code, put, check, stacks, limit, writes, keep, light): the __kg_df__ hook "
+              "(capture._flowrec).",
 };
 
 /* source_blocks(versions, bits) -> the set of (n >> bits) of every source of every version of a

@@ -22,8 +22,8 @@ import threading
 import time
 from typing import Any
 
-from capture.finegrained import CALL, FILE, WRITTEN, Sites
-from capture.tracer._common import _final, summ_value
+from capture.finegrained import CALL, FILE, STORED, WRITTEN, Sites
+from capture.tracer._common import _final, _type_summary, summ_value
 from kg.config import settings
 from kg.model import Edge, Kind, Node, ProvClass, Relation
 from kg.segments import BLOCK_BITS, LIVE, Codec, Ctx, Keys, blocks, register_codec
@@ -51,20 +51,28 @@ def keep(v: Any, limit: int) -> Any:
 
 
 class Writes:
-    """The versions written to files by ``f.write(x)``: ``items`` holds (version n, absolute path,
-    time). The recorder calls it with (FILE, the file object), then (WRITTEN, the version)."""
+    """The versions written to files by ``f.write(x)``, ``print(x, file=f)``, ``json.dump(x, f)``:
+    ``items`` holds (version n, absolute path, time). The recorder calls it with (FILE, the file
+    object, pair) and (WRITTEN, the version, pair), in the order the program evaluates them (the
+    file first for ``f.write``, last for the others); ``pair`` (the FILE site) matches the two.
+    A half left by an exception is replaced when that site runs again."""
 
     def __init__(self) -> None:
-        self.file: str | None = None
+        self.pending: dict[int, tuple[int, Any]] = {}
         self.items: list[tuple[int, str, float]] = []
 
-    def __call__(self, kind: int, x: Any) -> None:
+    def __call__(self, kind: int, x: Any, pair: int) -> None:
         if kind == FILE:
             # Only real files: reading an attribute of any other object could run the program's code.
             name = x.name if isinstance(x, io.IOBase) and hasattr(x, "name") else None
-            self.file = os.path.abspath(os.fsdecode(name)) if isinstance(name, (str, bytes)) else None
-        elif self.file is not None:
-            self.items.append((x, self.file, time.time()))
+            x = os.path.abspath(os.fsdecode(name)) if isinstance(name, (str, bytes)) else None
+        other = self.pending.pop(pair, None)
+        if other is None or other[0] == kind:
+            self.pending[pair] = (kind, x)
+            return
+        path, n = (x, other[1]) if kind == FILE else (other[1], x)
+        if path is not None:
+            self.items.append((n, path, time.time()))
 
 
 class PyRecorder:
@@ -96,7 +104,7 @@ class PyRecorder:
             self.pending[target] = site
             return
         if kind == FILE:
-            self.writes(kind, value)
+            self.writes(kind, value, fn)
             return
         cur = self.cur
         sources: list[int] = []
@@ -115,9 +123,10 @@ class PyRecorder:
         n = self.count
         self.count = n + 1
         cur[target] = n + 1
-        self.chunk.append((info, self._kept(value), tuple(sources), self._activation(), self.hits[site]))
+        kept = _type_summary(value) if kind == STORED else self._kept(value)
+        self.chunk.append((info, kept, tuple(sources), self._activation(), self.hits[site]))
         if kind == WRITTEN:
-            self.writes(kind, n)
+            self.writes(kind, n, fn)
         if len(self.chunk) >= CHUNK:
             self.flush()
 
@@ -185,7 +194,7 @@ def recorder(sites: Sites, run: str, sink: Any, stacks: dict[int, list[Any]]) ->
         except ImportError:
             pass
         else:
-            return Recorder(*args, keep)
+            return Recorder(*args, keep, _type_summary)
     return PyRecorder(*args)
 
 

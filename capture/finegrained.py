@@ -31,13 +31,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Sites", "compile_with_dataflow", "rewrite", "install", "uninstall", "HOOK", "ASSIGN", "CALL", "FILE",
-           "WRITTEN"]
+           "WRITTEN", "STORED"]
 
 HOOK = "__kg_df__"
 # Site kinds: a version recorded; a call of a script function about to happen; the file object
-# of a ``f.write(...)``; the value written there (a version, noted as written to that file).
-ASSIGN, CALL, FILE, WRITTEN = 0, 1, 2, 3
-_WRITES = ("write", "writelines")
+# of a ``f.write(...)`` (or ``print(..., file=f)``, ``json.dump(x, f)``); the value written there
+# (a version, noted as written to that file); a store into an object (``o.x = v``, ``d[k] = v``:
+# a version of o, kept as its type and size, since a repr of the whole object at every store
+# into it would cost more than the rest of the recording).
+ASSIGN, CALL, FILE, WRITTEN, STORED = 0, 1, 2, 3, 4
+_WRITES = ("write", "writelines")                      # f.write(x), f.writelines(xs)
+_DUMPS = {("json", "dump"), ("pickle", "dump")}         # json.dump(x, f): the module's name as imported
 
 
 @dataclass
@@ -48,7 +52,9 @@ class Sites:
     - ASSIGN: ``target`` the slot written, ``reads`` the slots read (``-(j+1)``: the caller's
       argument in position j of a call of function ``fn``), ``info`` = (name, scope, line, col);
     - CALL: ``target`` the called function, ``reads`` one slot per positional argument (-1: none);
-    - FILE and WRITTEN: ``f.write(x)``, the file (f) and an ASSIGN of ``f.write`` (x).
+    - FILE and WRITTEN: ``f.write(x)``, the file (f) and an ASSIGN of ``f.write`` (x); ``fn`` of
+      both is the FILE site's number, which pairs them whichever the program evaluates first;
+    - STORED: an ASSIGN of the object stored into.
     """
 
     table: list[tuple[int, int, tuple[int, ...], int, tuple[str, str, int, int]]] = field(default_factory=list)
@@ -129,7 +135,10 @@ class _Rewrite(ast.NodeTransformer):
 
     # -- what an expression reads ------------------------------------------------
     def _slot_of(self, n: ast.expr) -> int:
-        """The slot an argument expression stands for: a name, or a call of a script function (-1: none)."""
+        """The slot an argument expression stands for: a name (``o.x`` and ``d[k]``: the object's), or a
+        call of a script function (-1: none)."""
+        while isinstance(n, (ast.Attribute, ast.Subscript)):
+            n = n.value
         if isinstance(n, ast.Name):
             if self.nested:
                 return -1
@@ -158,16 +167,38 @@ class _Rewrite(ast.NodeTransformer):
         return ast.Call(func=ast.Name(id=HOOK, ctx=ast.Load()), args=[ast.Constant(site), value], keywords=[])
 
     def _record(self, name: str, at: ast.AST, reads: list[int], value: ast.expr, *, target: int | None = None,
-                fn: int = -1, kind: int = ASSIGN) -> ast.Call:
+                fn: int = -1, kind: int = ASSIGN, scope: str | None = None) -> ast.Call:
         line, col = getattr(at, "lineno", 0), getattr(at, "col_offset", 0)
-        slot = self.sites.slot(self.scope.name, name) if target is None else target
-        return self._hook(self.sites.add(kind, slot, reads, fn, (name, self.scope.name, line, col)), value)
+        scope = self.scope.name if scope is None else scope
+        slot = self.sites.slot(scope, name) if target is None else target
+        site = self.sites.add(kind, slot, reads, fn, (name, scope, line, col))
+        return ast.copy_location(self._hook(site, value), at)
 
     def _stmt(self, name: str, at: ast.AST, reads: list[int], **kw: Any) -> ast.stmt:
         return ast.copy_location(ast.Expr(self._record(name, at, reads, ast.Name(id=name, ctx=ast.Load()), **kw)), at)
 
-    def _after(self, stmt: ast.stmt, targets: list[ast.Name], reads: list[int]) -> list[ast.stmt]:
-        return [stmt] + [self._stmt(t.id, t, reads) for t in targets]
+    def _mutations(self, targets: list[ast.expr]) -> list[tuple[ast.Name, str, list[int]]]:
+        """The objects that targets like ``o.x`` and ``d[k]`` store into: (the object's name, the
+        scope it belongs to, the slots the target reads: the object itself, so its new version
+        derives from the one before, and a key). Taken before generic_visit, as reads are."""
+        out: list[tuple[ast.Name, str, list[int]]] = []
+        for store in (s for t in targets for s in _stores(t)):
+            base: ast.expr = store
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                base = base.value
+            if not isinstance(base, ast.Name):  # (f().x = v: no name of ours)
+                continue
+            owner = self.scope.owner(base.id)
+            if owner is not None:  # (a builtin or an unknown name: no slot of ours)
+                out.append((base, owner, self._reads(store)))
+        return out
+
+    def _after(self, stmt: ast.stmt, targets: list[ast.Name], reads: list[int],
+               mutated: list[tuple[ast.Name, str, list[int]]] = ()) -> list[ast.stmt]:  # type: ignore[assignment]
+        """The statement, then one version of each name it bound and of each object it stored into."""
+        return [stmt] + [self._stmt(t.id, t, reads) for t in targets] + \
+            [self._stmt(o.id, o, list(dict.fromkeys(reads + own)), scope=scope, kind=STORED)
+             for o, scope, own in mutated]
 
     # -- scopes -------------------------------------------------------------------
     def _enter(self, node: Any) -> _Scope:
@@ -230,38 +261,55 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_Expr(self, node: ast.Expr) -> Any:
         call = node.value
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in _WRITES
-                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords):
+        how = _writes_to_file(call) if isinstance(call, ast.Call) else None
+        if how is None or how == "print" and self.scope.owner("print") is not None:  # (the script's own print)
             return self.generic_visit(node)
-        # f.write(x) -> __kg_df__(file site, f).write(__kg_df__(written site, x)): the receiver is
-        # evaluated first, so the recorder knows the file when the value comes
-        reads = self._reads(call.args[0])
+        assert isinstance(call, ast.Call)
+        written = call.args if how == "print" else call.args[:1]
+        reads = list(dict.fromkeys(r for x in written for r in self._reads(x)))
         self.generic_visit(node)
-        f = call.func.value
-        name = f"{f.id}.{call.func.attr}"
-        call.func.value = ast.copy_location(self._record(name, f, [], f, kind=FILE), f)
-        call.args[0] = ast.copy_location(self._record(name, call.args[0], reads, call.args[0], kind=WRITTEN),
-                                         call.args[0])
+        # f.write(x) -> __kg_df__(file site, f).write(__kg_df__(written site, x)); print(x, file=f) and
+        # json.dump(x, f) the same, there x is evaluated first: ``fn`` pairs the two sites
+        pair = len(self.sites.table)
+        # (_writes_to_file made sure the file is a plain name)
+        holder: Any = call.func if how in _WRITES else next(k for k in call.keywords if k.arg == "file") \
+            if how == "print" else None
+        f: Any = holder.value if holder is not None else call.args[1]
+        name = f"{f.id}.{how}"
+        hooked = self._record(name, f, [], f, kind=FILE, fn=pair)
+        if holder is not None:
+            holder.value = hooked
+        else:
+            call.args[1] = hooked
+        if len(written) == 1 and not isinstance(written[0], ast.Starred):
+            call.args[0] = self._record(name, written[0], reads, written[0], kind=WRITTEN, fn=pair)
+        else:  # print(a, *b, file=f) -> print(*__kg_df__(site, (a, *b)), file=f): the values written, as one
+            values = ast.copy_location(ast.Tuple(elts=written, ctx=ast.Load()), written[0])
+            call.args = [ast.Starred(self._record(name, written[0], reads, values, kind=WRITTEN, fn=pair),
+                                     ast.Load())]
         return node
 
     # (reads are taken before generic_visit: it rewrites the calls they name)
     def visit_Assign(self, node: ast.Assign) -> Any:
         reads = self._reads(node.value)
+        mutated = self._mutations(node.targets)
         self.generic_visit(node)
-        return self._after(node, [n for t in node.targets for n in _targets(t)], reads)
+        return self._after(node, [n for t in node.targets for n in _targets(t)], reads, mutated)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         targets = _targets(node.target)
         reads = [self._slot_of(t) for t in targets] + self._reads(node.value)
+        mutated = self._mutations([node.target])  # o.x += v: o's new version reads o (and v)
         self.generic_visit(node)
-        return self._after(node, targets, [r for r in dict.fromkeys(reads) if r >= 0])
+        return self._after(node, targets, [r for r in dict.fromkeys(reads) if r >= 0], mutated)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
         reads = self._reads(node.value)
+        mutated = self._mutations([node.target])
         self.generic_visit(node)
         if node.value is None:
             return node
-        return self._after(node, _targets(node.target), reads)
+        return self._after(node, _targets(node.target), reads, mutated)
 
     def _loop(self, node: Any) -> Any:
         reads = self._reads(node.iter)
@@ -296,14 +344,42 @@ class _Rewrite(ast.NodeTransformer):
         return node
 
 
-def _targets(t: ast.AST) -> list[ast.Name]:
-    if isinstance(t, ast.Name):
+def _leaves(t: ast.AST, kinds: type | tuple[type, ...]) -> list[Any]:
+    """The parts of an assignment target of the given node types, inside tuples and lists too."""
+    if isinstance(t, kinds):
         return [t]
     if isinstance(t, (ast.Tuple, ast.List)):
-        return [n for e in t.elts for n in _targets(e)]
+        return [n for e in t.elts for n in _leaves(e, kinds)]
     if isinstance(t, ast.Starred):
-        return _targets(t.value)
+        return _leaves(t.value, kinds)
     return []
+
+
+def _targets(t: ast.AST) -> list[ast.Name]:
+    """The names an assignment target binds."""
+    return _leaves(t, ast.Name)
+
+
+def _stores(t: ast.AST) -> list[ast.Attribute | ast.Subscript]:
+    """The stores into objects of an assignment target (``o.x``, ``d[k]``)."""
+    return _leaves(t, (ast.Attribute, ast.Subscript))
+
+
+def _writes_to_file(call: ast.Call) -> str | None:
+    """How a call statement writes to a file named by a plain name, if it does: "write" or
+    "writelines" (``f.write(x)``), "print" (``print(..., file=f)``, with something to print), or
+    "json.dump" / "pickle.dump" (``json.dump(x, f, ...)``)."""
+    func, args = call.func, call.args
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        if func.attr in _WRITES and len(args) == 1 and not call.keywords and not isinstance(args[0], ast.Starred):
+            return func.attr
+        if (func.value.id, func.attr) in _DUMPS and len(args) >= 2 and isinstance(args[1], ast.Name) \
+                and not isinstance(args[0], ast.Starred):
+            return f"{func.value.id}.{func.attr}"
+    if isinstance(func, ast.Name) and func.id == "print" and args and \
+            any(k.arg == "file" and isinstance(k.value, ast.Name) for k in call.keywords):
+        return "print"
+    return None
 
 
 def rewrite(source: bytes | str, filename: str) -> tuple[ast.Module, Sites]:

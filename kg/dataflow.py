@@ -134,6 +134,17 @@ def _derivations(store: Store, trial: Node, nodes: dict[str, Node]) -> list[tupl
     return sorted((s, d) for s, d in pairs if s in nodes and d in nodes)
 
 
+def _shown(value: object) -> str:
+    """A version's value as drawn: its repr; a summary without one (a store into an object keeps
+    the object's type and size), "dict, size 3"."""
+    if not isinstance(value, dict):
+        return repr(value)
+    if "repr" in value:
+        return str(value["repr"])
+    extent = value.get("shape", value.get("size"))
+    return str(value.get("type")) + ("" if extent is None else f", {'shape' if 'shape' in value else 'size'} {extent}")
+
+
 def variables_dot(store: Store, trial: Node, *, variable: str | None = None, depth: int | None = None,
                   scope: str | None = None, value_length: int = 40, rankdir: str = "LR") -> str | None:
     """The dot text of a trial's fine-grained dataflow (``kg run --dataflow``): one ellipse per
@@ -167,7 +178,7 @@ def variables_dot(store: Store, trial: Node, *, variable: str | None = None, dep
         for n in members:
             p = n.props
             value = p.get("value")
-            shown = value.get("repr", value.get("type")) if isinstance(value, dict) else repr(value)
+            shown = _shown(value)
             label = f"{p.get('name')}@{p.get('line')}" + (f" [{p['iteration']}]" if p.get("iteration") else "")
             if value_length > 0:
                 label += "\n" + str(shown)[:value_length]

@@ -104,14 +104,18 @@ SET n.seq = c.value"""
 
 # What a compact activity stands for but Neo4j holds as records too (see _prepare): a Value
 # node ``<activity>/in|out/<name>`` with its USED / WAS_GENERATED_BY, the WAS_INFORMED_BY its
-# parent. Readers that explode compact activities (run_records) skip these stored copies.
+# parent; and what a compact entity (a Variable of `kg run --dataflow`) stands for, kept as edges
+# so Cypher and lineage traverse them: WAS_DERIVED_FROM its ``derived``, WAS_GENERATED_BY its
+# ``generated_by``. Readers that explode compact records (run_records) skip these stored copies.
 _NOT_IMPLIED_NODE = """NOT (n:Value AND (
   EXISTS { MATCH (n)-[:WAS_GENERATED_BY]->(a:Activity) WHERE n.id = a.id + '/out/' + n.name } OR
   EXISTS { MATCH (a:Activity)-[:USED]->(n) WHERE n.id = a.id + '/in/' + n.name }))"""
 _NOT_IMPLIED_EDGE = """NOT (
   (type(e) = 'WAS_INFORMED_BY' AND e.role = 'parent' AND a.parent = b.id) OR
   (type(e) = 'USED' AND b.id = a.id + '/in/' + e.role) OR
-  (type(e) = 'WAS_GENERATED_BY' AND a.id = b.id + '/out/' + e.role))"""
+  (type(e) = 'WAS_GENERATED_BY' AND a.id = b.id + '/out/' + e.role) OR
+  (type(e) = 'WAS_DERIVED_FROM' AND a:Entity AND b.id IN coalesce(a.derived, [])) OR
+  (type(e) = 'WAS_GENERATED_BY' AND e.role = 'dataflow' AND a.generated_by = b.id))"""
 _MARK_PENDING = "UNWIND $ids AS id MATCH (p:KG {id: id}) WHERE p.kind IS NULL SET p:KGPending"
 
 _EDGE_RETURN = "RETURN a.id AS s, type(e) AS t, b.id AS d, properties(e) AS p"

@@ -75,13 +75,13 @@ ON CONFLICT(id) DO UPDATE SET
     run = coalesce(excluded.run, nodes.run), name = coalesce(excluded.name, nodes.name),
     status = coalesce(excluded.status, nodes.status), parent = coalesce(excluded.parent, nodes.parent),
     started = coalesce(excluded.started, nodes.started), ended = coalesce(excluded.ended, nodes.ended),
-    props = CASE WHEN excluded.props = '{}' THEN nodes.props ELSE json_patch(nodes.props, excluded.props) END
+    props = CASE WHEN excluded.props = '{}' THEN nodes.props ELSE kg_merge(nodes.props, excluded.props) END
 """
 _EDGE_UPSERT = """
 INSERT INTO edges (src, rel, dst, role, run, props) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT(src, rel, dst, role) DO UPDATE SET
     run = coalesce(excluded.run, edges.run),
-    props = CASE WHEN excluded.props = '{}' THEN edges.props ELSE json_patch(edges.props, excluded.props) END
+    props = CASE WHEN excluded.props = '{}' THEN edges.props ELSE kg_merge(edges.props, excluded.props) END
 """
 # "WHERE seq IS NOT NULL" lets max() read the partial index nodes_seq; without it, a scan of every node.
 _ASSIGN_SEQ = """
@@ -116,6 +116,15 @@ def _sanitize(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_sanitize(v) for v in value]
     return repr(value)
+
+
+def _merge_props(old: str, new: str) -> str:
+    """kg_merge(old, new) in SQL: the props a second write leaves, key by key, the later value
+    winning (as Neo4j's ``+=``). Not json_patch: a merge patch deletes a key whose new value is
+    null, nested ones too, so writing a record twice (a second pull) lost ``{"return": null}``."""
+    merged = _loads(old)
+    merged.update(_loads(new))
+    return _json(merged)
 
 
 _COLS = ("run", "name", "status", "parent", "started", "ended")
@@ -197,6 +206,7 @@ class SqliteStore(Store):
         # Checkpoint less often than every 1000 pages: bulk capture pays for fewer fsyncs.
         cur.execute("PRAGMA wal_autocheckpoint=8192")
         cur.close()
+        dbapi_conn.create_function("kg_merge", 2, _merge_props, deterministic=True)
 
     def _init_schema(self) -> None:
         raw = self._raw

@@ -37,6 +37,17 @@ def test_upsert_is_idempotent_and_merges_props(kgstore: Store, ns: str) -> None:
     assert delta(kgstore, before) == {"nodes": 2, "edges": 1}
 
 
+def test_writing_a_record_again_keeps_its_null_values(kgstore: Store, ns: str) -> None:
+    # (a second pull of a run writes every record again: a function that returned None stays so)
+    props = {"name": "f", "generated": {"return": None}, "used": {"x": [1, None]}}
+    for _ in range(2):
+        kgstore.write([Node(ns + "f", "Activity", "Activation", dict(props))],
+                      [edge("USED", ns + "f", ns + "f", role="r", note={"k": None})])
+    got = kgstore.get_node(ns + "f")
+    assert got is not None and got.props == props
+    assert [e.props.get("note") for e in kgstore.find_edges(src=ns + "f")] == [{"k": None}]
+
+
 def test_same_relation_in_two_roles_is_two_edges(kgstore: Store, ns: str) -> None:
     before = kgstore.counts()
     kgstore.write([node(ns + "t", "Activity", "Task"), node(ns + "v", "Entity", "Value")],
