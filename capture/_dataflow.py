@@ -28,7 +28,7 @@ from typing import Any
 from capture._state import task_id
 from kg.config import settings
 
-__all__ = ["FRESH", "SITES", "LINKED", "produced", "remember", "may_link", "link", "CAP"]
+__all__ = ["FRESH", "SITES", "LINKED", "produced", "remember", "may_link", "link", "forget_fingerprints", "CAP"]
 
 CAP = 10_000
 HOLD = 1024  # longest str/bytes held by reference; a longer one is remembered by fingerprint
@@ -161,6 +161,18 @@ def produced(v: Any, n: int, name: str, depth: int | None = None) -> None:
         if len(SITES) >= CAP:
             _trim(SITES)
         SITES[(id(frame), var)] = (v, n, name)
+
+
+def forget_fingerprints() -> None:
+    """Drop the long strings remembered by fingerprint (called as an outermost run starts).
+
+    A fingerprint does not hold its string, so once that string is freed an equal one can be
+    made at the same address: within a run that is a rare, documented risk, but a process
+    running one run after another (a notebook, a test suite) made it likely, and linked a new
+    run's value to an old run's task. Held objects stay: they are the very same objects."""
+    stale = [k for k, e in FRESH.items() if type(e[0]) is tuple]
+    for k in stale:
+        del FRESH[k]
 
 
 def _source(v: Any, frame: FrameType | None) -> str | None:

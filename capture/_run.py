@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from capture._dataflow import forget_fingerprints
 from capture._state import ensure_sink, state
 from capture.values import snapshot
 from kg._version import __version__
@@ -87,6 +88,8 @@ class Run:
         self.started = time.time()
         self.status = "unfinished"
         self._outer, state.run = state.run, self
+        if self._outer is None:
+            forget_fingerprints()
         common = dict(args=snapshot(self.args) or None, tags=self.tags or None,
                       metadata=snapshot(self.metadata) or None, pid=os.getpid(), host=socket.gethostname(),
                       user=_user(), python=platform.python_version(), argv=list(sys.argv), cwd=os.getcwd())

@@ -167,3 +167,17 @@ def test_a_reassigned_variable_is_not_linked(store: SqliteStore, strict_sink: Si
         m = 3
         use(m)          # the same small-int object, but m was never a task's output
     assert [_source(u, "v") is not None for u in _used(store, run.id, "use")] == [True, False]
+
+
+def test_a_long_string_of_an_earlier_run_never_links(forms: str, store: SqliteStore, strict_sink: Sink) -> None:
+    """A long output is remembered by fingerprint, not held: once freed, an equal string can be
+    made at its address. Here that reuse is forced: the next run must not link to the old task."""
+    make, use = _tasks("long str")
+    with capture.Run():
+        old = make(0)
+    fresh = VALUES["long str"](0)  # equal to the old output, another object
+    entry = _dataflow.FRESH.pop(id(old))
+    _dataflow.FRESH[id(fresh)] = entry  # as if `fresh` had been made where `old` was
+    with capture.Run() as run:
+        use(fresh)
+    assert [_source(u, "v") for u in _used(store, run.id, "use")] == [None]
