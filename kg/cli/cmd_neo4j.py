@@ -118,6 +118,14 @@ def _hashes(store: Store, runs: list[str]) -> list[str]:
     return content_hashes(store.run_records(runs)[0]) if runs else []
 
 
+def _restore_needs(store: Store, runs: list[str]) -> list[str]:
+    """The contents `kg restore` would write for the trials among ``runs``."""
+    from kg.restore import plan_restore
+
+    return [it.sha256 for r in store.get_nodes(runs).values() if r.kind == "Trial"
+            for it in plan_restore(store, r)]
+
+
 def register(cli: click.Group) -> None:
     @cli.command("push")
     @click.argument("runs", nargs=-1)
@@ -250,12 +258,12 @@ def register(cli: click.Group) -> None:
         finally:
             source.close()
         msg = f"pulled {len(report.runs)} runs ({report.nodes} nodes, {report.edges} edges) from {source.uri}"
-        needed = _hashes(ctx.writable, report.runs)
         shared = content.shared_root(contents)
-        copied, size, lacking = content.copy_between(needed, shared, None) if shared else (0, 0, needed)
         if shared is not None:
+            copied, size, _ = content.copy_between(_hashes(ctx.writable, report.runs), shared, None)
             msg += f"; {copied} contents ({size:,} bytes) copied from {shared}"
-        lacking = [sha for sha in lacking if not content.has(sha)]
+        # What `kg restore` would need and cannot find (a library module's hash names no kept content)
+        lacking = sorted({sha for sha in _restore_needs(ctx.writable, report.runs) if not content.has(sha)})
         click.echo(msg, err=True)
         if lacking:
             where = f"{shared} lacks them" if shared else "Neo4j keeps records, not file contents"
