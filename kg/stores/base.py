@@ -306,15 +306,21 @@ class Store(abc.ABC):
         return self.find_edges(run=run) if run is not None else self.find_edges()
 
     def shared_facts(self, edges: Iterable[Edge], runs: list[str]) -> list[Edge]:
-        """The facts about shared entities that the given runs' edges reach but another run wrote:
-        a file version is a specialization of its file. A version seen by two trials has that
-        edge once (written, and labelled, by the later one); the earlier trial's records still
-        need it, or its file lineage ends at the version."""
+        """The facts about shared nodes that the given runs' edges reach but another run wrote:
+        a file version is a specialization of its file; provkg acted on behalf of the user. A
+        version seen by two trials (a user's second run) has that edge once (written, and
+        labelled, by the later one); the earlier run's records still need it, or its file
+        lineage ends at the version (its agents lose their delegation)."""
         ends = {end for e in edges for end in (e.src, e.dst)}
         if not ends:
             return []
-        return [e for e in self.find_edges(rel=Relation.SPECIALIZATION_OF.value)
-                if e.src in ends and e.props.get("run") not in runs]
+        facts = [e for e in self.find_edges(rel=Relation.SPECIALIZATION_OF.value)
+                 if e.src in ends and e.props.get("run") not in runs]
+        # Between two agents the run reached (a delegation to another user is not this run's);
+        # there are few of them: one per user and provkg version.
+        facts += [e for e in self.find_edges(rel=Relation.ACTED_ON_BEHALF_OF.value)
+                  if e.src in ends and e.dst in ends and e.props.get("run") not in runs]
+        return facts
 
     def describe(self) -> dict[str, Any]:
         """What `kg info` prints: the store's URI (never credentials) and its counts."""

@@ -244,3 +244,20 @@ def test_an_earlier_run_keeps_the_file_facts_a_later_run_relabelled(kgstore: Sto
         assert {f, v} <= {n.id for n in nodes}
     _, both = kgstore.run_records([r1, r2])
     assert [e.rel for e in both].count("SPECIALIZATION_OF") == 1  # once, not once per run
+
+
+def test_an_earlier_run_keeps_its_agents_delegation_a_later_run_relabelled(kgstore: Store, ns: str) -> None:
+    """Every run of one user has provkg act on behalf of that user: one shared edge, labelled
+    by the latest run; each run's records still hold it (and not another user's)."""
+    sw, alice, bob = ns + "provkg", ns + "alice", ns + "bob"
+    agents = [node(sw, "Agent", "SoftwareAgent"), node(alice, "Agent", "Person"), node(bob, "Agent", "Person")]
+    runs = {ns + "r1": alice, ns + "r2": alice, ns + "r3": bob}
+    for run, user in runs.items():
+        kgstore.write([node(run, "Activity", "Run", run=run), *agents],
+                      [edge("WAS_ASSOCIATED_WITH", run, user, role="user", run=run),
+                       edge("WAS_ASSOCIATED_WITH", run, sw, role="capture", run=run),
+                       edge("ACTED_ON_BEHALF_OF", sw, user, run=run)])
+    for run, user in runs.items():
+        _, edges = kgstore.run_records([run])
+        delegations = [(e.src, e.dst) for e in edges if e.rel == "ACTED_ON_BEHALF_OF"]
+        assert delegations == [(sw, user)], run
