@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kg.config import kg_home, load_config
+from kg.model.prov import is_compact, kept_relations, ref_keys
 from kg.model.records import Edge, Node
 from kg.stores.base import Store
 
@@ -117,8 +118,10 @@ def copy_runs(source: Store, target: Store, runs: Iterable[str] | None = None, *
     # Every store keeps compact activities compact: copied exploded, their Values and relations
     # would be stored a second time beside them.
     nodes, edges = source.run_records(ids, expand=False)
+    derived = _Derived() if target.derives_kept_relations else None
     # The reader thread also prepares (checks, encodes) the next batch while this one is written.
-    prepared = ((len(nb), len(eb), target.prepare_import(nb, eb)) for nb, eb in _batches(nodes, edges, batch))
+    prepared = ((len(nb), len(eb), target.prepare_import(nb, derived.drop(eb) if derived else eb))
+                for nb, eb in _batches(derived.seen(nodes) if derived else nodes, edges, batch))
     for n_nodes, n_edges, batch_rows in _read_ahead(prepared):
         target.import_prepared(batch_rows)
         report.nodes += n_nodes
@@ -126,6 +129,31 @@ def copy_runs(source: Store, target: Store, runs: Iterable[str] | None = None, *
         if on_progress is not None:
             on_progress(n_nodes + n_edges)
     return report
+
+
+class _Derived:
+    """The stored edges a target makes itself from the compact activities copied before them
+    (``Store.derives_kept_relations``): a dataflow USED is both an activity's reference and a
+    stored edge, and sent twice it cost the server a second MERGE of every such relationship.
+    Nodes are all copied before edges (``_batches``), so every activity is seen in time."""
+
+    def __init__(self) -> None:
+        self._props: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+
+    def seen(self, nodes: Iterable[Node]) -> Iterator[Node]:
+        for n in nodes:
+            if is_compact(n) and ref_keys(n):  # only references are also stored edges
+                for e in kept_relations(n):
+                    self._props[_key(e)] = e.props
+            yield n
+
+    def drop(self, edges: list[Edge]) -> list[Edge]:
+        # only an exact copy: a stored edge with props of its own still merges them in
+        return [e for e in edges if self._props.get(_key(e)) != e.props] if self._props else edges
+
+
+def _key(e: Edge) -> tuple[str, str, str, str]:
+    return e.src, e.rel, e.dst, str(e.props.get("role") or "")
 
 
 def spool_files(home: Path | None = None) -> list[Path]:

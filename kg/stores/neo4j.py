@@ -126,6 +126,8 @@ class Neo4jStore(Store):
     of ``$KG_HOME/config.toml [kg]`` (or ``user:password@`` in the URI); they are never part
     of ``uri`` or ``describe()``."""
 
+    derives_kept_relations = True  # _prepare adds kept_relations to every compact activity
+
     def __init__(self, uri: str, *, retry_time: float | None = None) -> None:
         import neo4j
 
