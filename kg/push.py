@@ -5,6 +5,8 @@ is finished by running it again, and a second copy adds nothing. A spool file is
 only after every record in it was committed to the target."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -115,6 +117,13 @@ def copy_runs(source: Store, target: Store, runs: Iterable[str] | None = None, *
     report = CopyReport()
     ids = None if runs is None else [source.resolve_run(r).id for r in runs]
     report.runs = ids or [r.id for r in source.runs()]
+    with _young_gc_only():
+        _copy(source, target, ids, batch, on_progress, report)
+    return report
+
+
+def _copy(source: Store, target: Store, ids: list[str] | None, batch: int, on_progress: Progress | None,
+          report: CopyReport) -> None:
     # Every store keeps compact activities compact: copied exploded, their Values and relations
     # would be stored a second time beside them.
     nodes, edges = source.run_records(ids, expand=False)
@@ -128,7 +137,20 @@ def copy_runs(source: Store, target: Store, runs: Iterable[str] | None = None, *
         report.edges += n_edges
         if on_progress is not None:
             on_progress(n_nodes + n_edges)
-    return report
+
+
+@contextlib.contextmanager
+def _young_gc_only() -> Iterator[None]:
+    """Fewer cyclic-GC passes while a copy runs. A batch is some 10^5 dicts, lists and tuples that
+    live until it is written; with the default thresholds they are promoted and rescanned by full
+    collections again and again, which took 60% of preparing a batch (measured: 3.4 s -> 1.3 s for
+    30k tasks without). Records hold no cycles: reference counting frees them all the same."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], 100_000), max(before[1], 50), max(before[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 class _Derived:
