@@ -370,7 +370,7 @@ def start_pusher(uri: str, *, home: Path | None = None) -> None:
     env = {**os.environ, "KG_HOME": str(home or kg_home())}
     env.pop("KG_STORE", None)  # the pusher captures nothing
     try:
-        subprocess.Popen([sys.executable, "-m", "kg", "push", "--follow", "--until-idle", "10", "--outbox-only",
+        subprocess.Popen([sys.executable, "-m", "kg._pusher", "push", "--follow", "--until-idle", "10", "--outbox-only",
                           "--to", uri], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     except OSError:  # pushing is left to the next `kg push`

@@ -114,12 +114,13 @@ def value_ids(n: Node) -> list[str]:
             if not (type(value) is dict and "$from" in value)]
 
 
-def kept_relations(n: Node) -> list[Edge]:
+def kept_relations(n: Node, relations: list[Edge] | None = None) -> list[Edge]:
     """The relations of compact ``n`` that reach beyond its own values: WAS_INFORMED_BY its parent
     and the USED / WAS_GENERATED_BY of references to other entities. A graph store keeps these as
-    edges (traversals need them) while the values themselves stay props of ``n``."""
+    edges (traversals need them) while the values themselves stay props of ``n``. ``relations``:
+    ``explode(n)[1]`` when the caller has it already."""
     out = []
-    for e in explode(n)[1]:
+    for e in explode(n)[1] if relations is None else relations:
         owner = value_owner(e.dst if e.src == n.id else e.src)
         if owner is None or owner[0] != n.id:
             out.append(e)

@@ -125,13 +125,16 @@ class Rows:
         return sum(map(len, self.nodes.values())) + sum(map(len, self.edges.values()))
 
 
-def linked_values(ids: Iterable[str], owners: Mapping[str, Node]) -> tuple[list[Node], list[Edge], list[str]]:
+def linked_values(ids: Iterable[str], owners: Mapping[str, Node],
+                  exploded: dict[str, tuple[list[Node], list[Edge]]] | None = None,
+                  ) -> tuple[list[Node], list[Edge], list[str]]:
     """The Value entities ``ids`` (``<activity>/in|out/<name>``) with the relation to their activity,
-    exploded from ``owners`` (activity id -> node); and the ids whose activity is not there."""
+    exploded from ``owners`` (activity id -> node; ``exploded`` holds those exploded already);
+    and the ids whose activity is not there."""
     nodes: list[Node] = []
     edges: list[Edge] = []
     missing: list[str] = []
-    exploded: dict[str, tuple[list[Node], list[Edge]]] = {}
+    exploded = {} if exploded is None else exploded
     for vid in ids:
         owner = value_owner(vid)
         act = owners.get(owner[0]) if owner else None
@@ -162,6 +165,7 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
     edge_rows: dict[tuple[str, str, str, Any], tuple[str, str, str, Any, dict[str, Any]]] = {}
     extra: list[Edge] = []
     compact: dict[str, Node] = {}
+    exploded: dict[str, tuple[list[Node], list[Edge]]] = {}
 
     def add_node(n: Node) -> None:
         cls, kind = n.cls, n.kind
@@ -201,7 +205,8 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
                 extra += vedges
             else:
                 compact[n.id] = n
-                extra += kept_relations(n)
+                exploded[n.id] = done = explode(n)  # once: linking below needs it again
+                extra += kept_relations(n, done[1])
     for e in edges:
         add_edge(e)
     for e in extra:
@@ -211,7 +216,7 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
         # An edge that reaches a Value of a compact activity makes that Value a node of its own.
         linking = sorted({end for s, _, d, _ in edge_rows for end in (s, d)
                           if end not in node_rows and value_owner(end) is not None})
-        vnodes, vedges, unresolved = linked_values(linking, compact)
+        vnodes, vedges, unresolved = linked_values(linking, compact, exploded)
         for v in vnodes:
             add_node(v)
         for e in vedges:

@@ -289,8 +289,7 @@ class Neo4jStore(Store):
         whose activity is in the same write). A value used here whose activity was written
         earlier is exploded from the stored activity. One whose activity has not arrived yet is
         a placeholder labelled ``KGPending`` until that activity is written; the activity's
-        write looks for such placeholders (a constant-time count first, so a write without any
-        pending link pays one small read). Marking and then looking for the activity again
+        write looks for such placeholders (one small read of the ids of all that wait). Marking and then looking for the activity again
         closes the race with another process writing that activity meanwhile."""
         todo = rows.unresolved
         if todo:
@@ -301,10 +300,22 @@ class Neo4jStore(Store):
         if todo:
             self._write_tx([(_MARK_PENDING, {"ids": todo})])
             self._materialise(todo, self.get_nodes(owners(todo)))
-        if rows.compact and self._read("MATCH (p:KGPending) RETURN count(p) AS c")[0]["c"]:
+        if not rows.compact:
+            return
+        # Few placeholders wait at any time: their ids (one small read) are matched here, rather
+        # than sending every value id of the write to be looked up (a read of 20,000 ids per
+        # batch, for as long as one placeholder anywhere waited).
+        pending = [r["id"] for r in self._read("MATCH (p:KGPending) RETURN p.id AS id LIMIT $n", n=BATCH)]
+        if not pending:
+            return
+        if len(pending) < BATCH:
+            mine = {n.id for n in rows.compact}
+            waiting = [v for v in pending if (o := value_owner(v)) is not None and o[0] in mine]
+        else:
             wanted = [v for n in rows.compact for v in value_ids(n)]
             waiting = [r["id"] for i in range(0, len(wanted), BATCH) for r in self._read(
                 "UNWIND $ids AS id MATCH (p:KG {id: id}) WHERE p:KGPending RETURN id", ids=wanted[i:i + BATCH])]
+        if waiting:
             self._materialise(waiting, {n.id: n for n in rows.compact})
 
     def _materialise(self, ids: list[str], owners: dict[str, Node]) -> list[str]:
