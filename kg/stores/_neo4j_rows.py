@@ -16,7 +16,11 @@ from kg.model.terms import TOP_LEVEL_KINDS, ProvClass
 __all__ = ["prepare", "node_of", "edge_of", "encode", "decode", "Rows", "linked_values"]
 
 _CLASSES = tuple(c.value for c in ProvClass)
-_RESERVED = frozenset({"id", "kind", "_json"})
+# ``_in`` / ``_out``: the names of a compact activity's plain argument / result values (their ids
+# are ``<activity>/in|out/<name>``), native lists so that Cypher (the named lineage queries) can
+# list the values the activity keeps as props; a read gives the props without them.
+_NAMES = ("_in", "_out")
+_RESERVED = frozenset({"id", "kind", "_json", *_NAMES})
 _ERESERVED = frozenset({"_json"})
 _INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 63 - 1
 _dumps = orjson.dumps
@@ -92,7 +96,7 @@ def _decode(raw: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
     return props
 
 
-_NODE_SKIP = frozenset({"id", "kind", "_json"})
+_NODE_SKIP = _RESERVED
 _EDGE_SKIP = frozenset({"_json"})
 
 
@@ -166,6 +170,7 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
     extra: list[Edge] = []
     compact: dict[str, Node] = {}
     exploded: dict[str, tuple[list[Node], list[Edge]]] = {}
+    names: dict[str, dict[str, list[str]]] = {}  # compact activity -> {"_in": [...], "_out": [...]}
 
     def add_node(n: Node) -> None:
         cls, kind = n.cls, n.kind
@@ -206,6 +211,7 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
             else:
                 compact[n.id] = n
                 exploded[n.id] = done = explode(n)  # once: linking below needs it again
+                names[n.id] = _value_names(done[0])
                 extra += kept_relations(n, done[1])
     for e in edges:
         add_edge(e)
@@ -227,6 +233,8 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
     for nid, (cls, kind, props) in node_rows.items():
         props.pop("seq", None)  # the store numbers runs itself
         p, js = _encode(props, _RESERVED)
+        if nid in names:
+            p.update(names[nid])
         row: dict[str, Any] = {"id": nid, "p": p}
         if js:
             row["j"] = js
@@ -242,6 +250,15 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
             row["j"] = js
         edge_groups[rel].append(row)
     return Rows(dict(node_groups), top, dict(edge_groups), unresolved, list(compact.values()))
+
+
+def _value_names(values: list[Node]) -> dict[str, list[str]]:
+    """``{"_in": names, "_out": names}`` of the Values ``explode`` made for an activity (a list
+    only where non-empty: Neo4j cannot store an empty list with its type)."""
+    out: dict[str, list[str]] = {}
+    for v in values:
+        out.setdefault("_in" if v.id.endswith("/in/" + v.props["name"]) else "_out", []).append(v.props["name"])
+    return out
 
 
 prepare, node_of, edge_of, encode, decode = _prepare, _node_of, _edge_of, _encode, _decode

@@ -9,10 +9,11 @@ Graph layout (docs/neo4j-store.md has the full story):
 * relationship type = ``Edge.rel``; identity (src, rel, dst, role) with ``role`` "" when absent;
 * props that Neo4j cannot hold natively (maps, mixed or empty lists, huge ints) are JSON
   strings, and their keys are listed in the ``_json`` property, so a round trip is lossless;
-  a user prop that collides with ``id``/``kind``/``_json`` or starts with ``~`` is stored
-  under ``~`` + its name;
+  a user prop that collides with ``id``/``kind``/``_json``/``_in``/``_out`` or starts with
+  ``~`` is stored under ``~`` + its name;
 * compact activities (kg.model.prov) keep their plain argument and result values as the props
-  ``used``/``generated`` (JSON) and get the relationships that reach beyond them:
+  ``used``/``generated`` (JSON), the names of those values as the lists ``_in``/``_out`` (for
+  Cypher: the named lineage queries), and get the relationships that reach beyond them:
   WAS_INFORMED_BY their parent and USED / WAS_GENERATED_BY of the entities they reference. A
   Value node (with its USED / WAS_GENERATED_BY) exists where a value links two activities (an
   edge reaches it), so Cypher and the Browser traverse dataflow; with ``KG_NEO4J_VALUES=all``
