@@ -124,13 +124,7 @@ def _raw_pair(uri: str, tasks: int, *, raw_first: bool) -> tuple[float, float, i
 
     home = scratch("neo4j-raw")
     ours, raw = f"bq-{secrets.token_hex(4)}-", f"br-{secrets.token_hex(4)}-"
-    nodes, edges = captured_run(ours, tasks)
-    sqlite = SqliteStore(home / "src.db")
-    for i in range(0, len(nodes), 10_000):
-        sqlite.write(nodes[i:i + 10_000])
-    sqlite.write([], edges)
-    target = Neo4jStore(uri)
-    target.counts()  # connected before the clock starts
+    sqlite, target = _source_and_target(home, uri, ours, tasks)
     # the same rows, other ids, prepared outside the timing: only the server's work is timed
     nodes, edges = sqlite.run_records([f"{ours}run"], expand=False)
     nodes_l = [Node(_swap(n.id, ours, raw), n.cls, n.kind, _swap(n.props, ours, raw)) for n in nodes]
@@ -350,16 +344,23 @@ def bench_bulk(uri: str, tasks: int) -> list[tuple[str, str, str]]:
 def _online_push(home: Path, uri: str, prefix: str, tasks: int) -> tuple[SqliteStore, Neo4jStore, CopyReport, float]:
     """A captured run of ``tasks`` tasks stored in ``home``/src.db, then pushed to ``uri`` online:
     (the SQLite store, the Neo4j store, the copy report, seconds the push took)."""
+    sqlite, target = _source_and_target(home, uri, prefix, tasks)
+    t0 = time.perf_counter()
+    rep = copy_runs(sqlite, target, [f"{prefix}run"])
+    return sqlite, target, rep, time.perf_counter() - t0
+
+
+def _source_and_target(home: Path, uri: str, prefix: str, tasks: int) -> tuple[SqliteStore, Neo4jStore]:
+    """A captured run of ``tasks`` tasks stored in ``home``/src.db, and the Neo4j store at ``uri``
+    (connected, so that a timing that follows leaves the set-up out)."""
     nodes, edges = captured_run(prefix, tasks)
     sqlite = SqliteStore(home / "src.db")
     for i in range(0, len(nodes), 10_000):
         sqlite.write(nodes[i:i + 10_000])
     sqlite.write([], edges)
     target = Neo4jStore(uri)
-    target.counts()  # connected before the clock starts
-    t0 = time.perf_counter()
-    rep = copy_runs(sqlite, target, [f"{prefix}run"])
-    return sqlite, target, rep, time.perf_counter() - t0
+    target.counts()
+    return sqlite, target
 
 
 def _delete_prefix(store: Neo4jStore, prefix: str) -> None:
