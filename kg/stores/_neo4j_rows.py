@@ -123,6 +123,7 @@ class Rows:
     edges: dict[str, list[dict[str, Any]]]
     unresolved: list[str] = field(default_factory=list)  # linking Values whose activity is elsewhere
     compact: list[Node] = field(default_factory=list)     # compact activities written here
+    plan: Any = None  # the store's transactions for ``edges``, made ahead on a copy's reader thread
 
     @property
     def count(self) -> int:

@@ -250,7 +250,9 @@ class Neo4jStore(Store):
         self.import_prepared(self.prepare_import(nodes, edges))
 
     def prepare_import(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> Rows:
-        return _prepare(nodes, edges, values=settings.neo4j_values)
+        rows = _prepare(nodes, edges, values=settings.neo4j_values)
+        rows.plan = _plan_edges(rows.edges)  # here, on the reader thread, not while the server waits
+        return rows
 
     def import_prepared(self, prepared: Rows) -> None:
         if not prepared.nodes and not prepared.edges:
@@ -278,7 +280,7 @@ class Neo4jStore(Store):
         self._run_all([[(f"UNWIND $ids AS id MATCH (n:KG {{id: id}}) REMOVE n:{':'.join(map(_q, labels))}",
                          {"ids": ids[i:i + WRITE_BATCH]})]
                        for labels, ids in stale.items() for i in range(0, len(ids), WRITE_BATCH)])
-        first, parallel = _plan_edges(rows.edges)  # why: see _plan_edges
+        first, parallel = rows.plan or _plan_edges(rows.edges)  # why: see _plan_edges
         for job in first:
             self._run_all([job])
         self._run_groups(parallel)
@@ -365,6 +367,7 @@ class Neo4jStore(Store):
             for tx in txs:
                 self._write_tx(tx)
 
+        groups = sorted(groups, key=lambda txs: -sum(len(p["rows"]) for tx in txs for _, p in tx))  # largest first
         try:
             list(self._writers().map(one, groups))
         except RuntimeError:  # at interpreter exit: on this thread (see _run_all)
@@ -623,6 +626,11 @@ def _values_reached(nodes: dict[str, Node], dist: dict[str, int], depth: int, re
 
 _Stmt = tuple[str, dict[str, Any]]
 _HUB = 32  # a node on this many rows (a run, an agent, a file read by every task) never decides placement
+# A chunk takes new rows up to this many; rows that follow an endpoint into it come on top (an
+# activity's other relations), so a chunk of a task graph ends near 3x this. Half a transaction
+# gives groups of one or two transactions: enough groups that the writers finish together (five
+# groups of three transactions for two writers left one idle for a sixth of the edge phase).
+_CHUNK = WRITE_BATCH // 2
 
 
 def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list[_Stmt]], list[list[list[_Stmt]]]]:
@@ -654,7 +662,7 @@ def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list
                     k = home[end]
                     break
             if k is None:
-                if len(chunks[-1]) >= WRITE_BATCH:
+                if len(chunks[-1]) >= _CHUNK:
                     chunks.append([])
                 k = len(chunks) - 1
             chunks[k].append((rel, r))
@@ -682,23 +690,27 @@ def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list
             ends = {e for e in (r["s"], r["d"]) if e in shared_ids}
             (first if ends and ends != {keep} else mine).setdefault(rel, []).append(r)
         if mine:
-            txs: list[list[_Stmt]] = [[]]
-            room = WRITE_BATCH
-            for rel, rows in sorted(mine.items()):
-                while rows:
-                    if room == 0:
-                        txs.append([])
-                        room = WRITE_BATCH
-                    piece, rows = rows[:room], rows[room:]
-                    txs[-1].append((_EDGE_WRITE.format(rel=_q(rel)), {"rows": piece}))
-                    room -= len(piece)
-            parallel.append(txs)
-    ordered: list[list[_Stmt]] = []
-    for rel in sorted(first):
-        rows = sorted(first[rel], key=lambda r: (r["s"], r["d"], str(r["role"])))
-        ordered += [[(_EDGE_WRITE.format(rel=_q(rel)), {"rows": rows[i:i + WRITE_BATCH]})]
-                    for i in range(0, len(rows), WRITE_BATCH)]
+            parallel.append(_pack(sorted(mine.items())))
+    # The first rows are few (chunk boundaries): packed as tightly, in the fixed order; each of
+    # their transactions is a round trip both writers wait for.
+    ordered = _pack((rel, sorted(first[rel], key=lambda r: (r["s"], r["d"], str(r["role"])))) for rel in sorted(first))
     return ordered, parallel
+
+
+def _pack(rows_by_rel: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[list[_Stmt]]:
+    """The edge statements for each (relation, rows), in order, in transactions of up to
+    ``WRITE_BATCH`` rows (a transaction may hold statements of several relations)."""
+    txs: list[list[_Stmt]] = []
+    room = 0
+    for rel, rows in rows_by_rel:
+        while rows:
+            if room == 0:
+                txs.append([])
+                room = WRITE_BATCH
+            piece, rows = rows[:room], rows[room:]
+            txs[-1].append((_EDGE_WRITE.format(rel=_q(rel)), {"rows": piece}))
+            room -= len(piece)
+    return txs
 
 
 def _rel_index_name(rel: str) -> str:
