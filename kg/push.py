@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kg.config import kg_home, load_config
-from kg.model.prov import is_compact, kept_relations, ref_keys
+from kg.model.prov import is_compact, ref_relations
 from kg.model.records import Edge, Node
 from kg.stores.base import Store
 
@@ -171,8 +171,8 @@ class _Derived:
 
     def seen(self, nodes: Iterable[Node]) -> Iterator[Node]:
         for n in nodes:
-            if is_compact(n) and ref_keys(n):  # only references are also stored edges
-                for e in kept_relations(n):
+            if is_compact(n):
+                for e in ref_relations(n):  # only references are also stored edges
                     self._props[_key(e)] = e.props
             yield n
 
