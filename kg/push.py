@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,6 @@ def _read_ahead(batches: Iterator[_T], depth: int = 2) -> Iterator[_T]:
     """Read the next batches on a thread while the target commits this one: the source's
     reads and the server's writes overlap (the driver releases the GIL while it waits)."""
     import queue
-    import threading
 
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     done = object()
@@ -152,12 +152,26 @@ def _young_gc_only() -> Iterator[None]:
     live until it is written; with the default thresholds they are promoted and rescanned by full
     collections again and again, which took 60% of preparing a batch (measured: 3.4 s -> 1.3 s for
     30k tasks without). Records hold no cycles: reference counting frees them all the same."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], 100_000), max(before[1], 50), max(before[2], 100))
+    # Thresholds are process-wide and copies may run on several threads: the first copy in
+    # raises them, the last one out restores them.
+    with _gc_lock:
+        if not _gc_saved:
+            before = gc.get_threshold()
+            _gc_saved.append(before)
+            gc.set_threshold(max(before[0], 100_000), max(before[1], 50), max(before[2], 100))
+        _gc_users[0] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _gc_lock:
+            _gc_users[0] -= 1
+            if not _gc_users[0]:
+                gc.set_threshold(*_gc_saved.pop())
+
+
+_gc_lock = threading.Lock()
+_gc_saved: list[tuple[int, ...]] = []  # the thresholds before the first copy in
+_gc_users = [0]                        # copies running
 
 
 class _Derived:
