@@ -93,10 +93,29 @@ def bench_push(uri: str, tasks: int) -> list[tuple[str, str, str]]:
     ]
 
 
-def bench_raw_driver(uri: str, tasks: int) -> list[tuple[str, str, str]]:
+def bench_raw_driver(uri: str, tasks: int, repeat: int = 1) -> list[tuple[str, str, str]]:
     """``kg push`` beside plain driver sessions writing the same rows with the same statements
     (UNWIND … MERGE, WRITE_BATCH rows each, nodes then relationships, ``neo4j_writers`` sessions
-    round robin): what the store adds on top of the server's own rate."""
+    round robin): what the store adds on top of the server's own rate. With ``repeat`` the pair
+    is measured that many times (alternating which goes first) and medians are reported."""
+    from kg.config import settings
+
+    pairs = [_raw_pair(uri, tasks, raw_first=bool(i % 2)) for i in range(repeat)]
+    ours = statistics.median(p[0] for p in pairs)
+    raw = statistics.median(p[1] for p in pairs)
+    ratio = statistics.median(p[0] / p[1] for p in pairs)
+    runs = f"median of {repeat}; " if repeat > 1 else ""
+    return [
+        ("raw driver (baseline)", f"{raw:,.0f}/s", f"{runs}{pairs[0][2]:,} rows, {settings.neo4j_writers} sessions"),
+        ("kg push (copy_runs)", f"{ours:,.0f}/s",
+         f"{ratio:.2f}x raw ({'OK' if ratio >= 0.8 else 'BELOW'} target 0.8x; each pair: "
+         f"{', '.join(f'{p[0] / p[1]:.2f}' for p in pairs)}); {sum(p[3] for p in pairs)} transactions retried"),
+    ]
+
+
+def _raw_pair(uri: str, tasks: int, *, raw_first: bool) -> tuple[float, float, int, int]:
+    """One measurement of ``kg push`` and the raw driver on the same rows (other ids): (push
+    rate, raw rate, rows, transactions retried), both rates in the rows Neo4j receives."""
     from concurrent.futures import ThreadPoolExecutor
 
     from kg.config import settings
@@ -105,47 +124,46 @@ def bench_raw_driver(uri: str, tasks: int) -> list[tuple[str, str, str]]:
 
     home = scratch("neo4j-raw")
     ours, raw = f"bq-{secrets.token_hex(4)}-", f"br-{secrets.token_hex(4)}-"
-    sqlite, target, rep, t_push = _online_push(home, uri, ours, tasks)
-    retries = getattr(target, "retries", 0)
+    sqlite, target = _source_and_target(home, uri, ours, tasks)
     # the same rows, other ids, prepared outside the timing: only the server's work is timed
-    src = SqliteStore(home / "src.db")
-    nodes, edges = src.run_records([f"{ours}run"], expand=False)
+    nodes, edges = sqlite.run_records([f"{ours}run"], expand=False)
     nodes_l = [Node(_swap(n.id, ours, raw), n.cls, n.kind, _swap(n.props, ours, raw)) for n in nodes]
     edges_l = [Edge(e.rel, _swap(e.src, ours, raw), _swap(e.dst, ours, raw), _swap(e.props, ours, raw))
                for e in edges]
     rows = _prepare(nodes_l, edges_l)
-    node_groups, edge_groups = rows.nodes, rows.edges
     driver = target._driver
 
     def run(job: tuple[str, dict]) -> None:
         with driver.session(database=target.database) as s:
             s.execute_write(lambda tx: tx.run(job[0], job[1]).consume())
 
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(settings.neo4j_writers) as pool:
-        jobs = [(_NODE_WRITE.format(labels=f"{c}:{_q(k)}" if k != c else c),
-                 {"rows": rows[i:i + WRITE_BATCH], "kind": k, "keep": ["KG", c, k]})
-                for (c, k), rows in node_groups.items() for i in range(0, len(rows), WRITE_BATCH)]
-        list(pool.map(run, jobs))
-        jobs = [(_EDGE_WRITE.format(rel=_q(rel)), {"rows": rows[i:i + WRITE_BATCH]})
-                for rel, rows in edge_groups.items() for i in range(0, len(rows), WRITE_BATCH)]
-        list(pool.map(run, jobs))
-    t_raw = time.perf_counter() - t0
-    raw_records = rows.count
+    def raw_push() -> float:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(settings.neo4j_writers) as pool:
+            jobs = [(_NODE_WRITE.format(labels=f"{c}:{_q(k)}" if k != c else c),
+                     {"rows": group[i:i + WRITE_BATCH], "kind": k, "keep": ["KG", c, k]})
+                    for (c, k), group in rows.nodes.items() for i in range(0, len(group), WRITE_BATCH)]
+            list(pool.map(run, jobs))
+            jobs = [(_EDGE_WRITE.format(rel=_q(rel)), {"rows": group[i:i + WRITE_BATCH]})
+                    for rel, group in rows.edges.items() for i in range(0, len(group), WRITE_BATCH)]
+            list(pool.map(run, jobs))
+        return time.perf_counter() - t0
+
+    def our_push() -> float:
+        t0 = time.perf_counter()
+        copy_runs(sqlite, target, [f"{ours}run"])
+        return time.perf_counter() - t0
+
+    t_raw = raw_push() if raw_first else 0.0
+    t_push = our_push()
+    t_raw = t_raw or raw_push()
     held = _held(target, f"{ours}run")
+    retries = getattr(target, "retries", 0)
     for p in (ours, raw):
         _delete_prefix(target, p)
     target.close()
     sqlite.close()
-    src.close()
-    # both rates in the rows Neo4j receives (a copy sends some records the source holds twice)
-    ours_rate, raw_rate = held / t_push, raw_records / t_raw
-    return [
-        ("raw driver (baseline)", f"{raw_rate:,.0f}/s", f"{raw_records:,} rows, {settings.neo4j_writers} sessions"),
-        ("kg push (copy_runs)", f"{ours_rate:,.0f}/s",
-         f"{ours_rate / raw_rate:.2f}x raw ({'OK' if ours_rate >= 0.8 * raw_rate else 'BELOW'} target 0.8x); "
-         f"{retries} transactions retried"),
-    ]
+    return held / t_push, rows.count / t_raw, rows.count, retries
 
 
 def bench_records(uri: str, tasks: int) -> list[tuple[str, str, str]]:
@@ -209,10 +227,11 @@ print(time.perf_counter() - t0, time.time())
 """
 
 
-def bench_live(uri: str, tasks: int, direct_tasks: int) -> list[tuple[str, str, str]]:
+def bench_live(uri: str, tasks: int, direct_tasks: int, repeat: int = 1) -> list[tuple[str, str, str]]:
     """A program of ``tasks`` @capture.task calls in one Run: its time per task until the run
     block exits, into the embedded store (baseline) and into Neo4j; then how long until every
-    task is queryable in Neo4j (the detached pusher the program started sends them)."""
+    task is queryable in Neo4j (the detached pusher the program started sends them). With
+    ``repeat``, medians of that many programs of each kind."""
     import subprocess
 
     home = scratch("neo4j-live")
@@ -227,30 +246,35 @@ def bench_live(uri: str, tasks: int, direct_tasks: int) -> list[tuple[str, str, 
                              capture_output=True, text=True, check=True).stdout.split()
         return float(out[0]) / n, t_start, float(out[1])
 
-    emb, _, _ = program(f"emb-{secrets.token_hex(3)}", tasks)
-    name = f"live-{secrets.token_hex(3)}"
-    live, t_start, t_exit = program(name, tasks, KG_STORE=uri)
     store = Neo4jStore(uri)
-    outbox = home / name / ".kg" / "outbox"
-    while True:
-        rows = store.cypher("MATCH (r:Run {name: $n}) OPTIONAL MATCH (t:Task {run: r.id}) "
-                            "RETURN count(t) AS c, head(collect(r.status)) AS s", {"n": name})
-        if rows and rows[0]["c"] == tasks and rows[0]["s"] == "finished" and not list(outbox.glob("*/*.db*")):
-            break
-        time.sleep(0.05)
-    t_all = time.time() - t_start
+
+    def live_once() -> tuple[float, float, float]:
+        """(seconds per task in the program, seconds until every task is in Neo4j, until it exited)"""
+        name = f"live-{secrets.token_hex(3)}"
+        live, t_start, t_exit = program(name, tasks, KG_STORE=uri)
+        outbox = home / name / ".kg" / "outbox"
+        while True:
+            rows = store.cypher("MATCH (r:Run {name: $n}) OPTIONAL MATCH (t:Task {run: r.id}) "
+                                "RETURN count(t) AS c, head(collect(r.status)) AS s", {"n": name})
+            if rows and rows[0]["c"] == tasks and rows[0]["s"] == "finished" and not list(outbox.glob("*/*.db*")):
+                break
+            time.sleep(0.05)
+        return live, time.time() - t_start, t_exit - t_start
+
+    emb = statistics.median(program(f"emb-{secrets.token_hex(3)}", tasks)[0] for _ in range(repeat))
+    lives = [live_once() for _ in range(repeat)]
+    live = statistics.median(r[0] for r in lives)
+    t_all = statistics.median(r[1] for r in lives)
+    t_exit = statistics.median(r[2] for r in lives)
     direct_rows: list[tuple[str, str, str]] = []
     if direct_tasks:
         dname = f"direct-{secrets.token_hex(3)}"
         direct, _, _ = program(dname, direct_tasks, KG_STORE=uri, KG_WRITE_BEHIND="0")
         direct_rows = [("  the same, written directly", f"{direct * 1e6:,.1f} us",
                         f"{direct_tasks:,} tasks, KG_WRITE_BEHIND=0 (the former path)")]
-    rid = [r.id for r in store.runs() if r.props.get("name") in (name,)]
-    for r in rid:
-        store.cypher("MATCH (n:KG) WHERE n.run = $r OR n.id = $r CALL (n) { DETACH DELETE n } "
-                     "IN TRANSACTIONS OF 10000 ROWS", {"r": r}, write=True) if False else None
     store.close()
     added = (live - emb) * 1e6
+    runs = f"median of {repeat}: " + ", ".join(f"{tasks / r[1]:,.0f}" for r in lives) + "; " if repeat > 1 else ""
     return [
         ("program, embedded store (baseline)", f"{emb * 1e6:,.2f} us", f"per task until the run block exits; "
                                                                      f"{tasks:,} tasks"),
@@ -258,8 +282,8 @@ def bench_live(uri: str, tasks: int, direct_tasks: int) -> list[tuple[str, str, 
          f"added {added:+.2f} us/task ({'OK' if added <= 3 else 'ABOVE'} target 3 us)"),
         *direct_rows,
         ("every task queryable in neo4j", f"{t_all:,.2f} s", f"after the program started; program exited "
-                                                              f"after {t_exit - t_start:,.2f} s"),
-        ("tasks reaching neo4j", f"{tasks / t_all:,.0f}/s", f"{'OK' if tasks / t_all >= 15_000 else 'BELOW'} "
+                                                              f"after {t_exit:,.2f} s"),
+        ("tasks reaching neo4j", f"{tasks / t_all:,.0f}/s", f"{runs}{'OK' if tasks / t_all >= 15_000 else 'BELOW'} "
                                                             "goal 15,000/s"),
     ]
 
@@ -320,16 +344,23 @@ def bench_bulk(uri: str, tasks: int) -> list[tuple[str, str, str]]:
 def _online_push(home: Path, uri: str, prefix: str, tasks: int) -> tuple[SqliteStore, Neo4jStore, CopyReport, float]:
     """A captured run of ``tasks`` tasks stored in ``home``/src.db, then pushed to ``uri`` online:
     (the SQLite store, the Neo4j store, the copy report, seconds the push took)."""
+    sqlite, target = _source_and_target(home, uri, prefix, tasks)
+    t0 = time.perf_counter()
+    rep = copy_runs(sqlite, target, [f"{prefix}run"])
+    return sqlite, target, rep, time.perf_counter() - t0
+
+
+def _source_and_target(home: Path, uri: str, prefix: str, tasks: int) -> tuple[SqliteStore, Neo4jStore]:
+    """A captured run of ``tasks`` tasks stored in ``home``/src.db, and the Neo4j store at ``uri``
+    (connected, so that a timing that follows leaves the set-up out)."""
     nodes, edges = captured_run(prefix, tasks)
     sqlite = SqliteStore(home / "src.db")
     for i in range(0, len(nodes), 10_000):
         sqlite.write(nodes[i:i + 10_000])
     sqlite.write([], edges)
     target = Neo4jStore(uri)
-    target.counts()  # connected before the clock starts
-    t0 = time.perf_counter()
-    rep = copy_runs(sqlite, target, [f"{prefix}run"])
-    return sqlite, target, rep, time.perf_counter() - t0
+    target.counts()
+    return sqlite, target
 
 
 def _delete_prefix(store: Neo4jStore, prefix: str) -> None:
@@ -458,6 +489,7 @@ def main() -> None:
     ap.add_argument("--live-tasks", type=int, default=20_000, help="tasks of the live-capture program")
     ap.add_argument("--direct-tasks", type=int, default=2_000,
                     help="tasks of the same program written directly (the former path; 0: skip)")
+    ap.add_argument("--repeat", type=int, default=1, help="measure raw and live this many times (medians)")
     ap.add_argument("--only", choices=("records", "live", "raw", "bulk", "push", "lineage"), action="append",
                     help="run only these parts (repeatable)")
     args = ap.parse_args()
@@ -466,9 +498,10 @@ def main() -> None:
         report(f"records per task, before and after tasks were kept compact in Neo4j at {args.uri}",
                bench_records(args.uri, args.tasks))
     if "live" in only:
-        report(f"live capture into Neo4j at {args.uri}", bench_live(args.uri, args.live_tasks, args.direct_tasks))
+        report(f"live capture into Neo4j at {args.uri}",
+               bench_live(args.uri, args.live_tasks, args.direct_tasks, args.repeat))
     if "raw" in only:
-        report("kg push beside the raw driver, same rows and statements", bench_raw_driver(args.uri, args.tasks))
+        report("kg push beside the raw driver, same rows and statements", bench_raw_driver(args.uri, args.tasks, args.repeat))
     if "bulk" in only:
         report("bulk import beside the online push (an empty server of its own)", bench_bulk(args.uri, args.tasks))
     if "push" not in only:

@@ -252,7 +252,7 @@ def push_outbox(target: Any, *, home: Path | None = None, on_progress: Callable[
             if plock is None:
                 continue  # another pusher is sending this process's files, in order
             try:
-                mark = _mark(target, proc)
+                mark: int | None = None  # read once there is a file to send: a follower polls often
                 for f in _files_again(d, proc):
                     if f.part:
                         wlock = _lock(Path(f"{f.path}.lock"), wait=False)
@@ -260,6 +260,8 @@ def push_outbox(target: Any, *, home: Path | None = None, on_progress: Callable[
                             break  # still being written: it and the later ones wait
                         release(wlock)
                         _checkpoint(f.path)
+                    if mark is None:
+                        mark = _mark(target, proc)
                     if f.k <= mark:
                         _drop(f.path)
                         continue
@@ -319,7 +321,7 @@ def _files_again(d: Path, proc: str) -> Iterator[_File]:
     return (f for f in _files(d) if f.proc == proc and f.path.exists())
 
 
-def follow(target: Any, *, home: Path | None = None, until_idle: float | None = None, poll: float = 0.2,
+def follow(target: Any, *, home: Path | None = None, until_idle: float | None = None, poll: float = 0.05,
            on_round: Callable[[Any], None] | None = None, report: Any = None) -> None:
     """Push the outbox as files appear; with ``until_idle``, return after that many seconds
     with nothing live and nothing to send. An unreachable server is waited for. What was
@@ -370,7 +372,7 @@ def start_pusher(uri: str, *, home: Path | None = None) -> None:
     env = {**os.environ, "KG_HOME": str(home or kg_home())}
     env.pop("KG_STORE", None)  # the pusher captures nothing
     try:
-        subprocess.Popen([sys.executable, "-m", "kg", "push", "--follow", "--until-idle", "10", "--outbox-only",
+        subprocess.Popen([sys.executable, "-m", "kg._pusher", "push", "--follow", "--until-idle", "10", "--outbox-only",
                           "--to", uri], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     except OSError:  # pushing is left to the next `kg push`

@@ -18,7 +18,8 @@ from typing import Any
 from kg.model.records import Edge, Node
 from kg.model.terms import Kind, ProvClass, Relation
 
-__all__ = ["explode", "ref_keys", "is_compact", "value_owner", "exported_props", "kept_relations", "value_ids", "owners",
+__all__ = ["explode", "ref_keys", "ref_relations", "is_compact", "value_owner", "exported_props", "kept_relations",
+           "value_ids", "owners",
            "COMPACT_KEYS"]
 
 COMPACT_KEYS = ("used", "generated", "derived", "generated_by")
@@ -51,18 +52,33 @@ def owners(value_ids: Iterable[str]) -> set[str]:
     return {o[0] for v in value_ids if (o := value_owner(v)) is not None}
 
 
-def ref_keys(n: Node) -> list[tuple[str, str, str, str]]:
-    """(src, rel, dst, role) of each relation ``explode(n)`` makes for a used/generated value that
-    is a reference ``{"$from": id}`` to another entity: the only relations of a compact activity
-    that are also stored as edges. Read from the props, without exploding."""
+def ref_relations(n: Node) -> list[Edge]:
+    """The relations ``explode(n)`` makes for used/generated values that are references
+    ``{"$from": id}`` to other entities: the only relations of a compact activity that are also
+    stored as edges. Read from the props, without exploding."""
     p = n.props
+    run = p.get("run")
     out = []
-    for key, rel in (("used", _USED), ("generated", _WGB)):
+    for key, rel, t in (("used", _USED, p.get("started")), ("generated", _WGB, p.get("ended"))):
         for name, value in (p.get(key) or {}).items():
             if type(value) is dict and "$from" in value:
-                ref = str(value["$from"])
-                out.append((n.id, rel, ref, name) if rel == _USED else (ref, rel, n.id, name))
+                ref, props = str(value["$from"]), _relation_props(name, run, t)
+                out.append(Edge(rel, n.id, ref, props) if rel == _USED else Edge(rel, ref, n.id, props))
     return out
+
+
+def ref_keys(n: Node) -> list[tuple[str, str, str, str]]:
+    """(src, rel, dst, role) of each of ``ref_relations(n)``."""
+    return [(e.src, e.rel, e.dst, e.props["role"]) for e in ref_relations(n)]
+
+
+def _relation_props(name: str, run: Any, t: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {"role": name}
+    if run is not None:
+        props["run"] = run
+    if t is not None:
+        props["time"] = t
+    return props
 
 
 def explode(n: Node) -> tuple[list[Node], list[Edge]]:
@@ -79,11 +95,7 @@ def explode(n: Node) -> tuple[list[Node], list[Edge]]:
         if not values:
             continue
         for name, value in values.items():
-            eprops: dict[str, Any] = {"role": name}
-            if run is not None:
-                eprops["run"] = run
-            if t is not None:
-                eprops["time"] = t
+            eprops = _relation_props(name, run, t)
             if type(value) is dict and "$from" in value:
                 # an entity that exists on its own (another activity's output, a token
                 # version): the relation points at it, no Value is made
@@ -114,12 +126,13 @@ def value_ids(n: Node) -> list[str]:
             if not (type(value) is dict and "$from" in value)]
 
 
-def kept_relations(n: Node) -> list[Edge]:
+def kept_relations(n: Node, relations: list[Edge] | None = None) -> list[Edge]:
     """The relations of compact ``n`` that reach beyond its own values: WAS_INFORMED_BY its parent
     and the USED / WAS_GENERATED_BY of references to other entities. A graph store keeps these as
-    edges (traversals need them) while the values themselves stay props of ``n``."""
+    edges (traversals need them) while the values themselves stay props of ``n``. ``relations``:
+    ``explode(n)[1]`` when the caller has it already."""
     out = []
-    for e in explode(n)[1]:
+    for e in explode(n)[1] if relations is None else relations:
         owner = value_owner(e.dst if e.src == n.id else e.src)
         if owner is None or owner[0] != n.id:
             out.append(e)

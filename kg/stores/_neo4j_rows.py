@@ -16,7 +16,11 @@ from kg.model.terms import TOP_LEVEL_KINDS, ProvClass
 __all__ = ["prepare", "node_of", "edge_of", "encode", "decode", "Rows", "linked_values"]
 
 _CLASSES = tuple(c.value for c in ProvClass)
-_RESERVED = frozenset({"id", "kind", "_json"})
+# ``_in`` / ``_out``: the names of a compact activity's plain argument / result values (their ids
+# are ``<activity>/in|out/<name>``), native lists so that Cypher (the named lineage queries) can
+# list the values the activity keeps as props; a read gives the props without them.
+_NAMES = ("_in", "_out")
+_RESERVED = frozenset({"id", "kind", "_json", *_NAMES})
 _ERESERVED = frozenset({"_json"})
 _INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 63 - 1
 _dumps = orjson.dumps
@@ -92,7 +96,7 @@ def _decode(raw: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
     return props
 
 
-_NODE_SKIP = frozenset({"id", "kind", "_json"})
+_NODE_SKIP = _RESERVED
 _EDGE_SKIP = frozenset({"_json"})
 
 
@@ -119,19 +123,23 @@ class Rows:
     edges: dict[str, list[dict[str, Any]]]
     unresolved: list[str] = field(default_factory=list)  # linking Values whose activity is elsewhere
     compact: list[Node] = field(default_factory=list)     # compact activities written here
+    plan: Any = None  # the store's transactions for ``edges``, made ahead on a copy's reader thread
 
     @property
     def count(self) -> int:
         return sum(map(len, self.nodes.values())) + sum(map(len, self.edges.values()))
 
 
-def linked_values(ids: Iterable[str], owners: Mapping[str, Node]) -> tuple[list[Node], list[Edge], list[str]]:
+def linked_values(ids: Iterable[str], owners: Mapping[str, Node],
+                  exploded: dict[str, tuple[list[Node], list[Edge]]] | None = None,
+                  ) -> tuple[list[Node], list[Edge], list[str]]:
     """The Value entities ``ids`` (``<activity>/in|out/<name>``) with the relation to their activity,
-    exploded from ``owners`` (activity id -> node); and the ids whose activity is not there."""
+    exploded from ``owners`` (activity id -> node; ``exploded`` holds those exploded already);
+    and the ids whose activity is not there."""
     nodes: list[Node] = []
     edges: list[Edge] = []
     missing: list[str] = []
-    exploded: dict[str, tuple[list[Node], list[Edge]]] = {}
+    exploded = {} if exploded is None else exploded
     for vid in ids:
         owner = value_owner(vid)
         act = owners.get(owner[0]) if owner else None
@@ -162,6 +170,8 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
     edge_rows: dict[tuple[str, str, str, Any], tuple[str, str, str, Any, dict[str, Any]]] = {}
     extra: list[Edge] = []
     compact: dict[str, Node] = {}
+    exploded: dict[str, tuple[list[Node], list[Edge]]] = {}
+    names: dict[str, dict[str, list[str]]] = {}  # compact activity -> {"_in": [...], "_out": [...]}
 
     def add_node(n: Node) -> None:
         cls, kind = n.cls, n.kind
@@ -201,7 +211,9 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
                 extra += vedges
             else:
                 compact[n.id] = n
-                extra += kept_relations(n)
+                exploded[n.id] = done = explode(n)  # once: linking below needs it again
+                names[n.id] = _value_names(done[0])
+                extra += kept_relations(n, done[1])
     for e in edges:
         add_edge(e)
     for e in extra:
@@ -211,7 +223,7 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
         # An edge that reaches a Value of a compact activity makes that Value a node of its own.
         linking = sorted({end for s, _, d, _ in edge_rows for end in (s, d)
                           if end not in node_rows and value_owner(end) is not None})
-        vnodes, vedges, unresolved = linked_values(linking, compact)
+        vnodes, vedges, unresolved = linked_values(linking, compact, exploded)
         for v in vnodes:
             add_node(v)
         for e in vedges:
@@ -222,6 +234,8 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
     for nid, (cls, kind, props) in node_rows.items():
         props.pop("seq", None)  # the store numbers runs itself
         p, js = _encode(props, _RESERVED)
+        if nid in names:
+            p.update(names[nid])
         row: dict[str, Any] = {"id": nid, "p": p}
         if js:
             row["j"] = js
@@ -237,6 +251,15 @@ def _prepare(nodes: Iterable[Node], edges: Iterable[Edge], *, values: str = "lin
             row["j"] = js
         edge_groups[rel].append(row)
     return Rows(dict(node_groups), top, dict(edge_groups), unresolved, list(compact.values()))
+
+
+def _value_names(values: list[Node]) -> dict[str, list[str]]:
+    """``{"_in": names, "_out": names}`` of the Values ``explode`` made for an activity (a list
+    only where non-empty: Neo4j cannot store an empty list with its type)."""
+    out: dict[str, list[str]] = {}
+    for v in values:
+        out.setdefault("_in" if v.id.endswith("/in/" + v.props["name"]) else "_out", []).append(v.props["name"])
+    return out
 
 
 prepare, node_of, edge_of, encode, decode = _prepare, _node_of, _edge_of, _encode, _decode

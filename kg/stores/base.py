@@ -34,6 +34,11 @@ class Store(abc.ABC):
     (Run, Trial) get a sequence number the first time they are written."""
 
     uri: str = ""
+    #: True if ``write`` itself stores the relations of a compact activity that reach beyond it
+    #: (kg.model.prov.kept_relations: its parent, its references to other entities). A copy into
+    #: such a store leaves out the source's stored copies of them (a dataflow USED is stored as
+    #: an edge as well) instead of sending each twice.
+    derives_kept_relations: bool = False
 
     # -- writing -------------------------------------------------------------
     @abc.abstractmethod

@@ -9,10 +9,11 @@ Graph layout (docs/neo4j-store.md has the full story):
 * relationship type = ``Edge.rel``; identity (src, rel, dst, role) with ``role`` "" when absent;
 * props that Neo4j cannot hold natively (maps, mixed or empty lists, huge ints) are JSON
   strings, and their keys are listed in the ``_json`` property, so a round trip is lossless;
-  a user prop that collides with ``id``/``kind``/``_json`` or starts with ``~`` is stored
-  under ``~`` + its name;
+  a user prop that collides with ``id``/``kind``/``_json``/``_in``/``_out`` or starts with
+  ``~`` is stored under ``~`` + its name;
 * compact activities (kg.model.prov) keep their plain argument and result values as the props
-  ``used``/``generated`` (JSON) and get the relationships that reach beyond them:
+  ``used``/``generated`` (JSON), the names of those values as the lists ``_in``/``_out`` (for
+  Cypher: the named lineage queries), and get the relationships that reach beyond them:
   WAS_INFORMED_BY their parent and USED / WAS_GENERATED_BY of the entities they reference. A
   Value node (with its USED / WAS_GENERATED_BY) exists where a value links two activities (an
   edge reaches it), so Cypher and the Browser traverse dataflow; with ``KG_NEO4J_VALUES=all``
@@ -129,6 +130,8 @@ class Neo4jStore(Store):
     ``KG_NEO4J_DATABASE`` or the ``neo4j_user`` / ``neo4j_password`` / ``neo4j_database`` keys
     of ``$KG_HOME/config.toml [kg]`` (or ``user:password@`` in the URI); they are never part
     of ``uri`` or ``describe()``."""
+
+    derives_kept_relations = True  # _prepare adds kept_relations to every compact activity
 
     def __init__(self, uri: str, *, retry_time: float | None = None) -> None:
         import neo4j
@@ -251,7 +254,9 @@ class Neo4jStore(Store):
         self.import_prepared(self.prepare_import(nodes, edges))
 
     def prepare_import(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> Rows:
-        return _prepare(nodes, edges, values=settings.neo4j_values)
+        rows = _prepare(nodes, edges, values=settings.neo4j_values)
+        rows.plan = _plan_edges(rows.edges)  # here, on the reader thread, not while the server waits
+        return rows
 
     def import_prepared(self, prepared: Rows) -> None:
         if not prepared.nodes and not prepared.edges:
@@ -279,7 +284,7 @@ class Neo4jStore(Store):
         self._run_all([[(f"UNWIND $ids AS id MATCH (n:KG {{id: id}}) REMOVE n:{':'.join(map(_q, labels))}",
                          {"ids": ids[i:i + WRITE_BATCH]})]
                        for labels, ids in stale.items() for i in range(0, len(ids), WRITE_BATCH)])
-        first, parallel = _plan_edges(rows.edges)  # why: see _plan_edges
+        first, parallel = rows.plan or _plan_edges(rows.edges)  # why: see _plan_edges
         for job in first:
             self._run_all([job])
         self._run_groups(parallel)
@@ -291,8 +296,7 @@ class Neo4jStore(Store):
         whose activity is in the same write). A value used here whose activity was written
         earlier is exploded from the stored activity. One whose activity has not arrived yet is
         a placeholder labelled ``KGPending`` until that activity is written; the activity's
-        write looks for such placeholders (a constant-time count first, so a write without any
-        pending link pays one small read). Marking and then looking for the activity again
+        write looks for such placeholders (one small read of the ids of all that wait). Marking and then looking for the activity again
         closes the race with another process writing that activity meanwhile."""
         todo = rows.unresolved
         if todo:
@@ -303,10 +307,22 @@ class Neo4jStore(Store):
         if todo:
             self._write_tx([(_MARK_PENDING, {"ids": todo})])
             self._materialise(todo, self.get_nodes(owners(todo)))
-        if rows.compact and self._read("MATCH (p:KGPending) RETURN count(p) AS c")[0]["c"]:
+        if not rows.compact:
+            return
+        # Few placeholders wait at any time: their ids (one small read) are matched here, rather
+        # than sending every value id of the write to be looked up (a read of 20,000 ids per
+        # batch, for as long as one placeholder anywhere waited).
+        pending = [r["id"] for r in self._read("MATCH (p:KGPending) RETURN p.id AS id LIMIT $n", n=BATCH)]
+        if not pending:
+            return
+        if len(pending) < BATCH:
+            mine = {n.id for n in rows.compact}
+            waiting = [v for v in pending if (o := value_owner(v)) is not None and o[0] in mine]
+        else:
             wanted = [v for n in rows.compact for v in value_ids(n)]
             waiting = [r["id"] for i in range(0, len(wanted), BATCH) for r in self._read(
                 "UNWIND $ids AS id MATCH (p:KG {id: id}) WHERE p:KGPending RETURN id", ids=wanted[i:i + BATCH])]
+        if waiting:
             self._materialise(waiting, {n.id: n for n in rows.compact})
 
     def _materialise(self, ids: list[str], owners: dict[str, Node]) -> list[str]:
@@ -355,6 +371,7 @@ class Neo4jStore(Store):
             for tx in txs:
                 self._write_tx(tx)
 
+        groups = sorted(groups, key=lambda txs: -sum(len(p["rows"]) for tx in txs for _, p in tx))  # largest first
         try:
             list(self._writers().map(one, groups))
         except RuntimeError:  # at interpreter exit: on this thread (see _run_all)
@@ -613,6 +630,11 @@ def _values_reached(nodes: dict[str, Node], dist: dict[str, int], depth: int, re
 
 _Stmt = tuple[str, dict[str, Any]]
 _HUB = 32  # a node on this many rows (a run, an agent, a file read by every task) never decides placement
+# A chunk takes new rows up to this many; rows that follow an endpoint into it come on top (an
+# activity's other relations), so a chunk of a task graph ends near 3x this. Half a transaction
+# gives groups of one or two transactions: enough groups that the writers finish together (five
+# groups of three transactions for two writers left one idle for a sixth of the edge phase).
+_CHUNK = WRITE_BATCH // 2
 
 
 def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list[_Stmt]], list[list[list[_Stmt]]]]:
@@ -644,7 +666,7 @@ def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list
                     k = home[end]
                     break
             if k is None:
-                if len(chunks[-1]) >= WRITE_BATCH:
+                if len(chunks[-1]) >= _CHUNK:
                     chunks.append([])
                 k = len(chunks) - 1
             chunks[k].append((rel, r))
@@ -672,23 +694,27 @@ def _plan_edges(edge_groups: dict[str, list[dict[str, Any]]]) -> tuple[list[list
             ends = {e for e in (r["s"], r["d"]) if e in shared_ids}
             (first if ends and ends != {keep} else mine).setdefault(rel, []).append(r)
         if mine:
-            txs: list[list[_Stmt]] = [[]]
-            room = WRITE_BATCH
-            for rel, rows in sorted(mine.items()):
-                while rows:
-                    if room == 0:
-                        txs.append([])
-                        room = WRITE_BATCH
-                    piece, rows = rows[:room], rows[room:]
-                    txs[-1].append((_EDGE_WRITE.format(rel=_q(rel)), {"rows": piece}))
-                    room -= len(piece)
-            parallel.append(txs)
-    ordered: list[list[_Stmt]] = []
-    for rel in sorted(first):
-        rows = sorted(first[rel], key=lambda r: (r["s"], r["d"], str(r["role"])))
-        ordered += [[(_EDGE_WRITE.format(rel=_q(rel)), {"rows": rows[i:i + WRITE_BATCH]})]
-                    for i in range(0, len(rows), WRITE_BATCH)]
+            parallel.append(_pack(sorted(mine.items())))
+    # The first rows are few (chunk boundaries): packed as tightly, in the fixed order; each of
+    # their transactions is a round trip both writers wait for.
+    ordered = _pack((rel, sorted(first[rel], key=lambda r: (r["s"], r["d"], str(r["role"])))) for rel in sorted(first))
     return ordered, parallel
+
+
+def _pack(rows_by_rel: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[list[_Stmt]]:
+    """The edge statements for each (relation, rows), in order, in transactions of up to
+    ``WRITE_BATCH`` rows (a transaction may hold statements of several relations)."""
+    txs: list[list[_Stmt]] = []
+    room = 0
+    for rel, rows in rows_by_rel:
+        while rows:
+            if room == 0:
+                txs.append([])
+                room = WRITE_BATCH
+            piece, rows = rows[:room], rows[room:]
+            txs[-1].append((_EDGE_WRITE.format(rel=_q(rel)), {"rows": piece}))
+            room -= len(piece)
+    return txs
 
 
 def _rel_index_name(rel: str) -> str:

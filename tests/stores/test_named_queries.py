@@ -180,3 +180,32 @@ def test_cypher_is_read_only_unless_write(captured: dict[str, Any]) -> None:
                  "--write", "--uri", uri, "-F", "json", cwd=captured["work"])
     assert res.returncode == 0 and json.loads(res.stdout) == [{"id": EVIL}]
     run_kg("cypher", "MATCH (n:KGTestScratch) DELETE n", "--write", "--uri", uri)
+
+
+def _lineage(c: dict[str, Any], node: str, up: bool) -> dict[str, int]:
+    """``kg lineage`` on the embedded store the runs were pushed from: id -> depth, the start left out."""
+    res = run_kg("lineage", node, "--up" if up else "--down", "-F", "json", cwd=c["work"],
+                 env={"KG_HOME": str(c["home"])})
+    assert res.returncode == 0, res.stderr
+    return {r["id"]: r["depth"] for r in json.loads(res.stdout) if r["id"] != node}
+
+
+def test_lineage_queries_from_a_plain_value_answer_as_kg_lineage_on_the_source(captured: dict[str, Any]) -> None:
+    # Neo4j keeps a task's plain values as props of its activity (no Value node): the named
+    # queries start from such a value by its id and list the plain values they pass, as
+    # `kg lineage` does on the SQLite store the run came from.
+    from kg.stores.sqlite import SqliteStore
+
+    local = SqliteStore(captured["home"] / "kg.db")
+    tasks = {t.props["name"]: t.id for t in local.find_nodes(kind="Task", run=captured["a"])}
+    local.close()
+    total_out, parse_in = f"{tasks['total']}/out/total", f"{tasks['parse']}/in/label"
+    up = {r["id"]: r["depth"] for r in query(captured, "upstream-lineage", entity=total_out)}
+    assert up == _lineage(captured, total_out, up=True)
+    assert up[tasks["total"]] == 1 and up[f"{tasks['parse']}/in/text"] == 4  # through parse's linked output
+    down = {r["id"]: r for r in query(captured, "downstream-impact", entity=parse_in)}
+    assert {i: r["depth"] for i, r in down.items()} == _lineage(captured, parse_in, up=False)
+    assert down[total_out]["kind"] == "Value" and down[total_out]["name"] == "total"
+    shallow = query(captured, "upstream-lineage", entity=total_out, depth=2)
+    assert {r["id"]: r["depth"] for r in shallow} == {i: d for i, d in up.items() if d <= 2}
+    assert query(captured, "upstream-lineage", entity=f"{tasks['total']}/out/nope") == []

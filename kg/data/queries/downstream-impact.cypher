@@ -4,9 +4,33 @@
 // param entity: string        Id of the entity, value or activity whose impact to find.
 // param depth: int = 10       Hops to follow (1 to 10).
 // example: kg query downstream-impact --param entity=fv:... --param depth=3
-MATCH (s:KG {id: $entity})
-MATCH p = ANY SHORTEST (s)<-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_INFLUENCED_BY|WAS_STARTED_BY]-{1,10}(m:KG)
-WITH m, length(p) AS depth, [r IN relationships(p) | type(r)][-1] AS via
-WHERE depth <= $depth AND m.kind IS NOT NULL
-RETURN depth, m.id AS id, m.kind AS kind, m.name AS name, via
+//
+// A task's plain values are no nodes (docs/neo4j-store.md): its activity keeps them as props and
+// lists their names in `_in` / `_out`. A value id `<activity>/in/<name>` starts at its activity,
+// one hop down; an activity reached (or started from) adds its plain results one hop past it.
+WITH split($entity, '/') AS parts
+OPTIONAL MATCH (n:KG {id: $entity}) WHERE n.kind IS NOT NULL
+OPTIONAL MATCH (a:Activity {id: CASE WHEN size(parts) > 2 AND parts[-2] = 'in'
+                                 THEN substring($entity, 0, size($entity) - size(parts[-1]) - 4) END})
+  WHERE n IS NULL AND parts[-1] IN a._in
+WITH coalesce(n, a) AS s, CASE WHEN n IS NULL THEN 1 ELSE 0 END AS d0
+WHERE s IS NOT NULL
+CALL (s, d0) {
+  RETURN s AS m, d0 AS depth, 'USED' AS via
+  UNION
+  MATCH p = ANY SHORTEST (s)<-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_INFLUENCED_BY|WAS_STARTED_BY]-{1,10}(m:KG)
+  WHERE m.kind IS NOT NULL
+  RETURN m, d0 + length(p) AS depth, [r IN relationships(p) | type(r)][-1] AS via
+}
+WITH m, depth, via WHERE depth <= $depth
+CALL (m, depth, via) {
+  RETURN m.id AS id, m.kind AS kind, m.name AS name, depth AS d, via AS v
+  UNION ALL
+  UNWIND CASE WHEN depth < $depth THEN coalesce(m._out, []) ELSE [] END AS value
+  RETURN m.id + '/out/' + value AS id, 'Value' AS kind, value AS name, depth + 1 AS d, 'WAS_GENERATED_BY' AS v
+}
+WITH id, kind, name, d, v WHERE id <> $entity
+ORDER BY d, v
+WITH id, collect([d, kind, name, v])[0] AS first
+RETURN first[0] AS depth, id, first[1] AS kind, first[2] AS name, first[3] AS via
 ORDER BY depth, id

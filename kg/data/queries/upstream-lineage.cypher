@@ -4,9 +4,33 @@
 // param entity: string        Id of the entity, value or activity to trace.
 // param depth: int = 10       Hops to follow (1 to 10).
 // example: kg query upstream-lineage --param entity=fv:... --param depth=5
-MATCH (s:KG {id: $entity})
-MATCH p = ANY SHORTEST (s)-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_INFLUENCED_BY|WAS_STARTED_BY]->{1,10}(m:KG)
-WITH m, length(p) AS depth, [r IN relationships(p) | type(r)][-1] AS via
-WHERE depth <= $depth AND m.kind IS NOT NULL
-RETURN depth, m.id AS id, m.kind AS kind, m.name AS name, via
+//
+// A task's plain values are no nodes (docs/neo4j-store.md): its activity keeps them as props and
+// lists their names in `_in` / `_out`. A value id `<activity>/out/<name>` starts at its activity,
+// one hop up; an activity reached (or started from) adds its plain inputs one hop past it.
+WITH split($entity, '/') AS parts
+OPTIONAL MATCH (n:KG {id: $entity}) WHERE n.kind IS NOT NULL
+OPTIONAL MATCH (a:Activity {id: CASE WHEN size(parts) > 2 AND parts[-2] = 'out'
+                                 THEN substring($entity, 0, size($entity) - size(parts[-1]) - 5) END})
+  WHERE n IS NULL AND parts[-1] IN a._out
+WITH coalesce(n, a) AS s, CASE WHEN n IS NULL THEN 1 ELSE 0 END AS d0
+WHERE s IS NOT NULL
+CALL (s, d0) {
+  RETURN s AS m, d0 AS depth, 'WAS_GENERATED_BY' AS via
+  UNION
+  MATCH p = ANY SHORTEST (s)-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_INFLUENCED_BY|WAS_STARTED_BY]->{1,10}(m:KG)
+  WHERE m.kind IS NOT NULL
+  RETURN m, d0 + length(p) AS depth, [r IN relationships(p) | type(r)][-1] AS via
+}
+WITH m, depth, via WHERE depth <= $depth
+CALL (m, depth, via) {
+  RETURN m.id AS id, m.kind AS kind, m.name AS name, depth AS d, via AS v
+  UNION ALL
+  UNWIND CASE WHEN depth < $depth THEN coalesce(m._in, []) ELSE [] END AS value
+  RETURN m.id + '/in/' + value AS id, 'Value' AS kind, value AS name, depth + 1 AS d, 'USED' AS v
+}
+WITH id, kind, name, d, v WHERE id <> $entity
+ORDER BY d, v
+WITH id, collect([d, kind, name, v])[0] AS first
+RETURN first[0] AS depth, id, first[1] AS kind, first[2] AS name, first[3] AS via
 ORDER BY depth, id
