@@ -68,13 +68,16 @@ def register(cli: click.Group) -> None:
                   help="A file holding one token that may read and write every experiment.")
     @click.option("--open", "open_", is_flag=True,
                   help="Hub without tokens: anyone who reaches the server may read and write (trusted networks only).")
+    @click.option("--behind-proxy", is_flag=True,
+                  help="Served through a TLS reverse proxy: trust its X-Forwarded-* headers and send the "
+                       "sign-in cookie over HTTPS only.")
     @click.option("--max-body", type=click.IntRange(1), default=None, metavar="BYTES",
                   help="Largest request body the hub accepts (default: 256 MiB).")
     @pass_ctx
     def serve_cmd(ctx: Ctx, store: str | None, host: str, port: int, browser: bool, add_user: str | None,
                   grant: tuple[str, str] | None, read_only: bool, group: tuple[str, str] | None,
                   revoke: tuple[str, str] | None, remove_user: str | None, list_users: bool,
-                  token_file: str | None, open_: bool, max_body: int | None) -> None:
+                  token_file: str | None, open_: bool, behind_proxy: bool, max_body: int | None) -> None:
         """Serve a web view of the store: runs and trials, their task trees, files,
         history, diffs, lineage graphs and engine workflows.
 
@@ -95,6 +98,7 @@ def register(cli: click.Group) -> None:
           kg serve --group lab carol && kg serve --grant @lab paper-2026 --read-only
           kg serve --revoke bob paper-2026   |   kg serve --remove-user bob   |   kg serve --users
           kg serve --host 0.0.0.0 --port 8080
+          kg serve --port 5000 --behind-proxy   (https://hub.example.org proxied to it)
         """
         from kg.config import store_uri
 
@@ -114,7 +118,7 @@ def register(cli: click.Group) -> None:
             from kg.web import create_app
         except ImportError as exc:
             raise ConfigError(f"kg serve needs Flask: pip install 'provkg[web]' ({exc})") from None
-        app = create_app(store or ctx.store_uri, admin_token=admin_token, open_=open_,
+        app = create_app(store or ctx.store_uri, admin_token=admin_token, open_=open_, behind_proxy=behind_proxy,
                          **({"max_body": max_body} if max_body else {}))
         try:
             server = make_server(host, port, app, threaded=True)

@@ -76,7 +76,7 @@ DEFAULT_MAX_BODY = content.DEFAULT_LIMIT
 
 
 def create_app(store_uri: str | None = None, *, admin_token: str | None = None, open_: bool = False,
-               max_body: int = DEFAULT_MAX_BODY) -> Flask:
+               max_body: int = DEFAULT_MAX_BODY, behind_proxy: bool = False) -> Flask:
     """The web application over the store ``store_uri`` (None: the configured default).
 
     The pages are read-only; the collaboration hub (kg.web.hub) takes pushes from users
@@ -97,6 +97,13 @@ def create_app(store_uri: str | None = None, *, admin_token: str | None = None, 
     # is what a restarted server with changed users should do anyway.
     app.secret_key = secrets.token_bytes(32)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    if behind_proxy:
+        # A TLS proxy in front: trust its X-Forwarded-* headers (one hop), and send the session
+        # cookie over HTTPS only.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
+        app.config["SESSION_COOKIE_SECURE"] = True
 
     @app.before_request
     def _bind() -> Any:

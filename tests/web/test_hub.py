@@ -388,3 +388,13 @@ def test_sign_in_only_returns_to_a_page_of_this_server(hub: Hub, target: str) ->
     assert resp.status_code == 302
     assert resp.headers["Location"] == (target if target == "/run/1" else "/")
     assert "HttpOnly" in resp.headers["Set-Cookie"] and "SameSite=Strict" in resp.headers["Set-Cookie"]
+
+
+def test_behind_a_tls_proxy_the_sign_in_cookie_is_https_only(hub: Hub, tmp_path: Path) -> None:
+    with kg_serve(["--store", str(hub.store), "--behind-proxy"], tmp_path, hub.env) as url:
+        resp = requests.post(f"{url}login", data={"token": hub.tokens["alice"], "next": "/"},
+                             headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hub.example.org"},
+                             allow_redirects=False, timeout=30)
+    assert resp.status_code == 302 and "; Secure" in resp.headers["Set-Cookie"]
+    plain = requests.post(f"{hub.url}login", data={"token": hub.tokens["alice"]}, allow_redirects=False, timeout=30)
+    assert "Secure" not in plain.headers["Set-Cookie"]  # without --behind-proxy: plain HTTP on 127.0.0.1
