@@ -122,7 +122,7 @@ def grant(path: Path, who: str, experiment: str, mode: str = "write") -> None:
     if mode not in ("read", "write"):
         raise InputError(f"a grant is 'read' or 'write', not {mode!r}")
     data = _load_all(path)
-    table, name = ("groups", who[1:]) if who.startswith("@") else ("users", who)
+    table, name = _table(who)
     if name not in data[table]:
         what = "group" if table == "groups" else "user"
         how = f"kg serve --group {name} USER" if table == "groups" else f"kg serve --add-user {name}"
@@ -134,7 +134,7 @@ def grant(path: Path, who: str, experiment: str, mode: str = "write") -> None:
 def revoke(path: Path, who: str, experiment: str) -> bool:
     """Take back ``who``'s (a user's, or ``@group``'s) grant on ``experiment``; whether there was one."""
     data = _load_all(path)
-    table, name = ("groups", who[1:]) if who.startswith("@") else ("users", who)
+    table, name = _table(who)
     entry = data[table].get(name)
     if entry is None or _grants(entry).pop(experiment, None) is None:
         return False
@@ -166,6 +166,11 @@ def listing(path: Path) -> list[dict[str, str]]:
             rows.append({"kind": kind, "name": name if kind == "user" else f"@{name}", "grants": grants,
                          "members": ", ".join(map(str, members)) if isinstance(members, list) else ""})
     return rows
+
+
+def _table(who: str) -> tuple[str, str]:
+    """Where a grantee lives: ``@lab`` is the group lab, anything else a user."""
+    return ("groups", who[1:]) if who.startswith("@") else ("users", who)
 
 
 def _grants(entry: dict[str, object]) -> dict[str, str]:

@@ -22,9 +22,9 @@ from kg.web._compare import diff_page, history_page
 from kg.web._lineage import lineage_page
 from kg.web._runs import CHILD_PAGE, RunFilter, children_page, list_runs, run_page, text_of
 from kg.web._access import Access
-from kg.web._users import authenticate, users_file
+from kg.web._users import users_file
 from kg.web._workflows import workflow_page, workflows_page
-from kg.web.hub import WRITE_PATHS, experiment_hashes, hub_blueprint, wants_html
+from kg.web.hub import WRITE_PATHS, hub_blueprint, wants_html
 
 __all__ = ["create_app"]
 
@@ -57,13 +57,6 @@ _PUBLIC = ("/login", "/logout", "/static/", "/favicon.ico")
 
 def _access() -> Access:
     return g.kg_access  # type: ignore[no-any-return]
-
-
-def _visible(run_id: str) -> None:
-    """403 unless the signed-in user may see the run."""
-    visible = _access().visible_runs(_store())
-    if visible is not None and run_id not in visible:
-        abort(403, f"user {_access().user().name!r} may not read run {run_id} (no experiment of theirs holds it)")
 
 
 def _admin_only(what: str) -> None:
@@ -115,7 +108,7 @@ def create_app(store_uri: str | None = None, *, admin_token: str | None = None, 
         # The pages of a guarded server are for signed-in users; the hub's API answers 401 itself.
         api = request.path.startswith(WRITE_PATHS) and not wants_html()
         if access.guarded() and not api and not request.path.startswith(_PUBLIC):
-            if not access.token() or authenticate(access.users, access.token(), admin_token) is None:
+            if access.signed_in() is None:
                 return redirect(url_for("login", next=request.full_path.rstrip("?")))
         return None
 
@@ -176,7 +169,7 @@ def _routes(app: Flask) -> None:
     @app.get("/run/<ref>")
     def run(ref: str) -> Any:
         node = _store().resolve_run(ref)
-        _visible(node.id)
+        _access().check_nodes(_store(), [node])
         return _page("run.html", page=run_page(_store(), node), child_page=CHILD_PAGE)
 
     @app.get("/api/children")
@@ -207,8 +200,7 @@ def _routes(app: Flask) -> None:
         if not a or not b:
             abort(400, "give two trials: /diff?a=1&b=2")
         ta, tb = _store().resolve_run(a), _store().resolve_run(b)
-        _visible(ta.id)
-        _visible(tb.id)
+        _access().check_nodes(_store(), [ta, tb])
         return _page("diff.html", page=diff_page(_store(), ta, tb))
 
     @app.get("/lineage")
@@ -224,8 +216,8 @@ def _routes(app: Flask) -> None:
     @app.get("/content/<sha>")
     def stored_content(sha: str) -> Any:
         u = _access().user()
-        if not u.admin and not any(sha in experiment_hashes(_store(), e)
-                                   for e in _access().readable_experiments(_store(), u)):
+        seen = _access().readable_contents(_store(), u)
+        if seen is not None and sha not in seen:
             abort(403, f"no experiment user {u.name!r} may read names content {sha[:12]}")
         data = content.get(sha)
         name = request.args.get("name", "") or sha[:12]

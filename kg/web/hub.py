@@ -19,16 +19,15 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from kg import content
 from kg.annotations import annotation_records, annotations_of, run_annotations
 from kg.exceptions import InputError
-from kg.hub_client import content_hashes
 from kg.model.records import Edge, Node, edge, node
 from kg.model.terms import TOP_LEVEL_KINDS, Kind, ProvClass, Relation
 from kg.stores import Store
 from kg.stores.jsonl import encode_records, parse_records
-from kg.web._access import EXPERIMENT_PREFIX, Access
+from kg.web._access import EXPERIMENT_PREFIX, Access, experiment_hashes, member_ids
 from kg.web._runs import note_row
 from kg.web._users import User, check_name
 
-__all__ = ["hub_blueprint", "experiment_id", "experiment_hashes", "wants_html", "WRITE_PATHS"]
+__all__ = ["hub_blueprint", "experiment_id", "wants_html", "WRITE_PATHS"]
 
 USER_PREFIX = "hub-user:"
 # Paths where the otherwise read-only app accepts POST and PUT.
@@ -60,7 +59,7 @@ def hub_blueprint(store: Callable[[], Store], access: Access) -> Blueprint:
 
     def members(exp_id: str) -> list[Node]:
         s = store()
-        ids = [e.dst for e in s.find_edges(src=exp_id, rel=Relation.HAD_MEMBER.value)]
+        ids = member_ids(s, exp_id)
         found = s.get_nodes(ids)
         return sorted((found[i] for i in ids if i in found), key=lambda n: (n.props.get("seq") or 0, n.id))
 
@@ -153,10 +152,8 @@ def hub_blueprint(store: Callable[[], Store], access: Access) -> Blueprint:
         # Held means held *for this user*: a content only runs they may not read name is said to be
         # missing (their push sends it again, which changes nothing), so the answer tells no one
         # what others keep.
-        seen: frozenset[str] | set[str] = frozenset()
-        if not u.admin:
-            seen = set().union(*(experiment_hashes(store(), e) for e in access.readable_experiments(store(), u)))
-        return jsonify({"missing": [h for h in hashes if not content.has(h) or not (u.admin or h in seen)]})
+        seen = access.readable_contents(store(), u)
+        return jsonify({"missing": [h for h in hashes if not content.has(h) or not (seen is None or h in seen)]})
 
     @bp.route("/hub/content/<sha>", methods=["GET", "HEAD"])
     def get_content(sha: str) -> Response:
@@ -186,21 +183,6 @@ def hub_blueprint(store: Callable[[], Store], access: Access) -> Blueprint:
         return jsonify({"sha256": sha, "size": len(data)}), 200 if existed else 201
 
     return bp
-
-
-_hashes_seen: dict[tuple[str, ...], frozenset[str]] = {}
-
-
-def experiment_hashes(s: Store, exp: Node) -> frozenset[str]:
-    """The content hashes the experiment's runs name, kept while its runs stay as they are."""
-    runs = [e.dst for e in s.find_edges(src=exp.id, rel=Relation.HAD_MEMBER.value)]
-    status = s.get_nodes(runs)
-    key = (s.uri, exp.id, *sorted(f"{r}:{status[r].props.get('status') if r in status else ''}" for r in runs))
-    if key not in _hashes_seen:
-        if len(_hashes_seen) > 64:
-            _hashes_seen.clear()
-        _hashes_seen[key] = frozenset(content_hashes(s.run_records(runs)[0]))
-    return _hashes_seen[key]
 
 
 def wants_html() -> bool:
