@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import getpass
 import inspect
 import os
 import platform
@@ -17,7 +16,7 @@ from capture._state import ensure_sink, state
 from capture.values import snapshot
 from kg._version import __version__
 from kg import ids
-from kg.ids import new_run_id
+from kg.ids import login_name, new_run_id, person_id
 from kg.model import Kind, ProvClass, Relation, edge, node
 
 __all__ = ["Run", "workflow", "current_run", "agent_nodes"]
@@ -25,17 +24,10 @@ __all__ = ["Run", "workflow", "current_run", "agent_nodes"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
-
-
 def agent_nodes(activity_id: str, run_id: str) -> list[Any]:
     """The Person, Host and SoftwareAgent of a run, and its association edges."""
-    user, host = _user(), socket.gethostname()
-    person = f"agent:person:{user}@{host}"
+    user, host = login_name(), socket.gethostname()
+    person = person_id(f"{user}@{host}")
     software = f"agent:provkg:{__version__}"
     return [
         node(person, ProvClass.AGENT, Kind.PERSON, name=user, host=host),
@@ -92,7 +84,7 @@ class Run:
             forget_fingerprints()
         common = dict(args=snapshot(self.args) or None, tags=self.tags or None,
                       metadata=snapshot(self.metadata) or None, pid=os.getpid(), host=socket.gethostname(),
-                      user=_user(), python=platform.python_version(), argv=list(sys.argv), cwd=os.getcwd())
+                      user=login_name(), python=platform.python_version(), argv=list(sys.argv), cwd=os.getcwd())
         if self.joined:  # the run exists (or will) as its owner writes it; record this process's part
             recs: list[Any] = [
                 node(self.id, ProvClass.ACTIVITY, Kind.RUN, run=self.id, campaign=self.campaign),

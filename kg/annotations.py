@@ -7,13 +7,14 @@ that run: exports, `kg push`, hub pushes and pulls, bundles. The hub stamps anno
 on an experiment itself (kg.web.hub)."""
 from __future__ import annotations
 
-import getpass
+import os
 import socket
 import time
 import uuid
 from collections.abc import Iterable
 
 from kg.exceptions import InputError, NotFound
+from kg.ids import login_name, person_id
 from kg.model import Kind, ProvClass, Relation, edge, node
 from kg.model.records import Edge, Node
 from kg.stores import Store
@@ -27,15 +28,7 @@ MAX_TEXT = 10_000  # a note, not a document: a bigger one belongs in a file the 
 
 def default_author() -> str:
     """$KG_USER, else ``user@host`` as capture names a run's user (so both are one Person)."""
-    import os
-
-    if os.environ.get("KG_USER"):
-        return os.environ["KG_USER"]
-    try:
-        user = getpass.getuser()
-    except Exception:  # no login name (a container without /etc/passwd entry)
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return os.environ.get("KG_USER") or f"{login_name()}@{socket.gethostname()}"
 
 
 def annotation_records(target: Node, text: str, author: str, when: float | None = None,
@@ -51,7 +44,7 @@ def annotation_records(target: Node, text: str, author: str, when: float | None 
     run = (run or None) if run is not None else _run_of(target)
     when = time.time() if when is None else when
     aid = f"annotation:{uuid.uuid4().hex}"
-    person = f"agent:person:{author}"
+    person = person_id(author)
     ann = node(aid, ProvClass.ENTITY, Kind.ANNOTATION, name=_title(text), text=text, author=author,
                created=when, target=target.id, **({"run": run} if run else {}))
     extra = {"run": run} if run else {}

@@ -8,7 +8,23 @@ import secrets
 import time
 from collections.abc import Callable
 
-__all__ = ["new_id", "new_run_id", "process_prefix", "content_id", "after_fork_in_child"]
+__all__ = ["new_id", "new_run_id", "process_prefix", "content_id", "after_fork_in_child", "login_name", "person_id"]
+
+
+def login_name() -> str:
+    """This process's user name ("unknown" where there is none, e.g. a container uid without a
+    passwd entry)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def person_id(name: str) -> str:
+    """The Person agent's id for ``name`` (capture's ``user@host``, or an annotation's author)."""
+    return f"agent:person:{name}"
 
 
 def after_fork_in_child(fn: Callable[[], None]) -> None:

@@ -22,6 +22,7 @@ from kg.exceptions import AmbiguousReference, InputError, KGError, NotFound
 from kg.ids import new_run_id
 from kg.model.records import Edge, Node, edge, node
 from kg.model.terms import Kind, ProvClass, Relation
+from kg.stores import is_server_uri
 from kg.stores.base import Store
 
 __all__ = ["RestoreItem", "RestoreResult", "plan_restore", "restore_trial", "restore_file", "find_content",
@@ -134,7 +135,7 @@ def why_not_kept(store: Store, trial: Node, it: RestoreItem) -> str:
                     "(raise KG_CONTENT_LIMIT to keep such files)" if isinstance(size, int)
                     else "never kept: above the content size limit when it was captured")
     origin = str(trial.props.get("pulled_from") or "")
-    if origin.startswith(("bolt://", "bolt+s://", "neo4j://", "neo4j+s://")):
+    if is_server_uri(origin):
         return (f"pulled from {origin} without it: Neo4j keeps records, not file contents (the pusher shares "
                 "them with `kg push --contents DIR`; pull again with --contents DIR, or use a hub)")
     if origin.startswith("bundle:"):

@@ -8,7 +8,6 @@ interrupted by Ctrl-C: then ``interrupted`` is true and ``ended`` is set), ``bac
 (a trial written by `kg restore` to keep the state it replaced)."""
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import platform
@@ -17,12 +16,12 @@ import sys
 import time
 from typing import Any
 
-from kg.ids import new_run_id
+from kg.ids import login_name, new_run_id, person_id
 from kg.model import Edge, Kind, Node, ProvClass, Relation, edge, node
 from kg.stores.base import Store
 
 __all__ = ["TRIAL", "STATUSES", "PARENT_PROP", "BASE_FLAG", "BASE_AT", "new_trial_id", "next_parent",
-           "start_records", "finish_node", "script_records", "consume_base", "code_hash", "user_name"]
+           "start_records", "finish_node", "script_records", "consume_base", "code_hash"]
 
 TRIAL = Kind.TRIAL.value
 STATUSES = ("finished", "unfinished", "failed", "backup")
@@ -39,13 +38,6 @@ def new_trial_id() -> str:
 def code_hash(data: bytes) -> str:
     """The hash a trial's code is known by: SHA-256 of the script's bytes."""
     return hashlib.sha256(data).hexdigest()
-
-
-def user_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 def next_parent(store: Store) -> str | None:
@@ -78,7 +70,7 @@ def start_records(trial_id: str, *, name: str, command: str, argv: list[str], sc
     """The Trial activity (status unfinished) with its agents and evolution link."""
     from capture._run import agent_nodes
 
-    user, host = user_name(), socket.gethostname()
+    user, host = login_name(), socket.gethostname()
     recs: list[Any] = [node(
         trial_id, ProvClass.ACTIVITY, Kind.TRIAL, run=trial_id, name=name, command=command, argv=argv,
         script=script, script_path=script_path, module=module, code_hash=code, started=started,
@@ -112,9 +104,7 @@ def script_records(trial_id: str, path: str, data: bytes, *, main: bool, sha: st
              main=True if main else None),
     ]
     if main:
-        from capture._run import _user
-
-        person = f"agent:person:{_user()}@{socket.gethostname()}"
+        person = person_id(f"{login_name()}@{socket.gethostname()}")
         recs.append(Edge(Relation.WAS_ASSOCIATED_WITH.value, trial_id, person,
                          {"role": "user", "run": trial_id, "plan": sid}))
     return sid, recs
