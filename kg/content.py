@@ -264,16 +264,12 @@ def shared_root(given: str | os.PathLike[str] | None = None) -> Path | None:
     return Path(raw).expanduser() if raw else None
 
 
-def copy_between(shas: list[str], src: Path | None, dst: Path | None) -> tuple[int, int, list[str]]:
+def copy_between(shas: list[str], src: Path | None, dst: Path | None) -> tuple[int, int]:
     """Copy the named contents from one content store to another (None: this KG_HOME's), each
-    only where ``dst`` lacks it and verified by its hash: (copied, bytes, the ones ``src`` lacks)."""
+    only where ``dst`` lacks it and ``src`` has it, verified by its hash: (copied, bytes)."""
     copied = size = 0
-    lacking = []
     for sha in shas:
-        if has(sha, root=dst):
-            continue
-        if not has(sha, root=src):
-            lacking.append(sha)
+        if has(sha, root=dst) or not has(sha, root=src):
             continue
         data = get(sha, root=src)
         if hash_bytes(data) != sha:
@@ -281,4 +277,4 @@ def copy_between(shas: list[str], src: Path | None, dst: Path | None) -> tuple[i
         put_bytes(data, root=dst)
         copied += 1
         size += len(data)
-    return copied, size, lacking
+    return copied, size

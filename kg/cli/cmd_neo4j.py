@@ -215,7 +215,7 @@ def register(cli: click.Group) -> None:
             msg += f"; sent {report.outbox_files} outbox files ({report.outbox_records} records)"
         shared = content.shared_root(contents)
         if shared is not None and source is not None and report.runs:
-            copied, size, _ = content.copy_between(_hashes(source, report.runs), None, shared)
+            copied, size = content.copy_between(_hashes(source, report.runs), None, shared)
             msg += f"; {copied} contents ({size:,} bytes) copied to {shared}"
         click.echo(msg, err=True)
         if verbose:
@@ -260,7 +260,7 @@ def register(cli: click.Group) -> None:
         msg = f"pulled {len(report.runs)} runs ({report.nodes} nodes, {report.edges} edges) from {source.uri}"
         shared = content.shared_root(contents)
         if shared is not None:
-            copied, size, _ = content.copy_between(_hashes(ctx.writable, report.runs), shared, None)
+            copied, size = content.copy_between(_hashes(ctx.writable, report.runs), shared, None)
             msg += f"; {copied} contents ({size:,} bytes) copied from {shared}"
         # What `kg restore` would need and cannot find (a library module's hash names no kept content)
         lacking = sorted({sha for sha in _restore_needs(ctx.writable, report.runs) if not content.has(sha)})
